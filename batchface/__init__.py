@@ -1,0 +1,16 @@
+"""batchface: faces, facial keypoints and expressions for folders of photos and videos."""
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # lazy, so `import batchface` loads no model and no onnxruntime
+    if name == "Analyzer":
+        from batchface.analysis import Analyzer
+        return Analyzer
+    if name in ("run", "Options"):
+        from batchface import runner
+        return getattr(runner, name)
+    raise AttributeError(name)
+
+
+__all__ = ["Analyzer", "Options", "run", "__version__"]

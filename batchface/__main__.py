@@ -1,0 +1,3 @@
+from batchface.cli import entry
+
+entry()

@@ -1,0 +1,71 @@
+"""Annotated copies of the inputs: box, keypoints and expression label drawn on each face."""
+from __future__ import annotations
+
+from pathlib import Path, PurePath
+
+import cv2
+import numpy as np
+
+from batchface.analysis import Face
+
+BOX_COLOR, POINT_COLOR, TEXT_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255)
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def draw(image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """A copy of the image with every face's box, landmarks and ``emotion score`` label."""
+    out = image_bgr.copy()
+    scale = max(1, round(max(out.shape[:2]) / 800))
+    for face in faces:
+        x, y, w, h = (int(round(v)) for v in face.box)
+        cv2.rectangle(out, (x, y), (x + w, y + h), BOX_COLOR, 2 * scale)
+        radius = max(1, round(w / 60))
+        for px, py in face.landmarks.values():
+            cv2.circle(out, (int(round(px)), int(round(py))), radius, POINT_COLOR, -1, cv2.LINE_AA)
+        label = f"{face.emotion} {face.emotion_score:.2f}"
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, scale)
+        top = max(0, y - th - base - 2)
+        cv2.rectangle(out, (x, top), (x + tw + 2, top + th + base + 2), BOX_COLOR, -1)
+        cv2.putText(out, label, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
+                    TEXT_COLOR, scale, cv2.LINE_AA)
+    return out
+
+
+def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
+    """Where the annotated copy of ``source`` goes: its own path below ``annotate_dir``.
+
+    Each source path is unique in a run, so same-named files of different folders never collide;
+    absolute paths lose their root, and ``..`` becomes ``__``. Videos become ``.mp4``; images
+    keep their format when OpenCV can write it, else become ``.png``.
+    """
+    parts = [("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")]
+    target = Path(annotate_dir).joinpath(*parts)
+    if media_type == "video":
+        return target.with_name(target.name + ".mp4") if target.suffix.lower() != ".mp4" else target
+    return target if target.suffix.lower() in IMAGE_SUFFIXES else target.with_name(target.name + ".png")
+
+
+def write_image(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ok, data = cv2.imencode(path.suffix, image)
+    if not ok:
+        raise OSError(f"cannot encode {path.suffix} image")
+    data.tofile(str(path))
+
+
+class VideoSink:
+    """An annotated video of the sampled frames, opened at the first frame."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.fps, self.writer = path, fps, None
+
+    def write(self, image: np.ndarray) -> None:
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            h, w = image.shape[:2]
+            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+        self.writer.write(image)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()

@@ -1,0 +1,212 @@
+"""Face detectors. Each returns :class:`Detections` in original-image pixels.
+
+Two detectors: BlazeFace (MediaPipe's full-range model converted to ONNX by ``export/blazeface.py``),
+shipped inside the package so the default works offline, and YuNet (OpenCV Zoo) run through
+``cv2.FaceDetectorYN`` when its file is available (``batchface models fetch yunet``).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from batchface.models import ASSETS, onnx_session, sha256_of
+
+BLAZEFACE_FILE = ASSETS / "blazeface_full_range.onnx"
+YUNET_NAME = "face_detection_yunet_2023mar.onnx"
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
+             + YUNET_NAME)
+DETECTORS = ("auto", "blazeface", "yunet")
+
+
+@dataclass
+class Detections:
+    """Faces found in one image, ordered left to right by box centre.
+
+    ``boxes``: [N, 4] float (x, y, w, h) in pixels, origin top-left; ``scores``: [N] in [0, 1];
+    ``points``: [N, 3, 2] the alignment points (image-left eye, image-right eye, mouth centre), x before y.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3, 2)))
+
+    def sorted(self) -> "Detections":
+        order = np.argsort(self.boxes[:, 0] + self.boxes[:, 2] / 2, kind="stable")
+        return Detections(self.boxes[order], self.scores[order], self.points[order])
+
+
+def cache_dir() -> Path:
+    """Where fetched models live: ``$BATCHFACE_CACHE``, else ``$XDG_CACHE_HOME/batchface``, else ``~/.cache/batchface``."""
+    if os.environ.get("BATCHFACE_CACHE"):
+        return Path(os.environ["BATCHFACE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "batchface"
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by non-maximum suppression of (x, y, w, h) boxes, best first."""
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, iou)
+    return np.array(keep, dtype=np.int64).reshape(-1)
+
+
+class BlazeFace:
+    """MediaPipe BlazeFace full-range (192x192 input), run on an image pyramid of overlapping tiles.
+
+    The network sees 192x192 pixels, so a face much smaller than a tenth of its input is lost;
+    tiles no larger than ``8 * min_face`` pixels keep faces of ``min_face`` pixels detectable in
+    large group photos. Anchor layout, input size and thresholds come from the file's metadata.
+    """
+
+    def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int = 24,
+                 threads: int = 1):
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.size = int(meta["input_size"])
+        self.score_threshold = score_threshold or float(meta["score_threshold"])
+        self.nms_iou = float(meta["nms_iou"])
+        self.min_face = min_face
+        self.input_name = self.session.get_inputs()[0].name
+        grid = self.size // int(meta["anchor_stride"])
+        per_cell = int(meta["anchors_per_cell"])
+        centers = (np.stack(np.meshgrid(np.arange(grid), np.arange(grid)), -1).reshape(-1, 2) + 0.5) / grid
+        self.anchors = np.repeat(centers, per_cell, axis=0)
+        # metadata names which of the six keypoints are the image-left eye, image-right eye, mouth
+        self.point_index = json.loads(meta["alignment_keypoints"])
+
+    def _detect_square(self, image_rgb: np.ndarray):
+        """Run the network on one square RGB patch; returns boxes, scores, points in patch-unit coords."""
+        patch = cv2.resize(image_rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
+        x = (patch.astype(np.float32)[None] / 127.5) - 1.0
+        raw, logits = self.session.run(None, {self.input_name: x})
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -100, 100)))
+        keep = scores >= self.score_threshold
+        raw, scores, anchors = raw[0, keep] / self.size, scores[keep], self.anchors[keep]
+        centre = raw[:, :2] + anchors
+        boxes = np.hstack([centre - raw[:, 2:4] / 2, raw[:, 2:4]])
+        points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
+        return boxes, scores, points
+
+    def _tiles(self, width: int, height: int):
+        """Square tiles (x, y, side) of an image pyramid: the whole image, then halves down to 8 * min_face."""
+        side = max(width, height)
+        smallest = max(self.size, 8 * self.min_face)
+        while True:
+            step = max(1, int(side * 0.75))
+            xs = range(0, max(1, width - side + step), step) if side < width else [0]
+            ys = range(0, max(1, height - side + step), step) if side < height else [0]
+            for y in ys:
+                for x in xs:
+                    yield min(x, max(0, width - side)), min(y, max(0, height - side)), side
+            if side <= smallest:
+                return
+            side = max(smallest, side // 2)
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        height, width = image_bgr.shape[:2]
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        all_boxes, all_scores, all_points = [], [], []
+        for x0, y0, side in self._tiles(width, height):
+            tile = rgb[y0:y0 + side, x0:x0 + side]
+            if tile.shape[0] != side or tile.shape[1] != side:
+                # pad the short side (bottom/right) so the network sees an undistorted square
+                tile = cv2.copyMakeBorder(tile, 0, side - tile.shape[0], 0, side - tile.shape[1],
+                                          cv2.BORDER_CONSTANT, value=0)
+            boxes, scores, points = self._detect_square(tile)
+            all_boxes.append(boxes * side + [x0, y0, 0, 0])
+            all_scores.append(scores)
+            all_points.append(points * side + [x0, y0])
+        boxes, scores, points = np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_points)
+        keep = nms(boxes, scores, self.nms_iou)
+        points = points[keep][:, self.point_index]
+        return Detections(boxes[keep], scores[keep], points).sorted()
+
+
+class YuNet:
+    """OpenCV Zoo's YuNet run through ``cv2.FaceDetectorYN`` at the image's own size.
+
+    Images with a side over ``max_side`` pixels are scaled down first (large group photos
+    stay detectable: YuNet finds faces from about 10 pixels up).
+    """
+
+    def __init__(self, path, score_threshold: float = 0.7, nms_iou: float = 0.3, max_side: int = 2048):
+        self.path = Path(path)
+        self.max_side = max_side
+        self.detector = cv2.FaceDetectorYN.create(str(self.path), "", (320, 320), score_threshold,
+                                                  nms_iou, 5000)
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        height, width = image_bgr.shape[:2]
+        scale = min(1.0, self.max_side / max(height, width))
+        if scale < 1.0:
+            image_bgr = cv2.resize(image_bgr, (round(width * scale), round(height * scale)),
+                                   interpolation=cv2.INTER_AREA)
+        self.detector.setInputSize((image_bgr.shape[1], image_bgr.shape[0]))
+        _, faces = self.detector.detect(image_bgr)
+        if faces is None or len(faces) == 0:
+            return Detections.empty()
+        faces = faces.astype(np.float64) / scale
+        faces[:, 14] *= scale  # the score is not a coordinate
+        landmarks = faces[:, 4:14].reshape(-1, 5, 2)
+        points = np.stack([landmarks[:, 0], landmarks[:, 1], (landmarks[:, 3] + landmarks[:, 4]) / 2], 1)
+        return Detections(faces[:, :4], faces[:, 14], points).sorted()
+
+
+def find_yunet(path=None) -> Path | None:
+    """The YuNet file to use: ``path`` if given, else the fetched copy in :func:`cache_dir`, else None."""
+    if path:
+        return Path(path)
+    cached = cache_dir() / YUNET_NAME
+    return cached if cached.is_file() else None
+
+
+def create_detector(name: str = "auto", model_path=None, threads: int = 1):
+    """A detector by name: ``blazeface``, ``yunet`` or ``auto`` (YuNet when its file is at hand, else BlazeFace)."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
+    if name == "blazeface":
+        return BlazeFace(model_path or BLAZEFACE_FILE, threads=threads)
+    yunet = find_yunet(model_path)
+    if yunet is None:
+        if name == "yunet":
+            raise FileNotFoundError("YuNet's model file is not here: run `batchface models fetch yunet` "
+                                    "or pass --detector-model PATH")
+        return BlazeFace(threads=threads)
+    return YuNet(yunet)
+
+
+def fetch_yunet(url: str = YUNET_URL, dest_dir=None) -> Path:
+    """Download YuNet, check its sha256 and keep it in the cache folder; returns the file's path."""
+    import tempfile
+    import urllib.request
+
+    dest_dir = Path(dest_dir) if dest_dir else cache_dir()
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / YUNET_NAME
+    if dest.is_file() and sha256_of(dest) == YUNET_SHA256:
+        return dest
+    with tempfile.NamedTemporaryFile(dir=dest_dir, delete=False, suffix=".part") as tmp:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            while chunk := response.read(1 << 16):
+                tmp.write(chunk)
+    got = sha256_of(tmp.name)
+    if got != YUNET_SHA256:
+        os.unlink(tmp.name)
+        raise ValueError(f"download from {url} has sha256 {got}, expected {YUNET_SHA256}")
+    os.replace(tmp.name, dest)
+    return dest

@@ -1,0 +1,196 @@
+"""Finding inputs and decoding them: image files and sampled video frames.
+
+Images come back as 8-bit BGR arrays (OpenCV's order) with JPEG EXIF orientation applied;
+16-bit, alpha and grayscale files are converted. Video is decoded as a stream.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+# OpenCV checks this limit against the header before it allocates any pixel; a file that declares
+# more pixels (a decompression bomb) is refused. Pillow refuses above the same number by default.
+MAX_IMAGE_PIXELS = 178_956_970
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+
+import cv2  # noqa: E402  (after the limit is set)
+import numpy as np  # noqa: E402
+
+IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
+VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+
+
+class InputError(Exception):
+    """An input that cannot be read; the message is one line that says why."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: ``path`` as walked (relative when the argument was), ``media_type`` image|video."""
+
+    path: str
+    media_type: str
+
+
+def media_type_of(path) -> str | None:
+    """``image`` or ``video`` by the file's first bytes, falling back on its extension; None to skip.
+
+    Only files with an image or video extension are considered, but the content decides which
+    of the two they are, so a PNG named ``.jpg`` is an image and an AVI named ``.mp4`` a video.
+    """
+    ext = Path(path).suffix.lower()
+    if ext not in IMAGE_EXTENSIONS and ext not in VIDEO_EXTENSIONS:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return "image" if ext in IMAGE_EXTENSIONS else "video"
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (
+            head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3") or (
+            head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        return "video"
+    return "image" if ext in IMAGE_EXTENSIONS else "video"
+
+
+def walk(paths: Iterable, skipped: list | None = None) -> Iterator[Source]:
+    """Yield the media files under ``paths`` (files or folders), folders walked recursively.
+
+    Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
+    skipped; symbolic links are followed, each real folder visited once (no loops). Files that are
+    neither images nor videos are appended to ``skipped``. A named path that does not exist, or a
+    broken link with a media extension, is still yielded, so that its row can say so.
+    """
+    seen_dirs: set[str] = set()
+    for arg in paths:
+        arg = os.fspath(arg)
+        if os.path.isdir(arg):
+            yield from _walk_dir(arg, seen_dirs, skipped)
+        else:
+            yield from _file(arg, skipped, missing_kind=_by_extension(arg) or "image")
+
+
+def _by_extension(path: str) -> str | None:
+    ext = Path(path).suffix.lower()
+    return "image" if ext in IMAGE_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
+
+
+def _file(path: str, skipped, missing_kind: str | None) -> Iterator[Source]:
+    kind = media_type_of(path) if os.path.exists(path) else missing_kind
+    if kind:
+        yield Source(path, kind)
+    elif skipped is not None:
+        skipped.append(path)
+
+
+def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
+    real = os.path.realpath(folder)
+    if real in seen:
+        return
+    seen.add(real)
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = os.path.join(folder, entry.name)
+        if entry.is_dir(follow_symlinks=True):
+            yield from _walk_dir(path, seen, skipped)
+        else:
+            yield from _file(path, skipped, missing_kind=_by_extension(path))
+
+
+def read_paths_file(list_file) -> list[str]:
+    """Paths from ``--files-from``: one a line, blank lines ignored; ``-`` reads standard input."""
+    import sys
+    text = sys.stdin.read() if str(list_file) == "-" else Path(list_file).read_text(encoding="utf-8")
+    return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
+
+
+def read_image(path) -> np.ndarray:
+    """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+    if not os.path.exists(path):
+        raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise InputError(f"cannot read file: {e.strerror or e}") from None
+    if data.size == 0:
+        raise InputError("empty file")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as e:
+        # OpenCV raises for a header that declares more than OPENCV_IO_MAX_IMAGE_PIXELS
+        message = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
+        if "limit" in message.lower() or "exceeds" in message.lower():
+            raise InputError(f"image too large: the header declares more than {MAX_IMAGE_PIXELS} pixels") from None
+        raise InputError(f"cannot decode image: {message}") from None
+    if image is None:
+        raise InputError("not a decodable image (corrupt, truncated or not an image)")
+    return image
+
+
+@dataclass
+class Frame:
+    """One sampled video frame: ``index`` 0-based in the source, ``timestamp_s`` its time in seconds."""
+
+    index: int
+    timestamp_s: float
+    image: np.ndarray
+
+
+class VideoReader:
+    """Stream the sampled frames of a video; never holds more than one frame.
+
+    Sampling: ``every`` keeps frames 0, N, 2N, ...; ``fps`` keeps the first frame at or after each
+    multiple of 1/fps seconds; ``max_frames`` stops after that many sampled frames. Timestamps are
+    ``index / container fps``.
+    """
+
+    def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None):
+        if not os.path.exists(path):
+            raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
+        if os.path.getsize(path) == 0:
+            raise InputError("empty file")
+        self.capture = cv2.VideoCapture(str(path))
+        if not self.capture.isOpened():
+            raise InputError("not a decodable video (corrupt or unsupported)")
+        self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        if not self.native_fps > 0:
+            self.native_fps = 25.0  # containers without a rate: timestamps assume 25 fps
+        self.every, self.fps, self.max_frames = max(1, every), fps, max_frames
+        self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    @property
+    def sample_fps(self) -> float:
+        """Frames per second of the sampled stream (for an annotated video)."""
+        return min(self.fps, self.native_fps) if self.fps else self.native_fps / self.every
+
+    def keep(self, index: int, kept: int) -> bool:
+        if self.fps:
+            # keep frame i when it is the first at or past the next sampling time kept / fps
+            return index / self.native_fps + 1e-9 >= kept / self.fps
+        return index % self.every == 0
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = kept = 0
+        try:
+            while self.max_frames is None or kept < self.max_frames:
+                if self.keep(index, kept):
+                    ok, image = self.capture.read()
+                    if not ok:
+                        break
+                    yield Frame(index, index / self.native_fps, image)
+                    kept += 1
+                elif not self.capture.grab():  # skipped frames are demuxed but not converted
+                    break
+                index += 1
+        finally:
+            self.capture.release()

@@ -1,0 +1,94 @@
+"""The two face models that batchface ships, one small class per ONNX file.
+
+Everything a model needs to be run correctly (task, input size, normalisation, crop template,
+keypoint names, classes) is read from the file's ``metadata_props``, never guessed from shapes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+ASSETS = Path(__file__).parent / "assets"
+KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
+EXPRESSION_FILE = ASSETS / "expression.onnx"
+
+
+def onnx_session(path, threads: int = 1):
+    """An onnxruntime CPU session limited to ``threads`` threads (workers run one each)."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def sha256_of(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+class FaceModel:
+    """An ONNX model that reads a [N, S, S, 1] float32 crop batch in [0, 1] named ``image``."""
+
+    task = ""
+
+    def __init__(self, path, threads: int = 1):
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+        self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        if self.metadata.get("batchface_task") != self.task:
+            raise ValueError(f"{self.path}: not a batchface {self.task} model "
+                             f"(metadata batchface_task = {self.metadata.get('batchface_task')!r})")
+        self.input_size = int(self.metadata["input_size"])
+        self.template = np.array(json.loads(self.metadata["crop_template"]), dtype=np.float64)
+
+    @cached_property
+    def sha256(self) -> str:
+        return sha256_of(self.path)
+
+    def _run(self, crops: np.ndarray) -> np.ndarray:
+        """``crops``: uint8 [N, S, S] grayscale; scaled to [0, 1] as the metadata says."""
+        batch = crops.astype(np.float32)[..., None] / 255.0
+        return self.session.run(None, {"image": batch})[0]
+
+    def describe(self) -> dict:
+        """What ``batchface models`` prints about this model."""
+        facts = {"name": self.task, "file": self.path.name, "path": str(self.path),
+                 "sha256": self.sha256, "input": f"image float32 [N,{self.input_size},{self.input_size},1] in [0,1]"}
+        facts.update({k: v for k, v in self.metadata.items() if k not in ("batchface_task", "crop_template")})
+        return facts
+
+
+class KeypointModel(FaceModel):
+    """Facial keypoints: crops -> [N, K, 2] positions (x, y) in crop pixels."""
+
+    task = "keypoints"
+
+    def __init__(self, path=KEYPOINTS_FILE, threads: int = 1):
+        super().__init__(path, threads)
+        self.names = tuple(json.loads(self.metadata["keypoint_names"]))
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros((0, len(self.names), 2), np.float32)
+        return self._run(crops).reshape(len(crops), len(self.names), 2)
+
+
+class ExpressionModel(FaceModel):
+    """Facial expression: crops -> [N, C] class probabilities, in the order of ``classes``."""
+
+    task = "expression"
+
+    def __init__(self, path=EXPRESSION_FILE, threads: int = 1):
+        super().__init__(path, threads)
+        self.classes = tuple(json.loads(self.metadata["classes"]))
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        if len(crops) == 0:
+            return np.zeros((0, len(self.classes)), np.float32)
+        return self._run(crops)

@@ -1,0 +1,312 @@
+"""The batch run: inputs -> worker processes -> rows streamed to one table.
+
+    from batchface.runner import run
+    summary = run(["./media"], "results.parquet")
+
+Workers are started with the ``spawn`` method (no inherited threads or locks); each loads the
+models once and runs OpenCV and onnxruntime on one thread. Rows come out in input order, then
+frame order, then faces left to right, whatever the number of workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+from batchface import __version__
+from batchface.inputs import InputError, Source, VideoReader, read_image, read_paths_file, walk
+from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, schema
+
+START_METHOD = "spawn"
+IMAGES_PER_TASK = 8      # images travel to a worker in small groups: fewer messages, bigger model batches
+FRAMES_PER_BATCH = 16    # video frames whose faces share one model call
+
+
+@dataclass
+class Options:
+    """What shapes the rows: detector, video sampling, extra columns, annotated copies."""
+
+    detector: str = "auto"
+    detector_model: str | None = None
+    every: int = 1
+    fps: float | None = None
+    max_frames: int | None = None
+    landmarks: bool = False
+    annotate: str | None = None
+
+
+@dataclass
+class Summary:
+    inputs: int = 0
+    images: int = 0
+    videos: int = 0
+    frames: int = 0
+    faces: int = 0
+    skipped: int = 0
+    errors: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    skipped_paths: list = field(default_factory=list)
+
+    def line(self) -> str:
+        rate = self.faces / self.seconds if self.seconds else 0.0
+        resumed = f", {self.resumed} already done" if self.resumed else ""
+        return (f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
+                f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
+                f"in {self.seconds:.1f} s ({rate:.1f} faces/s) -> {self.output}")
+
+
+# --- rows ------------------------------------------------------------------------------------------
+
+def base_row(source: Source, frame_index, timestamp_s, width, height, status: str, error=None) -> dict:
+    return {"source": source.path, "media_type": source.media_type, "frame_index": frame_index,
+            "timestamp_s": timestamp_s, "width": width, "height": height, "face_index": None,
+            "status": status, "error": error}
+
+
+def face_rows(source, frame_index, timestamp_s, image, faces, landmarks: bool) -> list[dict]:
+    """The rows of one image or frame: one per face, or one ``no_face`` row."""
+    height, width = image.shape[:2]
+    if not faces:
+        return [base_row(source, frame_index, timestamp_s, width, height, "no_face")]
+    rows = []
+    for i, face in enumerate(faces):
+        row = base_row(source, frame_index, timestamp_s, width, height, "ok")
+        row["face_index"] = i
+        row.update(zip(("box_x", "box_y", "box_w", "box_h"), face.box))
+        row["det_score"] = face.score
+        for name in KAGGLE_COLUMNS:
+            row[name] = None
+        for name, (x, y) in face.keypoints.items():
+            row[f"{name}_x"], row[f"{name}_y"] = x, y
+        row["emotion"], row["emotion_score"] = face.emotion, face.emotion_score
+        row.update({f"p_{c}": p for c, p in face.probabilities.items()})
+        if landmarks:
+            for name, (x, y) in face.landmarks.items():
+                row[f"lm_{name}_x"], row[f"lm_{name}_y"] = x, y
+        rows.append(row)
+    return rows
+
+
+def one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[-1] if text else ''}".strip(": ")
+
+
+# --- work done in a worker -------------------------------------------------------------------------
+
+_analyzer = None
+_options: Options | None = None
+
+
+def init_worker(options: Options, threads: int = 1) -> None:
+    """Load the models once for this process and pin its threads."""
+    global _analyzer, _options
+    import cv2
+
+    from batchface.analysis import Analyzer
+
+    cv2.setNumThreads(threads)
+    _options = options
+    _analyzer = Analyzer(options.detector, options.detector_model, threads=threads)
+
+
+def process(task: list[Source]) -> list[tuple[Source, list[dict], int]]:
+    """Rows of each source of a task, with the number of frames read; never raises."""
+    images = [s for s in task if s.media_type == "image"]
+    out = {s: None for s in task}
+    for source, rows in zip(images, _image_rows(images)):
+        out[source] = (source, rows, 1 if rows[0]["status"] != "error" else 0)
+    for source in task:
+        if source.media_type == "video":
+            out[source] = _video_rows(source)
+    return list(out.values())
+
+
+def _image_rows(sources: list[Source]) -> list[list[dict]]:
+    from batchface import annotate
+
+    decoded, results = [], {}
+    for s in sources:
+        try:
+            decoded.append((s, read_image(s.path)))
+        except InputError as e:
+            results[s] = [base_row(s, None, None, None, None, "error", str(e))]
+        except Exception as e:  # anything else a decoder throws stays this file's problem
+            results[s] = [base_row(s, None, None, None, None, "error", one_line(e))]
+    try:
+        faces_per_image = _analyzer.analyze_batch([image for _, image in decoded])
+    except Exception:
+        faces_per_image = None  # analyse one by one below, so one bad image cannot spoil its batch
+    for i, (s, image) in enumerate(decoded):
+        try:
+            faces = faces_per_image[i] if faces_per_image is not None else _analyzer.analyze(image)
+            results[s] = face_rows(s, 0, None, image, faces, _options.landmarks)
+            if _options.annotate:
+                annotate.write_image(annotate.mirrored_path(_options.annotate, s.path, "image"),
+                                     annotate.draw(image, faces))
+        except Exception as e:
+            results[s] = [base_row(s, None, None, *image.shape[1::-1], "error", one_line(e))]
+    return [results[s] for s in sources]
+
+
+def _video_rows(source: Source) -> tuple[Source, list[dict], int]:
+    from batchface import annotate
+
+    rows, frames = [], 0
+    sink = None
+    try:
+        reader = VideoReader(source.path, _options.every, _options.fps, _options.max_frames)
+        if _options.annotate:
+            sink = annotate.VideoSink(annotate.mirrored_path(_options.annotate, source.path, "video"),
+                                      reader.sample_fps)
+        batch = []
+        for frame in reader:
+            batch.append(frame)
+            if len(batch) == FRAMES_PER_BATCH:
+                rows += _frame_rows(source, batch, sink)
+                frames += len(batch)
+                batch = []
+        if batch:
+            rows += _frame_rows(source, batch, sink)
+            frames += len(batch)
+        if frames == 0:
+            rows = [base_row(source, None, None, reader.width or None, reader.height or None, "error",
+                             "no frame could be decoded")]
+    except InputError as e:
+        rows = [base_row(source, None, None, None, None, "error", str(e))]
+    except Exception as e:
+        # rows of frames already analysed stay; one error row says where the video broke
+        rows.append(base_row(source, None, None, None, None, "error", f"after {frames} frames: {one_line(e)}"))
+    finally:
+        if sink is not None:
+            sink.close()
+    return source, rows, frames
+
+
+def _frame_rows(source, frames, sink) -> list[dict]:
+    from batchface import annotate
+
+    faces_per_frame = _analyzer.analyze_batch([f.image for f in frames])
+    rows = []
+    for frame, faces in zip(frames, faces_per_frame):
+        rows += face_rows(source, frame.index, frame.timestamp_s, frame.image, faces, _options.landmarks)
+        if sink is not None:
+            sink.write(annotate.draw(frame.image, faces))
+    return rows
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+def tasks_of(sources: list[Source]):
+    """Group consecutive images into tasks of IMAGES_PER_TASK; each video is a task of its own."""
+    group: list[Source] = []
+    for s in sources:
+        if s.media_type == "video":
+            if group:
+                yield group
+                group = []
+            yield [s]
+        else:
+            group.append(s)
+            if len(group) == IMAGES_PER_TASK:
+                yield group
+                group = []
+    if group:
+        yield group
+
+
+def run(paths=(), out="results.parquet", fmt: str | None = None, options: Options | None = None,
+        workers: int | None = None, resume: bool = False, overwrite: bool = False, files_from=None,
+        progress: bool = True, log=sys.stderr) -> Summary:
+    """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
+
+    ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``resume``
+    finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``.
+    """
+    from tqdm import tqdm
+
+    from batchface.analysis import Analyzer
+
+    options = options or Options()
+    fmt = format_of(out, fmt)
+    paths = list(paths) + (read_paths_file(files_from) if files_from else [])
+    summary = Summary(output=str(out))
+    sources = list(dict.fromkeys(walk(paths, summary.skipped_paths)))
+    summary.skipped = len(summary.skipped_paths)
+    workers = os.cpu_count() or 1 if workers is None else workers
+
+    analyzer = Analyzer(options.detector, options.detector_model)  # validates options before any work
+    table_schema = schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ())
+    metadata = {"batchface_version": __version__, "detector": analyzer.detector_name,
+                "detector_sha256": _sha256(analyzer.detector.path),
+                "keypoint_model_sha256": analyzer.keypoints.sha256,
+                "expression_model_sha256": analyzer.expression.sha256, "options": asdict(options)}
+    if overwrite and not resume:
+        remove_output(out)
+    writer = TableWriter(out, fmt, table_schema, metadata, resume=resume)
+    done = set(writer.done)
+    todo = [s for s in sources if s.path not in done]
+    summary.resumed = len(sources) - len(todo)
+    summary.inputs = len(sources)
+
+    start = time.monotonic()
+    bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
+               file=log, dynamic_ncols=True)
+    finished = False
+    try:
+        for results in _results(todo, options, workers, analyzer):
+            for source, rows, frames in results:
+                writer.commit(source.path, rows)
+                summary.images += source.media_type == "image"
+                summary.videos += source.media_type == "video"
+                summary.frames += frames
+                summary.faces += sum(r["status"] == "ok" for r in rows)
+                summary.errors += any(r["status"] == "error" for r in rows)
+                bar.update(1)
+            elapsed = time.monotonic() - start
+            bar.set_postfix(frames=summary.frames, faces=summary.faces,
+                            faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}", refresh=False)
+        finished = True
+    finally:
+        bar.close()
+        writer.close(finished=finished)
+    summary.seconds = time.monotonic() - start
+    return summary
+
+
+def _results(todo, options, workers, analyzer):
+    global _analyzer, _options
+    if workers == 0:
+        _analyzer, _options = analyzer, options
+        for task in tasks_of(todo):
+            yield process(task)
+        return
+    ctx = multiprocessing.get_context(START_METHOD)
+    with ctx.Pool(workers, initializer=init_worker, initargs=(options,)) as pool:
+        yield from pool.imap(process, tasks_of(todo), chunksize=1)
+
+
+def _sha256(path) -> str:
+    from batchface.models import sha256_of
+    return sha256_of(path)
+
+
+def remove_output(out) -> None:
+    """Delete an output and what a killed run left beside it."""
+    import shutil
+    out = Path(out)
+    for p in (out, out.with_name(out.name + ".progress")):
+        if p.exists():
+            p.unlink()
+    parts = out.with_name(out.name + ".parts")
+    if parts.exists():
+        shutil.rmtree(parts)
+
+
+__all__ = ["Options", "Summary", "run"]

@@ -1,0 +1,205 @@
+"""The output table: its columns, and writers keyed by format that survive a killed run.
+
+Rows are committed a whole source at a time. While a run is going, committed rows are on disk
+and readable: a CSV or JSONL output grows in place; a Parquet output is kept as complete part
+files in ``<out>.parts/`` (readable as a dataset) and joined into ``<out>`` when the run ends.
+``<out>.progress`` lists the committed sources; with it, a resumed run drops anything written
+after the last commit and goes on with the next source, so the finished table has exactly the rows
+of an uninterrupted run.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from batchface.landmarks import KAGGLE_NAMES
+
+FORMATS = ("parquet", "csv", "jsonl")
+STATUSES = ("ok", "no_face", "error")
+
+BASE_COLUMNS = [
+    ("source", pa.string()), ("media_type", pa.string()), ("frame_index", pa.int64()),
+    ("timestamp_s", pa.float64()), ("width", pa.int32()), ("height", pa.int32()),
+    ("face_index", pa.int32()), ("status", pa.string()), ("error", pa.string()),
+    ("box_x", pa.float64()), ("box_y", pa.float64()), ("box_w", pa.float64()), ("box_h", pa.float64()),
+    ("det_score", pa.float64()),
+]
+KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
+
+
+def schema(classes, landmark_names=()) -> pa.Schema:
+    """The table's columns; ``p_<class>`` per expression class, ``lm_<name>_x/_y`` per landmark."""
+    fields = list(BASE_COLUMNS) + [(c, pa.float64()) for c in KAGGLE_COLUMNS]
+    fields += [("emotion", pa.string()), ("emotion_score", pa.float64())]
+    fields += [(f"p_{c}", pa.float64()) for c in classes]
+    fields += [(f"lm_{n}_{axis}", pa.float64()) for n in landmark_names for axis in ("x", "y")]
+    return pa.schema(fields)
+
+
+def format_of(path, fmt: str | None = None) -> str:
+    """The output format: ``fmt`` if given, else from the extension of ``path``."""
+    if fmt:
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+        return fmt
+    ext = Path(path).suffix.lower().lstrip(".")
+    ext = {"pq": "parquet", "json": "jsonl", "ndjson": "jsonl"}.get(ext, ext)
+    if ext not in FORMATS:
+        raise ValueError(f"cannot tell the format from {Path(path).name!r}: use --format "
+                         f"{'|'.join(FORMATS)} or an extension .parquet, .csv or .jsonl")
+    return ext
+
+
+class TableWriter:
+    """Writes rows of one :func:`schema` to ``path`` in ``fmt``, committing whole sources.
+
+    ``resume=True`` continues a killed (or finished) run at ``path``; otherwise ``path`` and its
+    journal must not exist. :attr:`done` holds the sources already committed.
+    """
+
+    flush_rows, flush_seconds = 2000, 5.0
+
+    def __init__(self, path, fmt: str, table_schema: pa.Schema, metadata: dict | None = None,
+                 resume: bool = False):
+        self.path, self.fmt, self.schema = Path(path), fmt, table_schema
+        if metadata:
+            self.schema = table_schema.with_metadata({"batchface": json.dumps(metadata)})
+        self.progress_path = self.path.with_name(self.path.name + ".progress")
+        self.parts_dir = self.path.with_name(self.path.name + ".parts")
+        self.done: list[str] = []
+        self._pending: list[tuple[str, list[dict]]] = []
+        self._pending_rows, self._last_flush = 0, time.monotonic()
+        self._part = 0
+        if resume:
+            self._recover()
+        elif self.path.exists() or self.progress_path.exists() or self.parts_dir.exists():
+            raise FileExistsError(f"{self.path} exists: pass --resume to finish that run, "
+                                  "or --overwrite to start again")
+        if fmt == "parquet":
+            self.parts_dir.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            with open(self.path, "w", encoding="utf-8", newline="") as f:
+                if fmt == "csv":
+                    f.write(self._csv_text([{n: n for n in self.schema.names}]))
+        self._journal = open(self.progress_path, "a", encoding="utf-8")
+
+    # --- recovery ---------------------------------------------------------------------------
+    def _recover(self):
+        if self.progress_path.exists():
+            entries = []
+            for line in self.progress_path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entries.append(json.loads(line))
+                except json.JSONDecodeError:
+                    break  # a line cut by the kill: nothing after it was committed
+            self.done = [e["source"] for e in entries]
+            if self.fmt == "parquet":
+                kept = {e["part"] for e in entries}
+                for part in self.parts_dir.glob("*"):
+                    if part.name not in kept:
+                        part.unlink()  # written after the last commit, or a temporary file
+                self._part = len(kept)
+            else:
+                end = entries[-1]["offset"] if entries else self._header_size()
+                with open(self.path, "r+b") as f:
+                    f.truncate(end)
+            # rewrite the journal without a torn last line
+            self.progress_path.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+        elif self.path.exists():
+            # a finished output: its sources are done; new sources are appended to it
+            table = read_table(self.path, self.fmt)
+            self.done = list(dict.fromkeys(table.column("source").to_pylist()))
+            if self.fmt == "parquet":
+                self.parts_dir.mkdir(parents=True, exist_ok=True)
+                os.replace(self.path, self.parts_dir / "part-000000.parquet")
+                self._part = 1
+                entries = [{"source": s, "part": "part-000000.parquet"} for s in self.done]
+            else:
+                size = self.path.stat().st_size
+                entries = [{"source": s, "offset": size} for s in self.done]
+            self.progress_path.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+
+    def _header_size(self) -> int:
+        return len(self._csv_text([{n: n for n in self.schema.names}]).encode()) if self.fmt == "csv" else 0
+
+    # --- writing ----------------------------------------------------------------------------
+    def commit(self, source: str, rows: list[dict]) -> None:
+        """Add the complete rows of one source; written out in batches."""
+        self._pending.append((source, rows))
+        self._pending_rows += len(rows)
+        if self._pending_rows >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_seconds:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending rows, make them durable, then record their sources in the journal."""
+        if not self._pending:
+            return
+        rows = [row for _, source_rows in self._pending for row in source_rows]
+        if self.fmt == "parquet":
+            name = f"part-{self._part:06d}.parquet"
+            tmp = self.parts_dir / (name + ".tmp")
+            pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), tmp)
+            _fsync(tmp)
+            os.replace(tmp, self.parts_dir / name)
+            self._part += 1
+            entries = [{"source": s, "part": name} for s, _ in self._pending]
+        else:
+            text = self._csv_text(rows) if self.fmt == "csv" else "".join(
+                json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+            with open(self.path, "a", encoding="utf-8", newline="") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+                offset = f.tell()
+            entries = [{"source": s, "offset": offset} for s, _ in self._pending]
+        self._journal.write("".join(json.dumps(e) + "\n" for e in entries))
+        self._journal.flush()
+        os.fsync(self._journal.fileno())
+        self.done.extend(s for s, _ in self._pending)
+        self._pending, self._pending_rows, self._last_flush = [], 0, time.monotonic()
+
+    def _csv_text(self, rows) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n")
+        writer.writerows(rows)
+        return buffer.getvalue()
+
+    def close(self, finished: bool = True) -> None:
+        """Flush; when ``finished``, turn the journal into the final file and remove it."""
+        self.flush()
+        self._journal.close()
+        if not finished:
+            return
+        if self.fmt == "parquet":
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            with pq.ParquetWriter(tmp, self.schema) as writer:
+                for part in sorted(self.parts_dir.glob("part-*.parquet")):
+                    writer.write_table(pq.read_table(part, schema=self.schema))
+            os.replace(tmp, self.path)
+            shutil.rmtree(self.parts_dir)
+        self.progress_path.unlink()
+
+
+def _fsync(path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def read_table(path, fmt: str | None = None) -> pa.Table:
+    """Read a batchface output back (Parquet, CSV or JSONL) as an Arrow table."""
+    fmt = format_of(path, fmt)
+    if fmt == "parquet":
+        return pq.read_table(path)
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+    import pyarrow.json as pjson
+    return pjson.read_json(path)

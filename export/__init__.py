@@ -1,0 +1,1 @@
+"""Export steps: Keras models and MediaPipe's BlazeFace to ONNX (the ``train`` extra)."""

@@ -1,0 +1,119 @@
+"""Export a trained Keras model (``training/``) to the ONNX file that batchface ships.
+
+    python -m export.keras_to_onnx runs/expression --out batchface/assets/expression.onnx
+
+The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale / 255); output
+``keypoints`` [N, 2K] as x0, y0, x1, y1, ... in crop pixels, or ``probabilities`` [N, C].
+``metadata_props`` carry what the runtime needs (task, input size, normalisation, crop template,
+keypoint names or classes) and the model card's facts. The export fails unless onnxruntime
+matches Keras to 1e-4 on real crops
+(probabilities as they are, keypoints divided by the crop side).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from batchface import crop
+
+PARITY_TOLERANCE = 1e-4
+
+
+def metadata_for(run: Path, card: dict) -> dict[str, str]:
+    meta = json.loads((run / "train_meta.json").read_text())
+    props = {
+        "batchface_task": meta["task"],
+        "input_size": str(meta["input_size"]),
+        "input_normalization": "grayscale uint8 / 255, float32 in [0, 1]",
+        "crop_template": json.dumps(crop.TEMPLATE.tolist()),
+        "training_data": str(meta["data"]),
+        "training_split": meta["split"],
+        "training_seed": str(meta["seed"]),
+        "training_epochs": str(meta["epochs_run"]),
+        "exported_on": datetime.date.today().isoformat(),
+    }
+    if meta["task"] == "keypoints":
+        props["keypoint_names"] = json.dumps(meta["keypoint_names"])
+    else:
+        props["classes"] = json.dumps(meta["classes"])
+    props.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in card.items()})
+    return props
+
+
+def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
+    """Convert ``run/model.keras``, attach metadata, check parity; returns the parity figures."""
+    import keras
+    import onnx
+    import onnxruntime as ort
+    import tensorflow as tf
+    import tf2onnx
+
+    run, out = Path(run), Path(out)
+    model = keras.models.load_model(run / "model.keras", compile=False)
+    size = int(model.input_shape[1])
+    spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset,
+                                          output_path=None)
+    # tf2onnx names outputs after the Keras layer; give them the contract's names
+    task = json.loads((run / "train_meta.json").read_text())["task"]
+    wanted = "keypoints" if task == "keypoints" else "probabilities"
+    old = proto.graph.output[0].name
+    for node in proto.graph.node:
+        node.output[:] = [wanted if o == old else o for o in node.output]
+    proto.graph.output[0].name = wanted
+    for key, value in metadata_for(run, card or {}).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.checker.check_model(proto)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, out)
+
+    sample = parity_images(run, size)
+    expected = model.predict(sample, verbose=0)
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": sample})[0]
+    # keypoints are in crop pixels: compare them on the unit scale, as the probabilities are
+    scale = size if task == "keypoints" else 1
+    diff = float(np.abs(expected - got).max()) / scale
+    if not diff <= PARITY_TOLERANCE:
+        out.unlink()
+        raise SystemExit(f"parity check failed: max |keras - onnxruntime| / {scale} = {diff:.3g} "
+                         f"> {PARITY_TOLERANCE}")
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    print(f"{out}: parity max abs diff {diff:.2e} on {len(sample)} real crops; sha256 {sha}")
+    return {"parity_max_abs_diff": diff, "sha256": sha}
+
+
+def parity_images(run: Path, size: int) -> np.ndarray:
+    """Real crops saved by the training run (its test predictions), else its test images."""
+    saved = np.load(run / "test_predictions.npz")
+    if "crops" in saved:
+        return saved["crops"][:64, ..., None].astype(np.float32)
+    # runs that saved no crops: their test images, as in the training data
+    import cv2
+    data = Path(json.loads((run / "train_meta.json").read_text())["data"])
+    files = sorted(data.glob("test/*/*.jpg"))[:64]
+    if not files:
+        raise SystemExit(f"{run}: no real crops for the parity check")
+    images = [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (size, size)) for f in files]
+    return np.stack(images)[..., None].astype(np.float32) / 255.0
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run", help="a training run folder (model.keras, train_meta.json)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--card", help="a JSON file of model-card facts (metrics, date) to embed")
+    args = p.parse_args(argv)
+    card = json.loads(Path(args.card).read_text()) if args.card else {}
+    export(args.run, args.out, card)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

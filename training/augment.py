@@ -1,0 +1,29 @@
+"""Photometric and geometric augmentation, in numpy and OpenCV (cheap enough to run per batch)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def random_similarity(rng: np.random.Generator, size: int, max_angle: float, max_scale: float,
+                      max_shift: float) -> np.ndarray:
+    """A 2x3 rotation/scale/shift about the crop centre; angles in degrees, shift in crop pixels."""
+    angle = rng.uniform(-max_angle, max_angle)
+    scale = rng.uniform(1 - max_scale, 1 + max_scale)
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    m[:, 2] += rng.uniform(-max_shift, max_shift, size=2)
+    return m
+
+
+def photometric(rng: np.random.Generator, image: np.ndarray, strength: float = 0.25) -> np.ndarray:
+    """Random brightness and contrast on a float image in [0, 1]."""
+    contrast = rng.uniform(1 - strength, 1 + strength)
+    brightness = rng.uniform(-strength, strength) * 0.5
+    mean = image.mean()
+    return np.clip((image - mean) * contrast + mean + brightness, 0.0, 1.0)
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 affine that applies ``inner`` first, then ``outer``."""
+    a = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])
+    return a[:2]

@@ -1,0 +1,69 @@
+"""ResNet-style building blocks shared by the keypoint and the expression model."""
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+
+def _conv_bn(x, filters: int, kernel: int, stride: int = 1, relu: bool = True):
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
+                      kernel_initializer="he_normal")(x)
+    x = layers.BatchNormalization()(x)
+    return layers.ReLU()(x) if relu else x
+
+
+def conv_block(x, filters: int, stride: int = 2):
+    """Two 3x3 convolutions beside a 1x1 projection shortcut (changes width and resolution)."""
+    shortcut = _conv_bn(x, filters, 1, stride, relu=False)
+    y = _conv_bn(x, filters, 3, stride)
+    y = _conv_bn(y, filters, 3, relu=False)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def identity_block(x, filters: int):
+    """Two 3x3 convolutions beside an identity skip connection."""
+    y = _conv_bn(x, filters, 3)
+    y = _conv_bn(y, filters, 3, relu=False)
+    return layers.ReLU()(layers.Add()([y, x]))
+
+
+def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_blocks=(1, 1, 0)):
+    """Stem convolution, then per stage one conv block (stride 2) and ``identity_blocks`` identity blocks.
+
+    A max-pool follows the stem, as in the ResNet of the original write-up; the output is the last
+    feature map (input side / (stem_stride * 2 ** (stages + 1)) pixels wide).
+    """
+    x = _conv_bn(inputs, widths[0], 3, stem_stride)
+    x = layers.MaxPooling2D(2)(x)
+    for filters, n_identity in zip(widths[1:], identity_blocks):
+        x = conv_block(x, filters)
+        for _ in range(n_identity):
+            x = identity_block(x, filters)
+    return x
+
+
+def expression_net(size: int, n_classes: int, dropout: float = 0.4) -> keras.Model:
+    """ResNet classifier: [N, size, size, 1] in [0, 1] -> [N, n_classes] probabilities."""
+    inputs = keras.Input((size, size, 1), name="image")
+    x = resnet_trunk(inputs, stem_stride=1)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = layers.Dropout(dropout)(x)
+    outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name="expression")
+
+
+def keypoint_net(size: int, n_points: int, dropout: float = 0.3) -> keras.Model:
+    """ResNet regressor: [N, size, size, 1] in [0, 1] -> [N, 2K] as x0, y0, x1, y1, ... in crop pixels.
+
+    The last layer scales a centred unit output to pixels, so the exported model speaks pixels and
+    the loss can still be computed on a unit scale.
+    """
+    inputs = keras.Input((size, size, 1), name="image")
+    x = resnet_trunk(inputs, stem_stride=2)
+    x = _conv_bn(x, 64, 1)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(2 * n_points)(x)
+    outputs = layers.Rescaling(scale=float(size), offset=size / 2.0, name="keypoints")(x)
+    return keras.Model(inputs, outputs, name="keypoints")

@@ -1,0 +1,194 @@
+"""Train the keypoint regressor on the 68-point iBUG layout (Udacity P1 / YouTube Faces frames).
+
+    python -m training.train_keypoints --data ../shared/data/keypoints/udacity_p1 --out runs/keypoints
+
+Frames are split by person (the name before the last ``_``), because the set's own test folder
+shares people with its training folder. The model sees the 96x96 crop of ``batchface.crop``, cut
+from alignment points taken from the ground truth plus random jitter: the jitter stands in for a
+detector's error, so every labelled frame trains (a detector misses some) and the crop's framing
+matches what the runtime cuts. An interrupted run continues when started again with the same ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from batchface import crop
+from batchface.landmarks import IBUG68_NAMES, alignment_points
+from training import augment
+from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
+from batchface.landmarks import KAGGLE_NAMES
+
+SIZE = 96
+
+#: Index of each iBUG point's mirror image: a horizontal flip must swap left and right labels.
+IBUG68_FLIP = np.array(
+    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+#: The same for Kaggle's 15 keypoints.
+KAGGLE_FLIP = np.array([1, 0, 4, 5, 2, 3, 8, 9, 6, 7, 10, 12, 11, 13, 14])
+
+
+def sample(image, points, names, rng, jitter: float, train: bool, flip_index):
+    """Cut one training crop; returns (crop float32 [S,S] in [0,1], points in crop pixels [K,2])."""
+    anchor = alignment_points(points, names)
+    if train:
+        interocular = np.linalg.norm(anchor[1] - anchor[0])
+        anchor = anchor + rng.normal(0, jitter * interocular, anchor.shape)
+    m = crop.alignment_matrix(anchor, SIZE)
+    if train:
+        m = augment.compose(augment.random_similarity(rng, SIZE, 15, 0.1, 4), m)
+    patch = crop.cut(image, m, SIZE).astype(np.float32) / 255.0
+    pts = crop.to_crop(points, m)
+    if train and rng.random() < 0.5:
+        # pixel centres sit on integers, so x mirrors to (S - 1) - x
+        patch = patch[:, ::-1]
+        pts = pts[flip_index]
+        pts[:, 0] = SIZE - 1 - pts[:, 0]
+    if train:
+        patch = augment.photometric(rng, patch)
+    return patch, pts.astype(np.float32)
+
+
+def masked_unit_mse(y_true, y_pred):
+    """MSE on coordinates divided by the crop side, ignoring NaN targets (Kaggle's partial rows)."""
+    import tensorflow as tf
+    mask = tf.math.logical_not(tf.math.is_nan(y_true))
+    diff = tf.where(mask, (y_pred - tf.where(mask, y_true, 0.0)) / SIZE, 0.0)
+    return tf.reduce_sum(diff ** 2) / tf.maximum(tf.reduce_sum(tf.cast(mask, tf.float32)), 1.0)
+
+
+def load_ibug(root):
+    """All labelled frames of the Udacity set (training and test folders), with their names."""
+    root = Path(root)
+    images, points, names = [], [], []
+    for folder, csv_name in (("training", "training_frames_keypoints.csv"),
+                             ("test", "test_frames_keypoints.csv")):
+        if (root / csv_name).exists():
+            i, p, n = read_ibug_csv(root / csv_name, root / folder)
+            images += i
+            points.append(p)
+            names += [f"{folder}/{x}" for x in n]
+    return images, np.concatenate(points), names
+
+
+def person_split(names, test_fraction, val_fraction, seed):
+    """Split frame indices by person: (train, validation, test)."""
+    people = sorted({person_of(n) for n in names})
+    rng = np.random.default_rng(seed)
+    rng.shuffle(people)
+    n_test, n_val = round(len(people) * test_fraction), round(len(people) * val_fraction)
+    test, val = set(people[:n_test]), set(people[n_test:n_test + n_val])
+    who = [person_of(n) for n in names]
+    pick = lambda group: np.array([i for i, p in enumerate(who) if p in group], dtype=np.int64)
+    return pick(set(people) - test - val), pick(val), pick(test)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", help="folder with training/, test/ and their *_frames_keypoints.csv (68 points)")
+    src.add_argument("--kaggle-csv", help="Kaggle training.csv (96x96 images, 15 keypoints)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--jitter", type=float, default=0.05,
+                   help="sd of the alignment-point noise, as a fraction of the eye distance")
+    p.add_argument("--test-fraction", type=float, default=0.15)
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--patience", type=int, default=10)
+    p.add_argument("--limit", type=int, default=0, help="use only this many frames (smoke runs)")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
+    args = p.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    if args.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    keras.utils.set_random_seed(args.seed)
+    from training.blocks import keypoint_net
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.data:
+        images, points, frame_names = load_ibug(args.data)
+        point_names, flip_index = IBUG68_NAMES, IBUG68_FLIP
+        tr, va, te = person_split(frame_names, args.test_fraction, args.val_fraction, args.seed)
+    else:
+        # Kaggle images are already 96x96 face crops and carry no person: split frames at random
+        kimages, points = read_kaggle_keypoints(args.kaggle_csv)
+        images, frame_names = list(kimages), [f"row{i}" for i in range(len(kimages))]
+        point_names, flip_index = KAGGLE_NAMES, KAGGLE_FLIP
+        order = np.random.default_rng(args.seed).permutation(len(images))
+        n_te, n_va = int(len(order) * args.test_fraction), int(len(order) * args.val_fraction)
+        te, va, tr = np.sort(order[:n_te]), np.sort(order[n_te:n_te + n_va]), np.sort(order[n_te + n_va:])
+    if args.limit:
+        tr, va, te = tr[:args.limit], va[:max(1, args.limit // 4)], te[:max(1, args.limit // 4)]
+    rng = np.random.default_rng(args.seed)
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, index, train: bool):
+            super().__init__()
+            self.index, self.train = np.array(index), train
+            self.on_epoch_end()
+
+        def __len__(self):
+            return int(np.ceil(len(self.index) / args.batch_size))
+
+        def on_epoch_end(self):
+            if self.train:
+                rng.shuffle(self.index)
+
+        def __getitem__(self, i):
+            idx = self.index[i * args.batch_size:(i + 1) * args.batch_size]
+            crops, pts = zip(*(sample(images[j], points[j], point_names, rng, args.jitter,
+                                      self.train, flip_index) for j in idx))
+            return np.stack(crops)[..., None], np.stack(pts).reshape(len(idx), -1)
+
+    train_data, val_data = Batches(tr, True), Batches(va, False)
+    model = keypoint_net(SIZE, len(point_names))
+    steps = args.epochs * len(train_data)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        args.lr * 0.1, steps, warmup_target=args.lr, warmup_steps=min(len(train_data), steps // 10))
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_unit_mse)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(out / "backup")),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
+        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+    ]
+    t0 = time.time()
+    model.fit(train_data, validation_data=val_data, epochs=args.epochs, callbacks=callbacks, verbose=2)
+    model.save(out / "model.keras")
+    crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
+    pred = model.predict(np.stack(crops)[..., None], verbose=0).reshape(len(te), -1, 2)
+    np.savez_compressed(out / "test_predictions.npz", crops=np.stack(crops), truth=np.stack(truth),
+                        predicted=pred, frames=np.array([frame_names[j] for j in te]))
+    meta = {
+        "task": "keypoints", "keypoint_names": list(point_names), "input_size": SIZE,
+        "data": args.data or args.kaggle_csv, "split": f"by person, seed {args.seed}: "
+        f"{args.test_fraction:.0%} of people test, {args.val_fraction:.0%} validation",
+        "train_frames": int(len(tr)), "val_frames": int(len(va)), "test_frames": int(len(te)),
+        "test_people": sorted({person_of(frame_names[j]) for j in te}),
+        "alignment": f"ground truth eye centres and mouth-corner midpoint + N(0, {args.jitter} x eye distance)",
+        "epochs_run": len(open(out / "history.csv").read().splitlines()) - 1, "epochs_max": args.epochs,
+        "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
+        "train_seconds_last_session": round(time.time() - t0),
+    }
+    (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
+    print(json.dumps({k: v for k, v in meta.items() if k not in ("keypoint_names", "test_people")}, indent=2))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    main()

@@ -45,6 +45,7 @@ def run(
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."),
     resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    commit_seconds: float = typer.Option(2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List skipped files."),
 ):
@@ -66,7 +67,8 @@ def run(
                       annotate=str(annotate) if annotate else None)
     try:
         summary = run_batch(paths or [], out, fmt=fmt, options=options, workers=workers, resume=resume,
-                            overwrite=overwrite, files_from=files_from, progress=not quiet)
+                            overwrite=overwrite, files_from=files_from, progress=not quiet,
+                            commit_seconds=commit_seconds)
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2)

@@ -127,9 +127,11 @@ def read_image(path) -> np.ndarray:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as e:
         # OpenCV raises for a header that declares more than OPENCV_IO_MAX_IMAGE_PIXELS
+        if "validateInputImageSize" in str(e):
+            limit = os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"]
+            raise InputError(f"image too large: its header declares more than {limit} pixels "
+                             "(a decompression bomb?); refused before decoding") from None
         message = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
-        if "limit" in message.lower() or "exceeds" in message.lower():
-            raise InputError(f"image too large: the header declares more than {MAX_IMAGE_PIXELS} pixels") from None
         raise InputError(f"cannot decode image: {message}") from None
     if image is None:
         raise InputError("not a decodable image (corrupt, truncated or not an image)")

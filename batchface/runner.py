@@ -223,11 +223,12 @@ def tasks_of(sources: list[Source]):
 
 def run(paths=(), out="results.parquet", fmt: str | None = None, options: Options | None = None,
         workers: int | None = None, resume: bool = False, overwrite: bool = False, files_from=None,
-        progress: bool = True, log=sys.stderr) -> Summary:
+        progress: bool = True, commit_seconds: float = 2.0, log=sys.stderr) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
     ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``resume``
-    finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``.
+    finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``;
+    rows are made durable every ``commit_seconds``.
     """
     from tqdm import tqdm
 
@@ -249,7 +250,7 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
                 "expression_model_sha256": analyzer.expression.sha256, "options": asdict(options)}
     if overwrite and not resume:
         remove_output(out)
-    writer = TableWriter(out, fmt, table_schema, metadata, resume=resume)
+    writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
     done = set(writer.done)
     todo = [s for s in sources if s.path not in done]
     summary.resumed = len(sources) - len(todo)

@@ -61,15 +61,18 @@ def format_of(path, fmt: str | None = None) -> str:
 class TableWriter:
     """Writes rows of one :func:`schema` to ``path`` in ``fmt``, committing whole sources.
 
+    Rows are made durable (written, fsynced, journalled) every ``commit_seconds`` or 2,000 rows.
+
     ``resume=True`` continues a killed (or finished) run at ``path``; otherwise ``path`` and its
     journal must not exist. :attr:`done` holds the sources already committed.
     """
 
-    flush_rows, flush_seconds = 2000, 5.0
+    flush_rows = 2000
 
     def __init__(self, path, fmt: str, table_schema: pa.Schema, metadata: dict | None = None,
-                 resume: bool = False):
+                 resume: bool = False, commit_seconds: float = 2.0):
         self.path, self.fmt, self.schema = Path(path), fmt, table_schema
+        self.commit_seconds = commit_seconds
         if metadata:
             self.schema = table_schema.with_metadata({"batchface": json.dumps(metadata)})
         self.progress_path = self.path.with_name(self.path.name + ".progress")
@@ -135,7 +138,7 @@ class TableWriter:
         """Add the complete rows of one source; written out in batches."""
         self._pending.append((source, rows))
         self._pending_rows += len(rows)
-        if self._pending_rows >= self.flush_rows or time.monotonic() - self._last_flush >= self.flush_seconds:
+        if self._pending_rows >= self.flush_rows or time.monotonic() - self._last_flush >= self.commit_seconds:
             self.flush()
 
     def flush(self) -> None:

@@ -1,0 +1,64 @@
+# batchface — `make demo` and `make test` set everything up on a fresh machine.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+SHARED ?= ../shared/data
+DEMO_OUT = demo-output
+
+.PHONY: demo test bench train-expression train-keypoints report-expression report-keypoints \
+        export-blazeface check-blazeface clean
+
+$(BIN)/batchface: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.train: $(BIN)/batchface
+	$(BIN)/pip install -q -e ".[train,dev]"
+	touch $@
+
+# The main job on real photos: ../shared/data/samples when present, else the public-domain photos
+# that scikit-image's wheel ships (astronaut, cameraman, and a coffee cup without a face).
+demo: $(BIN)/batchface
+	rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+	@if [ -d "$(SHARED)/samples" ]; then \
+	  ln -s "$$(cd $(SHARED)/samples && pwd)" $(DEMO_OUT)/input; \
+	else \
+	  $(BIN)/pip download -q --no-deps scikit-image -d $(DEMO_OUT)/wheel && \
+	  $(BIN)/python -c "import zipfile,glob,os; z=zipfile.ZipFile(glob.glob('$(DEMO_OUT)/wheel/*.whl')[0]); os.makedirs('$(DEMO_OUT)/input'); [open('$(DEMO_OUT)/input/'+n,'wb').write(z.read('skimage/data/'+n)) for n in ('astronaut.png','camera.png','coffee.png')]"; \
+	fi
+	$(BIN)/batchface run $(DEMO_OUT)/input --out $(DEMO_OUT)/results.parquet --annotate $(DEMO_OUT)/annotated --max-frames 50; \
+	  status=$$?; [ $$status -le 1 ] || exit $$status
+	@$(BIN)/python -c "from batchface.writers import read_table; \
+	  t = read_table('$(DEMO_OUT)/results.parquet'); print(t.num_rows, 'rows; the first 12:'); \
+	  [print(f\"{r['source'][-40:]:>40} {r['frame_index'] or 0:>4} {r['status']:>7} {r['face_index'] if r['face_index'] is not None else '':>3} {r['emotion'] or '':>9} {r['emotion_score'] or 0:.2f}\") for r in t.slice(0, 12).to_pylist()]"
+	@echo "table: $(DEMO_OUT)/results.parquet   annotated copies: $(DEMO_OUT)/annotated/"
+
+test: $(VENV)/.train
+	$(BIN)/python -m pytest -q tests
+
+bench: $(BIN)/batchface
+	$(BIN)/python -m tests.bench $(SHARED)/samples
+
+# --- models: train, evaluate, export (the `train` extra) -----------------------------------------
+train-expression: $(VENV)/.train
+	$(BIN)/python -m training.train_expression --data $(SHARED)/fer2013 --out runs/expression
+	$(BIN)/python -m training.report_expression runs/expression --data $(SHARED)/fer2013 --out reports/expression
+	$(BIN)/python -m export.keras_to_onnx runs/expression --card reports/expression/card.json --out batchface/assets/expression.onnx
+
+train-keypoints: $(VENV)/.train
+	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints
+	$(BIN)/python -m training.report_keypoints runs/keypoints --data $(SHARED)/keypoints/udacity_p1 --out reports/keypoints
+	$(BIN)/python -m export.keras_to_onnx runs/keypoints --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
+
+export-blazeface: $(VENV)/.train
+	$(BIN)/python -m export.blazeface --out batchface/assets/blazeface_full_range.onnx $(wildcard $(SHARED)/samples/dlib_faces/*.jpg)
+
+# Converts BlazeFace again and checks the result is byte-identical to the shipped file.
+check-blazeface: $(VENV)/.train
+	$(BIN)/python -m export.blazeface --out /tmp/batchface-blazeface-check.onnx $(wildcard $(SHARED)/samples/dlib_faces/*.jpg)
+	cmp /tmp/batchface-blazeface-check.onnx batchface/assets/blazeface_full_range.onnx && echo "BlazeFace export reproduced byte for byte"
+
+clean:
+	rm -rf $(DEMO_OUT) bench-output .pytest_cache

@@ -1,0 +1,136 @@
+"""The command line, through typer's runner and as a real subprocess."""
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+from typer.testing import CliRunner
+
+from batchface import __version__
+from batchface.cli import app
+from batchface.detection import YUNET_NAME, YUNET_SHA256
+from batchface.writers import read_table
+
+cli = CliRunner()
+
+
+@pytest.fixture()
+def folder(samples, tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", d / "one.jpg")
+    return d
+
+
+def test_run_writes_csv_and_a_summary(folder, tmp_path):
+    out = tmp_path / "r.csv"
+    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "1 inputs (1 images, 0 videos), 1 frames, 1 faces, 0 skipped, 0 errors" in result.output
+    assert [r["status"] for r in read_table(out).to_pylist()] == ["ok"]
+
+
+def test_exit_status_1_when_an_input_fails(folder, tmp_path):
+    (folder / "broken.jpg").write_bytes(b"nope")
+    result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.jsonl"), "--detector", "blazeface",
+                              "-w", "0", "-q"])
+    assert result.exit_code == 1
+    assert "1 errors" in result.output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--every", "2", "--fps", "1"], "either --every or --fps"),
+    (["--format", "xlsx"], "unknown format"),
+    (["--detector", "haar"], "unknown detector"),
+])
+def test_usage_errors_exit_2(folder, tmp_path, args, message):
+    result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q", *args])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_existing_output_is_not_clobbered(folder, tmp_path):
+    out = tmp_path / "r.csv"
+    out.write_text("precious")
+    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"])
+    assert result.exit_code == 2 and "--resume" in result.output and out.read_text() == "precious"
+    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q",
+                              "--overwrite"])
+    assert result.exit_code == 0 and len(read_table(out)) == 1
+
+
+def test_files_from_stdin(folder, tmp_path):
+    out = tmp_path / "r.parquet"
+    (folder / "x.txt").write_text("notes")
+    result = cli.invoke(app, ["run", "--files-from", "-", "--out", str(out), "--detector", "blazeface", "-w", "0",
+                              "-q", "--verbose"], input=f"{folder / 'one.jpg'}\n{folder / 'x.txt'}\n")
+    assert result.exit_code == 0, result.output
+    assert "skipped (not an image or video)" in result.output
+    assert read_table(out).column("source").to_pylist() == [str(folder / "one.jpg")]
+
+
+def test_a_named_file_that_is_missing_gets_an_error_row(tmp_path):
+    out = tmp_path / "r.csv"
+    result = cli.invoke(app, ["run", str(tmp_path / "gone.jpg"), "--out", str(out), "--detector", "blazeface",
+                              "-w", "0", "-q"])
+    assert result.exit_code == 1
+    (row,) = read_table(out).to_pylist()
+    assert (row["status"], row["error"]) == ("error", "file not found")
+
+
+def test_models_lists_files_and_json():
+    result = cli.invoke(app, ["models", "--detector", "blazeface", "--json"])
+    assert result.exit_code == 0, result.output
+    entries = json.loads(result.output)
+    assert [e["name"] for e in entries] == ["detector (blazeface)", "keypoints", "expression"]
+    assert all(len(e["sha256"]) == 64 and e["path"] for e in entries)
+    text = cli.invoke(app, ["models", "--detector", "blazeface"]).output
+    assert "keypoints: keypoints.onnx" in text and "classes:" in text
+
+
+def test_version():
+    assert cli.invoke(app, ["--version"]).output.strip() == f"batchface {__version__}"
+
+
+def test_as_a_subprocess(folder, tmp_path):
+    out = tmp_path / "r.jsonl"
+    done = subprocess.run([sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out),
+                           "--detector", "blazeface", "--workers", "1"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "1 faces" in done.stderr
+    assert read_table(out).num_rows == 1
+
+
+@pytest.fixture()
+def local_server(yunet_file, tmp_path):
+    """An HTTP server on 127.0.0.1 serving the models folder."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(yunet_file.parent))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_fetch_yunet_checks_sha256_and_caches(local_server, tmp_path, samples):
+    cache = tmp_path / "cache"
+    result = cli.invoke(app, ["models", "fetch", "yunet", "--url", f"{local_server}/{YUNET_NAME}",
+                              "--cache-dir", str(cache)])
+    assert result.exit_code == 0, result.output
+    import hashlib
+    assert hashlib.sha256((cache / YUNET_NAME).read_bytes()).hexdigest() == YUNET_SHA256
+    # the wrong file is refused and nothing is kept
+    bad = cli.invoke(app, ["models", "fetch", "yunet", "--url", f"{local_server}/haarcascade_frontalface_default.xml",
+                           "--cache-dir", str(tmp_path / "other")])
+    assert bad.exit_code == 1 and "sha256" in bad.output
+    assert not any((tmp_path / "other").iterdir())
+
+
+def test_auto_detector_picks_up_a_fetched_yunet(folder, tmp_path, yunet_file, monkeypatch):
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache").mkdir()
+    shutil.copy(yunet_file, tmp_path / "cache" / YUNET_NAME)
+    result = cli.invoke(app, ["models", "--json"])
+    assert json.loads(result.output)[0]["name"] == "detector (yunet)"

@@ -1,0 +1,87 @@
+"""Detectors on the real sample photos, against dlib's checked face boxes."""
+import xml.etree.ElementTree as ET
+
+import cv2
+import numpy as np
+import pytest
+
+from batchface.detection import BlazeFace, YuNet, create_detector, nms
+
+
+def annotated_boxes(samples):
+    out = {}
+    for name in ("training.xml", "testing.xml"):
+        for image in ET.parse(samples / "dlib_faces" / name).getroot().iter("image"):
+            out[image.get("file")] = [tuple(int(b.get(k)) for k in ("left", "top", "width", "height"))
+                                      for b in image.iter("box")]
+    return out
+
+
+def iou(a, b):
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def matched(truth, found, threshold=0.3):
+    used = set()
+    for t in truth:
+        best = max(((iou(t, f), i) for i, f in enumerate(found) if i not in used), default=(0, None))
+        if best[0] >= threshold:
+            used.add(best[1])
+    return len(used)
+
+
+@pytest.fixture(scope="module", params=["blazeface", "yunet"])
+def detector(request, samples):
+    if request.param == "yunet":
+        return YuNet(samples.parent / "models" / "face_detection_yunet_2023mar.onnx")
+    return BlazeFace()
+
+
+def test_every_annotated_face_is_found(detector, samples):
+    for name, truth in annotated_boxes(samples).items():
+        found = detector.detect(cv2.imread(str(samples / "dlib_faces" / name)))
+        assert matched(truth, found.boxes) == len(truth), name
+        assert len(found) == len(truth), f"{name}: {len(found)} detections for {len(truth)} faces"
+
+
+def test_small_faces_of_a_group_photo(detector, samples):
+    assert len(detector.detect(cv2.imread(str(samples / "dlib_faces" / "bald_guys.jpg")))) == 24
+
+
+def test_blazeface_finds_no_face_among_dogs(samples):
+    assert len(BlazeFace().detect(cv2.imread(str(samples / "dlib_faces" / "dogs.jpg")))) == 0
+
+
+def test_alignment_points_are_eyes_left_to_right_above_the_mouth(detector, samples):
+    found = detector.detect(cv2.imread(str(samples / "dlib_faces" / "Tom_Cruise_avp_2014_4.jpg")))
+    (left, right, mouth), = found.points
+    assert left[0] < mouth[0] < right[0] and mouth[1] > max(left[1], right[1])
+    x, y, w, h = found.boxes[0]
+    assert x <= left[0] and right[0] <= x + w and y <= left[1] and mouth[1] <= y + h
+
+
+def test_faces_are_ordered_left_to_right(detector, samples):
+    found = detector.detect(cv2.imread(str(samples / "dlib_faces" / "2008_002470.jpg")))
+    centres = found.boxes[:, 0] + found.boxes[:, 2] / 2
+    assert (np.diff(centres) > 0).all()
+
+
+def test_nothing_in_a_blank_image(detector):
+    assert len(detector.detect(np.full((300, 400, 3), 127, np.uint8))) == 0
+
+
+def test_nms_keeps_the_best_of_overlapping_boxes():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [50, 50, 10, 10]], float)
+    assert sorted(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.3).tolist()) == [0, 2]
+
+
+def test_auto_uses_blazeface_without_a_yunet_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path))
+    assert isinstance(create_detector("auto"), BlazeFace)
+    with pytest.raises(FileNotFoundError, match="models fetch yunet"):
+        create_detector("yunet")
+    with pytest.raises(ValueError, match="unknown detector"):
+        create_detector("haar")

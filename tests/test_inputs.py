@@ -1,0 +1,111 @@
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from batchface.inputs import InputError, Source, VideoReader, media_type_of, read_image, read_paths_file, walk
+from corpus import png_header_only, write_video
+
+
+def touch(path: Path, content: bytes = b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_walk_sorted_recursive_skips_hidden_and_other_files(tmp_path):
+    for name in ["b.jpg", "a.PNG", "sub/c.mp4", "sub/.hidden.jpg", ".git/x.jpg", "notes.txt", "z/y.webm"]:
+        touch(tmp_path / name)
+    skipped = []
+    got = [(os.path.relpath(s.path, tmp_path), s.media_type) for s in walk([tmp_path], skipped)]
+    assert got == [("a.PNG", "image"), ("b.jpg", "image"), ("sub/c.mp4", "video"), ("z/y.webm", "video")]
+    assert [os.path.basename(p) for p in skipped] == ["notes.txt"]
+
+
+def test_content_decides_and_a_folder_named_like_an_image_is_walked(tmp_path):
+    png = cv2.imencode(".png", np.zeros((4, 4, 3), np.uint8))[1].tobytes()
+    touch(tmp_path / "x.jpg" / "inner.png", png)
+    touch(tmp_path / "video.jpg", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 64)
+    got = {os.path.relpath(s.path, tmp_path): s.media_type for s in walk([tmp_path])}
+    assert got == {"video.jpg": "video", "x.jpg/inner.png": "image"}
+    assert media_type_of(tmp_path / "x.jpg" / "inner.png") == "image"
+
+
+def test_symlink_loops_are_walked_once_and_broken_links_are_reported(tmp_path):
+    touch(tmp_path / "d" / "a.jpg")
+    (tmp_path / "d" / "loop").symlink_to(tmp_path / "d")
+    (tmp_path / "d" / "gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    got = [os.path.relpath(s.path, tmp_path) for s in walk([tmp_path])]
+    assert got == ["d/a.jpg", "d/gone.jpg"]
+    with pytest.raises(InputError, match="broken symbolic link"):
+        read_image(tmp_path / "d" / "gone.jpg")
+
+
+def test_files_from_reads_lines_and_stdin(tmp_path, monkeypatch):
+    import io
+    listing = touch(tmp_path / "list.txt", "a.jpg\n\nsub dir/b.png\r\n".encode())
+    assert read_paths_file(listing) == ["a.jpg", "sub dir/b.png"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("x.mp4\n"))
+    assert read_paths_file("-") == ["x.mp4"]
+
+
+def test_sixteen_bit_alpha_and_gray_become_8_bit_bgr(tmp_path):
+    base = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
+    for name, img in [("a.png", base.astype(np.uint16) * 257), ("b.png", cv2.cvtColor(base, cv2.COLOR_BGR2BGRA)),
+                      ("c.png", base[..., 0])]:
+        cv2.imwrite(str(tmp_path / name), img)
+        out = read_image(tmp_path / name)
+        assert out.dtype == np.uint8 and out.shape == (20, 30, 3)
+    np.testing.assert_array_equal(read_image(tmp_path / "a.png"), base)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+    pixels = np.zeros((20, 40, 3), np.uint8)
+    pixels[:, :20] = 255                      # stored: left half white, 40 wide x 20 high
+    exif = Image.Exif()
+    exif[0x0112] = 6                          # "rotate 90 CW to display"
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    shown = read_image(tmp_path / "phone.jpg")
+    assert shown.shape[:2] == (40, 20)        # displayed upright: 20 wide x 40 high
+    assert shown[:15].mean() > 200 and shown[25:].mean() < 50   # the white half is now on top
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    bomb = touch(tmp_path / "bomb.png", png_header_only(60000, 60000))
+    with pytest.raises(InputError, match="too large"):
+        read_image(bomb)
+
+
+@pytest.mark.parametrize("content,message", [(b"", "empty file"), (b"hello" * 100, "not a decodable image")])
+def test_unreadable_images_say_why(tmp_path, content, message):
+    with pytest.raises(InputError, match=message):
+        read_image(touch(tmp_path / "x.jpg", content))
+
+
+def test_video_every_nth_frame_with_timestamps(tmp_path):
+    video = write_video(tmp_path / "v.avi", frames=50, fps=25)
+    frames = list(VideoReader(video, every=10))
+    assert [f.index for f in frames] == [0, 10, 20, 30, 40]
+    assert [f.timestamp_s for f in frames] == [0.0, 0.4, 0.8, 1.2, 1.6]
+    assert [round(f.image.mean() / 4) for f in frames] == [0, 10, 20, 30, 40]   # the right frames decoded
+
+
+def test_video_fps_sampling_and_max_frames(tmp_path):
+    video = write_video(tmp_path / "v.avi", frames=50, fps=25)
+    assert [f.index for f in VideoReader(video, fps=2)] == [0, 13, 25, 38]
+    assert [f.index for f in VideoReader(video, every=3, max_frames=4)] == [0, 3, 6, 9]
+    assert VideoReader(video, fps=2).sample_fps == 2
+
+
+def test_corrupt_and_empty_video_are_refused(tmp_path):
+    with pytest.raises(InputError, match="empty file"):
+        VideoReader(touch(tmp_path / "e.mp4", b""))
+    with pytest.raises(InputError, match="not a decodable video"):
+        VideoReader(touch(tmp_path / "c.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000))
+
+
+def test_source_is_a_value():
+    assert Source("a.jpg", "image") == Source("a.jpg", "image")

@@ -1,0 +1,52 @@
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from batchface.landmarks import IBUG68_NAMES
+from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
+
+
+@pytest.mark.parametrize("path,size,output", [(KEYPOINTS_FILE, 96, "keypoints"), (EXPRESSION_FILE, 48, "probabilities")])
+def test_shipped_files_keep_the_contract(path, size, output):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (inp,) = session.get_inputs()
+    assert inp.name == "image" and inp.type == "tensor(float)" and inp.shape[1:] == [size, size, 1]
+    assert isinstance(inp.shape[0], str) or inp.shape[0] is None   # any batch size
+    assert [o.name for o in session.get_outputs()] == [output]
+    meta = session.get_modelmeta().custom_metadata_map
+    for key in ("batchface_task", "input_size", "input_normalization", "crop_template", "training_data",
+                "training_split", "training_seed", "exported_on"):
+        assert meta.get(key), key
+    assert int(meta["input_size"]) == size
+
+
+def test_keypoint_model_gives_68_named_points_in_crop_pixels():
+    model = KeypointModel()
+    assert model.names == IBUG68_NAMES
+    crops = np.random.default_rng(0).integers(0, 255, (3, 96, 96), dtype=np.uint8)
+    points = model.predict(crops)
+    assert points.shape == (3, 68, 2) and np.isfinite(points).all()
+    one = model.predict(crops[1:2])
+    np.testing.assert_allclose(points[1:2], one, atol=1e-3)   # batching does not change a face's answer
+
+
+def test_expression_model_gives_probabilities_of_its_classes():
+    model = ExpressionModel()
+    assert model.classes == ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+    probs = model.predict(np.full((2, 48, 48), 128, np.uint8))
+    assert probs.shape == (2, 7)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert model.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
+
+
+def test_a_file_of_the_wrong_task_is_refused():
+    with pytest.raises(ValueError, match="not a batchface keypoints model"):
+        KeypointModel(EXPRESSION_FILE)
+
+
+def test_describe_lists_what_models_prints():
+    facts = ExpressionModel().describe()
+    assert facts["name"] == "expression" and len(facts["sha256"]) == 64
+    assert json.loads(facts["classes"])[0] == "angry"

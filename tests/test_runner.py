@@ -1,0 +1,135 @@
+"""The batch run end to end: real photos and videos, real decoding, real models, real processes."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from batchface.runner import Options, run
+from batchface.writers import read_table
+from corpus import bad_inputs
+
+KEYS = ("source", "media_type", "frame_index", "face_index", "status", "error")
+
+
+def rows(path):
+    return read_table(path).to_pylist()
+
+
+def assert_same_rows(a, b):
+    assert [tuple(r[k] for k in KEYS) for r in a] == [tuple(r[k] for k in KEYS) for r in b]
+    for ra, rb in zip(a, b):
+        for key, value in ra.items():
+            if isinstance(value, float):
+                assert value == pytest.approx(rb[key], abs=1e-4, nan_ok=True), key
+            else:
+                assert value == rb[key], key
+
+
+@pytest.fixture(scope="module")
+def photos(samples, tmp_path_factory):
+    """A few real photos in two folders, one file name used in both."""
+    root = tmp_path_factory.mktemp("photos")
+    (root / "a").mkdir()
+    (root / "b").mkdir()
+    shutil.copy(samples / "face_recognition" / "two_people.jpg", root / "a" / "same.jpg")
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", root / "b" / "same.jpg")
+    shutil.copy(samples / "dlib_faces" / "2008_002470.jpg", root / "a" / "group.jpg")
+    shutil.copy(samples / "dlib_faces" / "dogs.jpg", root / "b" / "dogs.jpg")
+    return root
+
+
+def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
+    out = tmp_path / "r.parquet"
+    summary = run([photos], out, options=Options(detector="blazeface", annotate=str(tmp_path / "ann")),
+                  workers=0, progress=False)
+    got = rows(out)
+    per_source = {}
+    for r in got:
+        per_source.setdefault(os.path.relpath(r["source"], photos), []).append(r)
+    assert list(per_source) == ["a/group.jpg", "a/same.jpg", "b/dogs.jpg", "b/same.jpg"]
+    assert [r["face_index"] for r in per_source["a/group.jpg"]] == [0, 1, 2, 3, 4, 5]
+    assert len(per_source["a/same.jpg"]) == 2 and len(per_source["b/same.jpg"]) == 1
+    (dogs,) = per_source["b/dogs.jpg"]
+    assert dogs["status"] == "no_face" and dogs["face_index"] is None and dogs["width"] == 900
+    face = per_source["b/same.jpg"][0]
+    assert face["status"] == "ok" and face["media_type"] == "image" and face["frame_index"] == 0
+    assert (face["width"], face["height"]) == (320, 240)
+    assert face["box_x"] < face["right_eye_center_x"] < face["left_eye_center_x"] < face["box_x"] + face["box_w"]
+    assert face["emotion"] in {c[2:] for c in face if c.startswith("p_")}
+    assert sum(face[c] for c in face if c.startswith("p_")) == pytest.approx(1.0, abs=1e-4)
+    assert (summary.inputs, summary.images, summary.faces, summary.errors) == (4, 4, 9, 0)
+    # annotated copies mirror the input paths, so the two same.jpg do not collide
+    for rel in ("a/same.jpg", "b/same.jpg", "a/group.jpg", "b/dogs.jpg"):
+        assert (tmp_path / "ann" / Path(str(photos).lstrip("/")) / rel).stat().st_size > 1000
+
+
+def test_worker_processes_give_the_same_table_in_the_same_order(photos, tmp_path):
+    run([photos], tmp_path / "one.csv", options=Options(detector="blazeface"), workers=0, progress=False)
+    run([photos], tmp_path / "two.csv", options=Options(detector="blazeface"), workers=2, progress=False)
+    assert_same_rows(rows(tmp_path / "one.csv"), rows(tmp_path / "two.csv"))
+
+
+def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
+    video = samples / "videos" / "0492_03_009_bill_gates.avi"
+    out = tmp_path / "v.jsonl"
+    summary = run([video], out, options=Options(detector="blazeface", every=25, landmarks=True,
+                                                annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    got = rows(out)
+    assert [r["frame_index"] for r in got] == [0, 25, 50, 75, 100, 125, 150, 175, 200]
+    assert [r["timestamp_s"] for r in got] == pytest.approx([i / 25 for i in range(0, 201, 25)])
+    assert all(r["status"] == "ok" and r["media_type"] == "video" for r in got)
+    assert {"lm_jaw_00_x", "lm_mouth_inner_7_y"} <= set(got[0])
+    assert summary.frames == 9 and summary.videos == 1
+    import cv2
+    annotated = cv2.VideoCapture(str(tmp_path / "ann" / Path(str(video).lstrip("/") + ".mp4")))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 9
+
+
+def test_bad_inputs_never_stop_the_run(samples, tmp_path):
+    expect = bad_inputs(tmp_path / "bad", samples / "face_recognition" / "obama_small.jpg")
+    summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=2,
+                  progress=False)
+    got = {os.path.basename(r["source"]): r for r in rows(tmp_path / "r.csv")}
+    assert set(got) == set(expect)
+    for name, status in expect.items():
+        if status != "any":
+            assert got[name]["status"] == status, (name, got[name]["error"])
+        if got[name]["status"] == "error":
+            assert got[name]["error"] and "\n" not in got[name]["error"]
+    assert "too large" in got["bomb.png"]["error"] and "broken symbolic link" in got["broken_link.jpg"]["error"]
+    assert summary.skipped == 1 and summary.errors == sum(r["status"] == "error" for r in got.values())
+
+
+def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        src = [samples / "face_recognition" / "obama_small.jpg", samples / "dlib_faces" / "2008_001322.jpg"][i % 2]
+        shutil.copy(src, many / f"{i:02d}.jpg")
+    command = [sys.executable, "-m", "batchface", "run", str(many), "--out", str(tmp_path / "r.parquet"),
+               "--detector", "blazeface", "--workers", "2", "--quiet", "--commit-seconds", "0"]
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE)
+    progress = tmp_path / "r.parquet.progress"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (progress.exists() and progress.read_text().count("\n") >= 1):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    committed = progress.read_text().count("\n")
+    assert 1 <= committed < 40, "the kill must land mid-run"
+    # what was committed is readable now, before any resume
+    import pyarrow.dataset as ds
+    assert ds.dataset(tmp_path / "r.parquet.parts", format="parquet").to_table().num_rows >= committed
+
+    done = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert f"{committed} already done" in done.stderr
+    run([many], tmp_path / "straight.parquet", options=Options(detector="blazeface"), workers=2, progress=False)
+    assert_same_rows(rows(tmp_path / "r.parquet"), rows(tmp_path / "straight.parquet"))
+    assert not progress.exists()

@@ -1,0 +1,161 @@
+"""Training readers, augmentation and the Keras -> ONNX export ("CI exports"). Needs the train extra."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="needs the train extra: pip install -e '.[train]'")
+
+from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
+from training.data import (FER_CLASSES, person_of, read_fer_csv, read_fer_folders, read_ibug_csv,  # noqa: E402
+                           read_kaggle_keypoints, select_classes)
+from training.train_keypoints import IBUG68_FLIP, KAGGLE_FLIP, SIZE, sample  # noqa: E402
+
+
+def test_fer_csv_in_both_column_orders(tmp_path):
+    pixels = " ".join(str(i % 256) for i in range(48 * 48))
+    (tmp_path / "fer2013.csv").write_text(f"emotion,pixels,Usage\n3,{pixels},Training\n5,{pixels},PublicTest\n")
+    (tmp_path / "icml.csv").write_text(f"emotion, Usage, pixels\n0,Training,{pixels}\n6,PrivateTest,{pixels}\n")
+    fer = read_fer_csv(tmp_path / "fer2013.csv")
+    assert fer["Training"][0].shape == (1, 48, 48) and fer["Training"][1].tolist() == [3]
+    assert fer["Training"][0][0, 0, :3].tolist() == [0, 1, 2] and fer["PublicTest"][1].tolist() == [5]
+    icml = read_fer_csv(tmp_path / "icml.csv")
+    assert icml["Training"][1].tolist() == [0] and icml["PrivateTest"][1].tolist() == [6]
+
+
+def test_fer_folders_take_usage_from_file_names(tmp_path):
+    for split, cls, name in [("train", "happy", "Training_1.jpg"), ("train", "disgust", "Training_2.jpg"),
+                             ("test", "fear", "PublicTest_3.jpg")]:
+        (tmp_path / split / cls).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(tmp_path / split / cls / name), np.full((48, 48), 100, np.uint8))
+    data = read_fer_folders(tmp_path)
+    assert sorted(data) == ["PublicTest", "Training"]
+    assert sorted(data["Training"][1].tolist()) == [FER_CLASSES.index("disgust"), FER_CLASSES.index("happy")]
+    assert data["PublicTest"][2] == ["test/fear/PublicTest_3.jpg"]
+
+
+def test_five_class_variant_drops_fear_and_neutral():
+    labels = np.arange(7)
+    _, new, keep = select_classes(np.zeros((7, 1)), labels, ("angry", "disgust", "sad", "happy", "surprise"))
+    assert keep.tolist() == [True, True, False, True, True, True, False]
+    assert new.tolist() == [0, 1, 3, 2, 4]   # angry disgust happy sad surprise -> their index in the 5
+
+
+def test_kaggle_keypoints_csv_with_missing_values(tmp_path):
+    cols = [f"{n}_{a}" for n in KAGGLE_NAMES for a in ("x", "y")]
+    values = [str(float(i)) for i in range(30)]
+    values[4] = ""
+    image = " ".join(["7"] * 96 * 96)
+    (tmp_path / "training.csv").write_text(",".join(cols + ["Image"]) + "\n" + ",".join(values + [image]) + "\n")
+    images, points = read_kaggle_keypoints(tmp_path / "training.csv")
+    assert images.shape == (1, 96, 96) and images[0, 5, 5] == 7
+    assert points.shape == (1, 15, 2) and np.isnan(points[0, 2, 0]) and points[0, 14, 1] == 29.0
+
+
+def test_ibug_csv_and_person_split(tmp_path):
+    cv2.imwrite(str(tmp_path / "Jim_Smith_01.jpg"), np.zeros((100, 80, 3), np.uint8))
+    header = "," + ",".join(str(i) for i in range(136))
+    row = "Jim_Smith_01.jpg," + ",".join(str(float(i)) for i in range(136))
+    (tmp_path / "k.csv").write_text(header + "\r\n" + row + "\r\n")
+    images, points, names = read_ibug_csv(tmp_path / "k.csv", tmp_path)
+    assert images[0].shape == (100, 80) and points.shape == (1, 68, 2) and tuple(points[0, 1]) == (2.0, 3.0)
+    assert person_of(names[0]) == "Jim_Smith"
+
+
+def face_points():
+    """A plausible upright 68-point face in a 200x200 image (x grows to the image right)."""
+    rng = np.random.default_rng(0)
+    pts = np.zeros((68, 2))
+    pts[0:17] = np.stack([np.linspace(40, 160, 17), 100 + 50 * np.sin(np.linspace(0, np.pi, 17))], 1)
+    pts[17:22], pts[22:27] = [[50 + 8 * i, 70] for i in range(5)], [[118 + 8 * i, 70] for i in range(5)]
+    pts[27:31], pts[31:36] = [[100, 80 + 8 * i] for i in range(4)], [[88 + 6 * i, 115] for i in range(5)]
+    pts[36:42] = [[60, 85], [66, 82], [74, 82], [80, 85], [74, 88], [66, 88]]
+    pts[42:48] = [[120, 85], [126, 82], [134, 82], [140, 85], [134, 88], [126, 88]]
+    pts[48:60] = [[75 + 50 * (i / 11), 140 + 3 * rng.random()] for i in range(12)]
+    pts[54] = [125, 140]
+    pts[48] = [75, 140]
+    pts[60:68] = [[85 + 4 * i, 142] for i in range(8)]
+    return pts.astype(np.float32)
+
+
+@pytest.mark.parametrize("flip,names", [(IBUG68_FLIP, IBUG68_NAMES), (KAGGLE_FLIP, KAGGLE_NAMES)])
+def test_flip_permutations_are_involutions(flip, names):
+    assert sorted(flip.tolist()) == list(range(len(names)))
+    assert (flip[flip] == np.arange(len(names))).all()
+
+
+def test_kaggle_flip_swaps_left_and_right_names():
+    for i, j in enumerate(KAGGLE_FLIP):
+        swapped = KAGGLE_NAMES[i].replace("left", "@").replace("right", "left").replace("@", "right")
+        assert KAGGLE_NAMES[j] == swapped
+
+
+def test_ibug_flip_agrees_with_the_kaggle_flip():
+    # relabelling the 68 points by their mirror twins relabels the derived Kaggle points the same way
+    points = np.random.default_rng(0).random((68, 2))
+    np.testing.assert_allclose(kaggle_keypoints(points[IBUG68_FLIP], IBUG68_NAMES),
+                               kaggle_keypoints(points, IBUG68_NAMES)[KAGGLE_FLIP])
+    assert IBUG68_FLIP[0] == 16 and IBUG68_FLIP[8] == 8 and IBUG68_FLIP[30] == 30 and IBUG68_FLIP[62] == 62
+
+
+def test_flipped_samples_swap_left_and_right_labels():
+    image = np.random.default_rng(1).integers(0, 255, (200, 200), np.uint8)
+    pts = face_points()
+    flipped = 0
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        patch, crop_pts = sample(image, pts, IBUG68_NAMES, rng, 0.0, True, IBUG68_FLIP)
+        k = dict(zip(KAGGLE_NAMES, kaggle_keypoints(crop_pts, IBUG68_NAMES)))
+        # whatever the flip, the subject's left eye is on the image right, and so on
+        assert k["left_eye_center"][0] > k["right_eye_center"][0]
+        assert k["mouth_left_corner"][0] > k["mouth_right_corner"][0]
+        assert crop_pts[16, 0] > crop_pts[0, 0]
+        flipped += patch.shape == (SIZE, SIZE)
+    assert flipped == 20
+
+
+def test_unflipped_sample_lands_on_the_template():
+    from batchface import crop
+    from batchface.landmarks import alignment_points
+    patch, crop_pts = sample(np.zeros((200, 200), np.uint8), face_points(), IBUG68_NAMES,
+                             np.random.default_rng(0), 0.0, False, IBUG68_FLIP)
+    np.testing.assert_allclose(alignment_points(crop_pts, IBUG68_NAMES), crop.TEMPLATE * SIZE, atol=1.5)
+
+
+def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
+    """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
+    from export.keras_to_onnx import export
+    from batchface.models import ExpressionModel, KeypointModel
+    from training import train_expression, train_keypoints
+
+    rng = np.random.default_rng(0)
+    for split, usage in (("train", "Training"), ("test", "PublicTest")):
+        for c in FER_CLASSES:
+            (tmp_path / "fer" / split / c).mkdir(parents=True)
+            for i in range(3):
+                cv2.imwrite(str(tmp_path / "fer" / split / c / f"{usage}_{c}{i}.jpg"),
+                            rng.integers(0, 255, (48, 48), np.uint8))
+    train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "ex"), "--epochs", "1",
+                           "--batch-size", "8"])
+    figures = export(tmp_path / "ex", tmp_path / "ex.onnx", {"test_accuracy": "0.0"})
+    assert figures["parity_max_abs_diff"] <= 1e-4
+    model = ExpressionModel(tmp_path / "ex.onnx")
+    assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.0"
+
+    kp = tmp_path / "kp"
+    (kp / "training").mkdir(parents=True)
+    header = "," + ",".join(str(i) for i in range(136))
+    lines = [header]
+    for person in range(8):
+        name = f"Person_{person}_0{person}.jpg"
+        cv2.imwrite(str(kp / "training" / name), rng.integers(0, 255, (200, 200), np.uint8))
+        lines.append(name + "," + ",".join(f"{v:.1f}" for v in (face_points() + person).ravel()))
+    (kp / "training_frames_keypoints.csv").write_text("\r\n".join(lines) + "\r\n")
+    train_keypoints.main(["--data", str(kp), "--out", str(tmp_path / "kprun"), "--epochs", "1", "--batch-size", "4",
+                          "--test-fraction", "0.25", "--val-fraction", "0.25"])
+    meta = json.loads((tmp_path / "kprun" / "train_meta.json").read_text())
+    assert meta["train_frames"] == 4 and meta["test_frames"] == 2 and len(meta["test_people"]) == 2
+    export(tmp_path / "kprun", tmp_path / "kp.onnx")
+    model = KeypointModel(tmp_path / "kp.onnx")
+    assert model.names == IBUG68_NAMES and model.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 68, 2)

@@ -1,0 +1,106 @@
+import json
+import math
+
+import pyarrow as pa
+import pytest
+
+from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, read_table, schema
+
+CLASSES = ("angry", "happy")
+
+
+def rows_for(source, n):
+    out = []
+    for i in range(n):
+        row = {name: None for name in schema(CLASSES).names}
+        row.update(source=source, media_type="image", frame_index=0, width=640, height=480, face_index=i,
+                   status="ok", box_x=1.5 + i, box_y=2.0, box_w=30.0, box_h=31.0, det_score=0.9,
+                   emotion="happy", emotion_score=0.75, p_angry=0.25, p_happy=0.75)
+        row.update({c: float(k) for k, c in enumerate(KAGGLE_COLUMNS)})
+        out.append(row)
+    return out
+
+
+def test_schema_names_and_order():
+    names = schema(CLASSES, ["jaw_00"]).names
+    assert names[:14] == ["source", "media_type", "frame_index", "timestamp_s", "width", "height", "face_index",
+                          "status", "error", "box_x", "box_y", "box_w", "box_h", "det_score"]
+    assert names[14:44] == KAGGLE_COLUMNS and names[14] == "left_eye_center_x" and names[43] == "mouth_center_bottom_lip_y"
+    assert names[44:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
+
+
+@pytest.mark.parametrize("name,fmt", [("a.parquet", "parquet"), ("a.csv", "csv"), ("a.jsonl", "jsonl"),
+                                      ("a.ndjson", "jsonl"), ("a.PQ", "parquet")])
+def test_format_from_extension(name, fmt):
+    assert format_of(name) == fmt
+
+
+def test_unknown_extension_asks_for_format():
+    with pytest.raises(ValueError, match="--format"):
+        format_of("out.xlsx")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_every_format_round_trips_the_same_rows(tmp_path, fmt):
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES), {"batchface_version": "test"})
+    expected = rows_for("a.jpg", 2) + rows_for("b é.jpg", 1)
+    w.commit("a.jpg", expected[:2])
+    w.commit("b é.jpg", expected[2:])
+    w.close()
+    table = read_table(out)
+    assert table.column_names == schema(CLASSES).names
+    got = table.to_pylist()
+    assert len(got) == 3
+    for g, e in zip(got, expected):
+        for key, value in e.items():
+            if value is None:
+                assert g[key] is None or (isinstance(g[key], float) and math.isnan(g[key])), key
+            else:
+                assert g[key] == value, key
+    assert not (tmp_path / f"r.{fmt}.progress").exists() and not (tmp_path / f"r.{fmt}.parts").exists()
+    if fmt == "parquet":
+        meta = json.loads(pa.parquet.read_schema(out).metadata[b"batchface"])
+        assert meta == {"batchface_version": "test"}
+
+
+def test_existing_output_needs_resume_or_overwrite(tmp_path):
+    (tmp_path / "r.csv").write_text("x")
+    with pytest.raises(FileExistsError, match="--resume"):
+        TableWriter(tmp_path / "r.csv", "csv", schema(CLASSES))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt):
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    w.commit("a.jpg", rows_for("a.jpg", 2))
+    w.flush()
+    # a kill in the middle of the next write: data half written, journal line torn
+    if fmt == "parquet":
+        (tmp_path / f"r.{fmt}.parts" / "part-000001.parquet.tmp").write_bytes(b"PAR1 half")
+    else:
+        with open(out, "a") as f:
+            f.write("b.jpg,image,0,partial line")
+    with open(tmp_path / f"r.{fmt}.progress", "a") as f:
+        f.write('{"source": "b.jp')
+    w._journal.close()
+
+    resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
+    assert resumed.done == ["a.jpg"]
+    resumed.commit("b.jpg", rows_for("b.jpg", 1))
+    resumed.close()
+    assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "a.jpg", "b.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_resume_of_a_finished_output_appends_new_sources(tmp_path, fmt):
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.close()
+    again = TableWriter(out, fmt, schema(CLASSES), resume=True)
+    assert again.done == ["a.jpg"]
+    again.commit("c.jpg", rows_for("c.jpg", 1))
+    again.close()
+    assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "c.jpg"]

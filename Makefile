@@ -39,7 +39,7 @@ test: $(VENV)/.train
 	$(BIN)/python -m pytest -q tests
 
 bench: $(BIN)/batchface
-	$(BIN)/python -m tests.bench $(SHARED)/samples
+	$(BIN)/python tests/bench.py $(if $(wildcard $(SHARED)/samples),$(SHARED)/samples,$(DEMO_OUT)/input)
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
 train-expression: $(VENV)/.train

@@ -67,12 +67,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 class BlazeFace:
     """MediaPipe BlazeFace full-range (192x192 input), run on an image pyramid of overlapping tiles.
 
-    The network sees 192x192 pixels, so a face much smaller than a tenth of its input is lost;
-    tiles no larger than ``8 * min_face`` pixels keep faces of ``min_face`` pixels detectable in
-    large group photos. Anchor layout, input size and thresholds come from the file's metadata.
+    The network sees 192x192 pixels and finds faces down to about a tenth of its input, so a small
+    face in a large group photo is lost on the whole image. The pyramid halves the tile side from
+    the whole image down to ``finest_tile`` pixels or a quarter of the image's longer side,
+    whichever is larger, with tiles overlapping by a quarter: faces down to about 37 pixels, or a
+    fortieth of the longer side, are found. Measured on the dlib sample photos (43 annotated faces
+    of 37-109 pixels): all found with 384-pixel tiles, 41 with 512. Anchor layout, input size and
+    thresholds come from the file's metadata.
     """
 
-    def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int = 24,
+    def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, finest_tile: int = 384,
                  threads: int = 1):
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
@@ -80,7 +84,7 @@ class BlazeFace:
         self.size = int(meta["input_size"])
         self.score_threshold = score_threshold or float(meta["score_threshold"])
         self.nms_iou = float(meta["nms_iou"])
-        self.min_face = min_face
+        self.finest_tile = finest_tile
         self.input_name = self.session.get_inputs()[0].name
         grid = self.size // int(meta["anchor_stride"])
         per_cell = int(meta["anchors_per_cell"])
@@ -103,9 +107,9 @@ class BlazeFace:
         return boxes, scores, points
 
     def _tiles(self, width: int, height: int):
-        """Square tiles (x, y, side) of an image pyramid: the whole image, then halves down to 8 * min_face."""
+        """Square tiles (x, y, side) of an image pyramid: the whole image, then halves down to the finest side."""
         side = max(width, height)
-        smallest = max(self.size, 8 * self.min_face)
+        smallest = max(self.size, self.finest_tile, side // 4)
         while True:
             step = max(1, int(side * 0.75))
             xs = range(0, max(1, width - side + step), step) if side < width else [0]

@@ -86,7 +86,33 @@ def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
                          f"> {PARITY_TOLERANCE}")
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
     print(f"{out}: parity max abs diff {diff:.2e} on {len(sample)} real crops; sha256 {sha}")
+    write_card(out, json.loads((run / "train_meta.json").read_text()), card or {}, diff, sha)
     return {"parity_max_abs_diff": diff, "sha256": sha}
+
+
+def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Path:
+    """The model card beside the ONNX file (``<name>.md``): data, split, seed, metrics, date, sha256."""
+    task = meta["task"]
+    what = (f"{len(meta['keypoint_names'])} facial keypoints (x, y in crop pixels)" if task == "keypoints"
+            else f"{len(meta['classes'])} expression classes: {', '.join(meta['classes'])}")
+    size = meta["input_size"]
+    lines = [f"# Model card: `{out.name}`", "",
+             f"- **Task:** {task}: {what}.",
+             f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters.",
+             f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
+             f"- **Training data:** `{meta['data']}`.",
+             f"- **Split:** {meta['split']}.",
+             f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
+             f"batch {meta['batch_size']}.",
+             f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset 17); onnxruntime matches "
+             f"Keras to {parity:.1e} on real crops.",
+             f"- **sha256:** `{sha}`", "", "## Metrics", "", "| measure | value |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in card.items()]
+    report = Path("reports") / task
+    lines += ["", f"The evaluation report with figures is `{report}/report.md` in the source repository.", ""]
+    path = out.with_suffix(".md")
+    path.write_text("\n".join(lines))
+    return path
 
 
 def parity_images(run: Path, size: int) -> np.ndarray:

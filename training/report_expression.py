@@ -1,0 +1,173 @@
+"""Evaluation report of an expression training run: markdown, PNG figures and card.json.
+
+    python -m training.report_expression runs/expression --data ../shared/data/fer2013 --out reports/expression
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from batchface import crop
+from training.data import pixel_hashes, read_fer_folders, select_classes
+from training.metrics import confusion, per_class
+
+
+def curves(history_csv: Path, out_png: Path, metric: str):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    rows = list(csv.DictReader(open(history_csv)))
+    epochs = [int(r["epoch"]) + 1 for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, key in zip(axes, ("loss", metric)):
+        if key not in rows[0]:
+            continue
+        ax.plot(epochs, [float(r[key]) for r in rows], label="train")
+        ax.plot(epochs, [float(r["val_" + key]) for r in rows], label="validation")
+        ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+
+
+def confusion_png(matrix, classes, out_png: Path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            ax.text(j, i, f"{matrix[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title("PublicTest confusion (counts, row %)")
+    fig.colorbar(im)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+
+
+def faces_grid(images, labels, predicted, classes, out_png: Path, n: int = 24, seed: int = 0):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    pick = np.random.default_rng(seed).choice(len(images), n, replace=False)
+    fig, axes = plt.subplots(3, n // 3, figsize=(n // 3 * 1.5, 3 * 1.8))
+    for ax, i in zip(axes.ravel(), pick):
+        ax.imshow(images[i], cmap="gray")
+        ok = labels[i] == predicted[i]
+        ax.set_title(f"{classes[labels[i]]}\n→ {classes[predicted[i]]}", fontsize=7, color="green" if ok else "red")
+        ax.axis("off")
+    fig.suptitle("PublicTest faces: true → predicted (green right, red wrong)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+
+
+def framing_png(fer_images, samples: Path | None, out_png: Path, n: int = 12):
+    """Run-time crops (detector -> shared crop rule) beside FER2013 training images."""
+    from batchface.detection import BlazeFace
+    crops = []
+    if samples and samples.exists():
+        detector = BlazeFace()
+        for path in sorted(samples.rglob("*.jpg")):
+            image = cv2.imread(str(path))
+            if image is None:
+                continue
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            for points in detector.detect(image).points[:2]:
+                crops.append(crop.cut(gray, crop.alignment_matrix(points, 48), 48))
+            if len(crops) >= n:
+                break
+    rows = [np.hstack(list(fer_images[:n]))]
+    if crops:
+        rows.append(np.hstack(crops[:n] + [np.zeros((48, 48), np.uint8)] * (n - len(crops[:n]))))
+    grid = np.vstack(rows)
+    cv2.imwrite(str(out_png), cv2.resize(grid, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST))
+    return len(crops)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("run")
+    p.add_argument("--data", required=True, help="the FER2013 image folders the run was trained on")
+    p.add_argument("--samples", default=None, help="photos for the crop-framing figure (default: DATA/../samples)")
+    p.add_argument("--out", required=True)
+    args = p.parse_args(argv)
+    run, out = Path(args.run), Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = json.loads((run / "train_meta.json").read_text())
+    classes = meta["classes"]
+    saved = np.load(run / "test_predictions.npz")
+    probs, labels = saved["probabilities"], saved["labels"]
+    predicted = probs.argmax(1)
+
+    data = read_fer_folders(args.data)
+    train_imgs, _ = select_classes(*data["Training"][:2], classes)[:2]
+    test_imgs, test_labels = select_classes(*data["PublicTest"][:2], classes)[:2]
+    assert (test_labels == labels).all(), "the test set differs from the one the run predicted"
+    train_hashes = set(pixel_hashes(train_imgs))
+    duplicate = np.array([h in train_hashes for h in pixel_hashes(test_imgs)])
+    blank = test_imgs.reshape(len(test_imgs), -1).std(1) < 3
+
+    matrix = confusion(labels, predicted, len(classes))
+    stats = per_class(matrix)
+    accuracy = float((predicted == labels).mean())
+    macro_f1 = float(stats["f1"].mean())
+    clean = ~duplicate & ~blank
+    matrix_clean = confusion(labels[clean], predicted[clean], len(classes))
+    card = {
+        "test_set": "FER2013 PublicTest (3,589 images)",
+        "test_accuracy": round(accuracy, 4), "test_macro_f1": round(macro_f1, 4),
+        "test_accuracy_without_train_duplicates": round(float((predicted == labels)[~duplicate].mean()), 4),
+        "test_macro_f1_without_train_duplicates": round(float(per_class(confusion(
+            labels[~duplicate], predicted[~duplicate], len(classes)))["f1"].mean()), 4),
+        "test_images_duplicating_train": int(duplicate.sum()),
+        "test_accuracy_clean": round(float((predicted == labels)[clean].mean()), 4),
+        "test_macro_f1_clean": round(float(per_class(matrix_clean)["f1"].mean()), 4),
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2))
+
+    curves(run / "history.csv", out / "curves.png", "accuracy")
+    confusion_png(matrix, classes, out / "confusion.png")
+    faces_grid(test_imgs, labels, predicted, classes, out / "faces.png")
+    samples = Path(args.samples) if args.samples else Path(args.data).parent / "samples"
+    n_runtime = framing_png(train_imgs, samples, out / "framing.png")
+
+    lines = [f"# Expression model: evaluation report", "",
+             f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
+             f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}`. Split: {meta['split']}; "
+             f"{meta['train_images']:,} training, {meta['val_images']:,} validation, {meta['test_images']:,} test images.", "",
+             "## PublicTest", "",
+             "| measure | all test images | without test images that duplicate a training image | also without blank images |",
+             "| --- | --- | --- | --- |",
+             f"| accuracy | {accuracy:.2%} | {card['test_accuracy_without_train_duplicates']:.2%} | {card['test_accuracy_clean']:.2%} |",
+             f"| macro-F1 | {macro_f1:.3f} | {card['test_macro_f1_without_train_duplicates']:.3f} | {card['test_macro_f1_clean']:.3f} |",
+             f"| images | {len(labels)} | {int((~duplicate).sum())} | {int(clean.sum())} |", "",
+             "Duplicates are exact pixel copies of a training image (after JPEG decoding); blank images have a "
+             "pixel standard deviation under 3.", "",
+             "## Per class (all PublicTest images)", "", "| class | precision | recall | F1 | support |",
+             "| --- | --- | --- | --- | --- |"]
+    for i, c in enumerate(classes):
+        lines.append(f"| {c} | {stats['precision'][i]:.3f} | {stats['recall'][i]:.3f} | {stats['f1'][i]:.3f} | "
+                     f"{stats['support'][i]} |")
+    lines += ["", "![confusion](confusion.png)", "", "![faces](faces.png)", "", "## Training curves", "",
+              "![curves](curves.png)", "", "## Crop framing", "",
+              "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
+              f"shared crop rule (`batchface/crop.py`, BlazeFace points; {n_runtime} crops). The template was "
+              "calibrated on FER2013 itself (`training/calibrate_template.py`), so the two rows should be framed alike.",
+              "", "![framing](framing.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))
+    print(json.dumps(card, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -102,12 +102,45 @@ def convert(out: Path, images: list[Path]) -> float:
     return worst
 
 
+def canonical(path: Path) -> tuple:
+    """What a conversion must reproduce: nodes, weights, inputs, outputs and metadata.
+
+    tf2onnx numbers its folded constants and orders some nodes differently from run to run, so
+    weights are named by their content and nodes are compared as a set.
+    """
+    import hashlib
+
+    import onnx
+    model = onnx.load(path)
+    g = model.graph
+    by_content = {}
+    for init in g.initializer:
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(init)
+        tensor.name = ""
+        by_content[init.name] = "w:" + hashlib.sha1(tensor.SerializeToString()).hexdigest()
+    nodes = []
+    for node in g.node:
+        copy = onnx.NodeProto()
+        copy.CopyFrom(node)
+        copy.input[:] = [by_content.get(i, i) for i in node.input]
+        nodes.append(copy.SerializeToString())
+    return (sorted(nodes), sorted(by_content.values()), [i.SerializeToString() for i in g.input],
+            [o.SerializeToString() for o in g.output], sorted((m.key, m.value) for m in model.metadata_props),
+            [o.SerializeToString() for o in model.opset_import])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--check", type=Path, help="after converting, require the same graph as this file")
     p.add_argument("images", nargs="*", type=Path, help="real images for the parity check")
     args = p.parse_args(argv)
     convert(args.out, args.images)
+    if args.check:
+        if canonical(args.out) != canonical(args.check):
+            raise SystemExit(f"{args.check} is not reproduced by the conversion")
+        print(f"{args.check}: reproduced (same nodes, weights, inputs, outputs and metadata)")
 
 
 if __name__ == "__main__":

@@ -240,7 +240,7 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     summary = Summary(output=str(out))
     sources = list(dict.fromkeys(walk(paths, summary.skipped_paths)))
     summary.skipped = len(summary.skipped_paths)
-    workers = os.cpu_count() or 1 if workers is None else workers
+    workers = (os.cpu_count() or 1) if workers is None else workers
 
     analyzer = Analyzer(options.detector, options.detector_model)  # validates options before any work
     table_schema = schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ())

@@ -142,7 +142,7 @@ def main(argv=None):
     samples = Path(args.samples) if args.samples else Path(args.data).parent / "samples"
     n_runtime = framing_png(train_imgs, samples, out / "framing.png")
 
-    lines = [f"# Expression model: evaluation report", "",
+    lines = ["# Expression model: evaluation report", "",
              f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
              f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}`. Split: {meta['split']}; "
              f"{meta['train_images']:,} training, {meta['val_images']:,} validation, {meta['test_images']:,} test images.", "",

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
-from pathlib import Path
 
+import cv2
 import numpy as np
 
-from training import augment
+from training import augment, common
 from training.data import FER_CLASSES, FER_CLASSES_5, read_fer_csv, read_fer_folders, select_classes
 
 SIZE = 48
@@ -47,28 +46,13 @@ def main(argv=None):
     src.add_argument("--data", help="folder with train/<class>/*.jpg and test/<class>/*.jpg")
     src.add_argument("--csv", help="fer2013.csv or icml_face_data.csv")
     p.add_argument("--classes", type=int, choices=(7, 5), default=7)
-    p.add_argument("--out", required=True)
-    p.add_argument("--epochs", type=int, default=30)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--patience", type=int, default=6)
-    p.add_argument("--limit", type=int, default=0, help="use only this many training images (smoke runs)")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
+    common.add_common_args(p, epochs=15, batch_size=64, patience=6,
+                           limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
-
-    import keras
-    import tensorflow as tf
-
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
+    out = common.start(args)
     from training.blocks import expression_net
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     classes, splits = load(args)
     images, labels = splits["Training"]
     rng = np.random.default_rng(args.seed)
@@ -81,55 +65,26 @@ def main(argv=None):
     # sqrt-balanced weights lift the rare classes (disgust: 436 images) without drowning the rest
     weights = np.sqrt(counts.sum() / (n_classes * np.maximum(counts, 1)))
     class_weight = {i: float(w) for i, w in enumerate(weights)}
+    aug_rng = np.random.default_rng(args.seed)
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self, x, y, train: bool):
-            super().__init__()
-            self.x, self.y, self.train = x, y, train
-            self.order = np.arange(len(y))
-            self.rng = np.random.default_rng(args.seed)
-            self.on_epoch_end()
-
-        def __len__(self):
-            return int(np.ceil(len(self.y) / args.batch_size))
-
-        def on_epoch_end(self):
-            if self.train:
-                self.rng.shuffle(self.order)
-
-        def __getitem__(self, i):
-            idx = self.order[i * args.batch_size:(i + 1) * args.batch_size]
-            batch = self.x[idx].astype(np.float32) / 255.0
-            if self.train:
-                batch = np.stack([augment_one(self.rng, im) for im in batch])
-            return batch[..., None], self.y[idx]
-
-    def augment_one(r, image):
-        import cv2
-        m = augment.random_similarity(r, SIZE, max_angle=12, max_scale=0.1, max_shift=3)
+    def augment_one(image):
+        m = augment.random_similarity(aug_rng, SIZE, max_angle=12, max_scale=0.1, max_shift=3)
         image = cv2.warpAffine(image, m, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE)
-        if r.random() < 0.5:
+        if aug_rng.random() < 0.5:
             image = image[:, ::-1]
-        return augment.photometric(r, image)
+        return augment.photometric(aug_rng, image)
 
-    train_data = Batches(images[tr], labels[tr], train=True)
-    val_data = Batches(images[va], labels[va], train=False)
+    def batch(idx, train):
+        x = images[idx].astype(np.float32) / 255.0
+        if train:
+            x = np.stack([augment_one(im) for im in x])
+        return x[..., None], labels[idx]
+
+    train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
+    val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
     model = expression_net(SIZE, n_classes)
-    steps = args.epochs * len(train_data)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr * 0.1, steps, warmup_target=args.lr, warmup_steps=min(len(train_data), steps // 10))
-    model.compile(optimizer=keras.optimizers.Adam(schedule),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=args.patience,
-                                      restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-    ]
-    t0 = time.time()
-    model.fit(train_data, validation_data=val_data, epochs=args.epochs, class_weight=class_weight,
-              callbacks=callbacks, verbose=2)
-    model.save(out / "model.keras")
+    seconds = common.fit(model, train_data, val_data, args, out, "sparse_categorical_crossentropy",
+                         monitor="val_accuracy", metrics=["accuracy"], class_weight=class_weight)
     test_images, test_labels = splits["PublicTest"]
     probs = model.predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
     np.savez_compressed(out / "test_predictions.npz", probabilities=probs, labels=test_labels,
@@ -138,10 +93,10 @@ def main(argv=None):
         "task": "expression", "classes": list(classes), "input_size": SIZE,
         "data": args.csv or args.data, "split": f"validation = {args.val_fraction:.0%} of Training "
         f"(stratified, seed {args.seed}); test = PublicTest", "train_images": int(len(tr)),
-        "val_images": int(len(va)), "test_images": int(len(test_labels)), "epochs_run": len(
-            open(out / "history.csv").read().splitlines()) - 1, "epochs_max": args.epochs,
+        "val_images": int(len(va)), "test_images": int(len(test_labels)),
+        "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "train_seconds_last_session": round(time.time() - t0), "class_weight": class_weight,
+        "train_seconds_last_session": round(seconds), "class_weight": class_weight,
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))

@@ -13,17 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from batchface import crop
-from batchface.landmarks import IBUG68_NAMES, alignment_points
-from training import augment
+from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points
+from training import augment, common
 from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
-from batchface.landmarks import KAGGLE_NAMES
 
 SIZE = 96
 
@@ -96,31 +93,16 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="folder with training/, test/ and their *_frames_keypoints.csv (68 points)")
     src.add_argument("--kaggle-csv", help="Kaggle training.csv (96x96 images, 15 keypoints)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--jitter", type=float, default=0.05,
                    help="sd of the alignment-point noise, as a fraction of the eye distance")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--patience", type=int, default=10)
-    p.add_argument("--limit", type=int, default=0, help="use only this many frames (smoke runs)")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores)")
+    common.add_common_args(p, epochs=45, batch_size=32, patience=10,
+                           limit_help="use only this many frames (smoke runs)")
     args = p.parse_args(argv)
-
-    import keras
-    import tensorflow as tf
-
-    if args.threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    keras.utils.set_random_seed(args.seed)
+    out = common.start(args)
     from training.blocks import keypoint_net
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     if args.data:
         images, points, frame_names = load_ibug(args.data)
         point_names, flip_index = IBUG68_NAMES, IBUG68_FLIP
@@ -137,39 +119,15 @@ def main(argv=None):
         tr, va, te = tr[:args.limit], va[:max(1, args.limit // 4)], te[:max(1, args.limit // 4)]
     rng = np.random.default_rng(args.seed)
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self, index, train: bool):
-            super().__init__()
-            self.index, self.train = np.array(index), train
-            self.on_epoch_end()
+    def batch(idx, train):
+        crops, pts = zip(*(sample(images[j], points[j], point_names, rng, args.jitter, train, flip_index)
+                           for j in idx))
+        return np.stack(crops)[..., None], np.stack(pts).reshape(len(idx), -1)
 
-        def __len__(self):
-            return int(np.ceil(len(self.index) / args.batch_size))
-
-        def on_epoch_end(self):
-            if self.train:
-                rng.shuffle(self.index)
-
-        def __getitem__(self, i):
-            idx = self.index[i * args.batch_size:(i + 1) * args.batch_size]
-            crops, pts = zip(*(sample(images[j], points[j], point_names, rng, args.jitter,
-                                      self.train, flip_index) for j in idx))
-            return np.stack(crops)[..., None], np.stack(pts).reshape(len(idx), -1)
-
-    train_data, val_data = Batches(tr, True), Batches(va, False)
+    train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
+    val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
     model = keypoint_net(SIZE, len(point_names))
-    steps = args.epochs * len(train_data)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr * 0.1, steps, warmup_target=args.lr, warmup_steps=min(len(train_data), steps // 10))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=masked_unit_mse)
-    callbacks = [
-        keras.callbacks.BackupAndRestore(str(out / "backup")),
-        keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True),
-        keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
-    ]
-    t0 = time.time()
-    model.fit(train_data, validation_data=val_data, epochs=args.epochs, callbacks=callbacks, verbose=2)
-    model.save(out / "model.keras")
+    seconds = common.fit(model, train_data, val_data, args, out, masked_unit_mse, monitor="val_loss")
     crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
     pred = model.predict(np.stack(crops)[..., None], verbose=0).reshape(len(te), -1, 2)
     np.savez_compressed(out / "test_predictions.npz", crops=np.stack(crops), truth=np.stack(truth),
@@ -181,9 +139,9 @@ def main(argv=None):
         "train_frames": int(len(tr)), "val_frames": int(len(va)), "test_frames": int(len(te)),
         "test_people": sorted({person_of(frame_names[j]) for j in te}),
         "alignment": f"ground truth eye centres and mouth-corner midpoint + N(0, {args.jitter} x eye distance)",
-        "epochs_run": len(open(out / "history.csv").read().splitlines()) - 1, "epochs_max": args.epochs,
+        "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "train_seconds_last_session": round(time.time() - t0),
+        "train_seconds_last_session": round(seconds),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps({k: v for k, v in meta.items() if k not in ("keypoint_names", "test_people")}, indent=2))

@@ -32,7 +32,9 @@ demo: $(BIN)/batchface
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	@$(BIN)/python -c "from batchface.writers import read_table; \
 	  t = read_table('$(DEMO_OUT)/results.parquet'); print(t.num_rows, 'rows; the first 12:'); \
-	  [print(f\"{r['source'][-40:]:>40} {r['frame_index'] or 0:>4} {r['status']:>7} {r['face_index'] if r['face_index'] is not None else '':>3} {r['emotion'] or '':>9} {r['emotion_score'] or 0:.2f}\") for r in t.slice(0, 12).to_pylist()]"
+	  cols = ['source', 'frame_index', 'face_index', 'status', 'box_w', 'emotion', 'emotion_score']; \
+	  fmt = lambda v: '-' if v is None else f'{v:.2f}' if isinstance(v, float) else str(v); print(*cols); \
+	  [print(*map(fmt, r.values())) for r in t.select(cols).slice(0, 12).to_pylist()]"
 	@echo "table: $(DEMO_OUT)/results.parquet   annotated copies: $(DEMO_OUT)/annotated/"
 
 test: $(VENV)/.train

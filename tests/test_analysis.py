@@ -1,0 +1,62 @@
+"""The Python API on real photos: Analyzer().analyze(image) -> faces in original-image pixels."""
+import cv2
+import numpy as np
+import pytest
+
+from batchface.landmarks import KAGGLE_NAMES
+
+
+@pytest.fixture(scope="module")
+def photo(samples):
+    return cv2.imread(str(samples / "dlib_faces" / "Tom_Cruise_avp_2014_4.jpg"))
+
+
+def eye_distance(face):
+    (lx, ly), (rx, ry) = face.keypoints["left_eye_center"], face.keypoints["right_eye_center"]
+    return np.hypot(lx - rx, ly - ry)
+
+
+def test_one_face_with_keypoints_inside_its_box(analyzer, photo):
+    (face,) = analyzer.analyze(photo)
+    x, y, w, h = face.box
+    assert len(face.landmarks) == 68 and list(face.keypoints) == list(KAGGLE_NAMES)
+    for name, (px, py) in face.keypoints.items():
+        assert x - 0.1 * w <= px <= x + 1.1 * w and y - 0.1 * h <= py <= y + 1.1 * h, name
+    k = face.keypoints
+    assert k["right_eye_center"][0] < k["nose_tip"][0] < k["left_eye_center"][0]
+    assert k["left_eye_center"][1] < k["nose_tip"][1] < k["mouth_center_bottom_lip"][1]
+    assert face.emotion in face.probabilities and face.emotion_score == max(face.probabilities.values())
+    assert sum(face.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_keypoints_agree_with_the_detectors_eyes(analyzer, photo):
+    (face,) = analyzer.analyze(photo)
+    (left, right, _), = analyzer.detect(photo).points
+    d = eye_distance(face)
+    assert np.hypot(*(np.array(face.keypoints["right_eye_center"]) - left)) < 0.25 * d
+    assert np.hypot(*(np.array(face.keypoints["left_eye_center"]) - right)) < 0.25 * d
+
+
+def test_a_rotated_photo_gives_the_same_points_rotated(analyzer, photo):
+    """Crops are upright whatever the head's roll, and points map back to the original pixels."""
+    (face,) = analyzer.analyze(photo)
+    h, w = photo.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 25, 1.0)
+    (turned,) = analyzer.analyze(cv2.warpAffine(photo, m, (w, h), borderMode=cv2.BORDER_REFLECT))
+    expected = np.array(list(face.keypoints.values())) @ m[:, :2].T + m[:, 2]
+    got = np.array(list(turned.keypoints.values()))
+    assert np.median(np.hypot(*(got - expected).T)) < 0.1 * eye_distance(face)
+
+
+def test_a_batch_of_images_equals_images_one_by_one(analyzer, photo, samples):
+    other = cv2.imread(str(samples / "face_recognition" / "two_people.jpg"))
+    batch = analyzer.analyze_batch([photo, other])
+    single = [analyzer.analyze(photo), analyzer.analyze(other)]
+    assert [len(f) for f in batch] == [len(f) for f in single] == [1, 2]
+    for a, b in zip(sum(batch, []), sum(single, [])):
+        assert a.box == b.box and a.emotion == b.emotion
+        np.testing.assert_allclose(list(a.keypoints.values()), list(b.keypoints.values()), atol=1e-2)
+
+
+def test_no_face_gives_an_empty_list(analyzer):
+    assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8)) == []

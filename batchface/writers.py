@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import time
@@ -156,7 +157,7 @@ class TableWriter:
             entries = [{"source": s, "part": name} for s, _ in self._pending]
         else:
             text = self._csv_text(rows) if self.fmt == "csv" else "".join(
-                json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in rows)
+                json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False) + "\n" for r in rows)
             with open(self.path, "a", encoding="utf-8", newline="") as f:
                 f.write(text)
                 f.flush()
@@ -189,6 +190,11 @@ class TableWriter:
             os.replace(tmp, self.path)
             shutil.rmtree(self.parts_dir)
         self.progress_path.unlink()
+
+
+def _json_value(value):
+    """JSON has no NaN or infinity: those become null."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _fsync(path) -> None:

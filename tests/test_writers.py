@@ -64,6 +64,15 @@ def test_every_format_round_trips_the_same_rows(tmp_path, fmt):
         assert meta == {"batchface_version": "test"}
 
 
+def test_jsonl_writes_null_for_nan(tmp_path):
+    w = TableWriter(tmp_path / "r.jsonl", "jsonl", schema(CLASSES))
+    row = rows_for("a.jpg", 1)[0]
+    row["p_angry"] = float("nan")
+    w.commit("a.jpg", [row])
+    w.close()
+    assert json.loads((tmp_path / "r.jsonl").read_text())["p_angry"] is None
+
+
 def test_existing_output_needs_resume_or_overwrite(tmp_path):
     (tmp_path / "r.csv").write_text("x")
     with pytest.raises(FileExistsError, match="--resume"):

@@ -152,10 +152,13 @@ class VideoReader:
 
     Sampling: ``every`` keeps frames 0, N, 2N, ...; ``fps`` keeps the first frame at or after each
     multiple of 1/fps seconds; ``max_frames`` stops after that many sampled frames. Timestamps are
-    ``index / container fps``.
+    ``index / container fps``. Whether a frame is sampled depends on its index alone, so a video can
+    be read in segments: ``start`` and ``stop`` bound the source frame indices read
+    (``stop`` None: to the end).
     """
 
-    def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None):
+    def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
+                 start: int = 0, stop: int | None = None):
         if not os.path.exists(path):
             raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
         if os.path.getsize(path) == 0:
@@ -166,31 +169,47 @@ class VideoReader:
         self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
         if not self.native_fps > 0:
             self.native_fps = 25.0  # containers without a rate: timestamps assume 25 fps
-        self.every, self.fps, self.max_frames = max(1, every), fps, max_frames
+        self.every, self.fps = max(1, every), fps
         self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
         self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.frame_count = max(0, int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)))  # a header's claim
+        self.start = start
+        self.stop = stop
+        if max_frames is not None:
+            last = self.index_of_sample(max_frames - 1)
+            self.stop = last + 1 if stop is None else min(stop, last + 1)
 
     @property
     def sample_fps(self) -> float:
         """Frames per second of the sampled stream (for an annotated video)."""
         return min(self.fps, self.native_fps) if self.fps else self.native_fps / self.every
 
-    def keep(self, index: int, kept: int) -> bool:
+    def _samples_up_to(self, index: int) -> int:
+        """How many sampling times k / fps are at or before frame ``index``'s time."""
+        return int(np.floor(index * self.fps / self.native_fps + 1e-9)) + 1
+
+    def keep(self, index: int) -> bool:
         if self.fps:
-            # keep frame i when it is the first at or past the next sampling time kept / fps
-            return index / self.native_fps + 1e-9 >= kept / self.fps
+            return index == 0 or self._samples_up_to(index) > self._samples_up_to(index - 1)
         return index % self.every == 0
 
+    def index_of_sample(self, k: int) -> int:
+        """The source frame index of the k-th (0-based) sampled frame."""
+        if self.fps:
+            return int(np.ceil(k * self.native_fps / self.fps - 1e-9))
+        return k * self.every
+
     def __iter__(self) -> Iterator[Frame]:
-        index = kept = 0
+        index = self.start
         try:
-            while self.max_frames is None or kept < self.max_frames:
-                if self.keep(index, kept):
+            if index and not self.capture.set(cv2.CAP_PROP_POS_FRAMES, index):
+                raise InputError(f"cannot seek to frame {index}")
+            while self.stop is None or index < self.stop:
+                if self.keep(index):
                     ok, image = self.capture.read()
                     if not ok:
                         break
                     yield Frame(index, index / self.native_fps, image)
-                    kept += 1
                 elif not self.capture.grab():  # skipped frames are demuxed but not converted
                     break
                 index += 1

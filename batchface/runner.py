@@ -22,8 +22,10 @@ from batchface.inputs import InputError, Source, VideoReader, read_image, read_p
 from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, schema
 
 START_METHOD = "spawn"
-IMAGES_PER_TASK = 8      # images travel to a worker in small groups: fewer messages, bigger model batches
-FRAMES_PER_BATCH = 16    # video frames whose faces share one model call
+IMAGES_PER_TASK = 8        # images travel to a worker in small groups: fewer messages, bigger model batches
+FRAMES_PER_BATCH = 16      # video frames whose faces share one model call
+SEGMENT_FRAMES = 1500      # a video is cut into pieces of this many source frames (1 min at 25 fps):
+                           # workers share a long video, and a killed run loses at most a piece of it
 
 
 @dataclass
@@ -59,6 +61,48 @@ class Summary:
         return (f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
                 f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
                 f"in {self.seconds:.1f} s ({rate:.1f} faces/s) -> {self.output}")
+
+
+@dataclass(frozen=True)
+class Work:
+    """One unit of work: an image, a whole video, or the source frames [start, stop) of a video.
+
+    ``stop`` None means to the end: the source's last piece. ``key`` names the piece in the
+    output's journal.
+    """
+
+    source: Source
+    start: int = 0
+    stop: int | None = None
+
+    @property
+    def key(self) -> str:
+        if self.start == 0 and self.stop is None:
+            return self.source.path
+        return f"{self.source.path}#frames={self.start}-{'' if self.stop is None else self.stop}"
+
+
+def plan(sources: list[Source], options: Options) -> list[Work]:
+    """Cut each video into pieces of SEGMENT_FRAMES frames (by its header's frame count).
+
+    A video that cannot be opened stays whole (its worker writes the error row); so does every
+    video when annotated copies are asked for, since one worker writes one annotated file.
+    """
+    works = []
+    for source in sources:
+        if source.media_type != "video" or options.annotate:
+            works.append(Work(source))
+            continue
+        try:
+            reader = VideoReader(source.path, options.every, options.fps, options.max_frames)
+            reader.capture.release()
+        except InputError:
+            works.append(Work(source))
+            continue
+        frames = reader.frame_count if reader.stop is None else min(reader.frame_count, reader.stop)
+        starts = list(range(0, max(frames, 1), SEGMENT_FRAMES))
+        works += [Work(source, a, b) for a, b in zip(starts, starts[1:] + [None])]
+    return works
 
 
 # --- rows ------------------------------------------------------------------------------------------
@@ -116,15 +160,15 @@ def init_worker(options: Options, threads: int = 1) -> None:
     _analyzer = Analyzer(options.detector, options.detector_model, threads=threads)
 
 
-def process(task: list[Source]) -> list[tuple[Source, list[dict], int]]:
-    """Rows of each source of a task, with the number of frames read; never raises."""
-    images = [s for s in task if s.media_type == "image"]
-    out = {s: None for s in task}
-    for source, rows in zip(images, _image_rows(images)):
-        out[source] = (source, rows, 1 if rows[0]["status"] != "error" else 0)
-    for source in task:
-        if source.media_type == "video":
-            out[source] = _video_rows(source)
+def process(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
+    """Rows of each piece of work, with the number of frames read; never raises."""
+    images = [w for w in task if w.source.media_type == "image"]
+    out = {w: None for w in task}
+    for work, rows in zip(images, _image_rows([w.source for w in images])):
+        out[work] = (work, rows, 1 if rows[0]["status"] != "error" else 0)
+    for work in task:
+        if work.source.media_type == "video":
+            out[work] = _video_rows(work)
     return list(out.values())
 
 
@@ -155,13 +199,14 @@ def _image_rows(sources: list[Source]) -> list[list[dict]]:
     return [results[s] for s in sources]
 
 
-def _video_rows(source: Source) -> tuple[Source, list[dict], int]:
+def _video_rows(work: Work) -> tuple[Work, list[dict], int]:
     from batchface import annotate
 
+    source = work.source
     rows, frames = [], 0
     sink = None
     try:
-        reader = VideoReader(source.path, _options.every, _options.fps, _options.max_frames)
+        reader = VideoReader(source.path, _options.every, _options.fps, _options.max_frames, work.start, work.stop)
         if _options.annotate:
             sink = annotate.VideoSink(annotate.mirrored_path(_options.annotate, source.path, "video"),
                                       reader.sample_fps)
@@ -175,7 +220,7 @@ def _video_rows(source: Source) -> tuple[Source, list[dict], int]:
         if batch:
             rows += _frame_rows(source, batch, sink)
             frames += len(batch)
-        if frames == 0:
+        if frames == 0 and work.start == 0:
             rows = [base_row(source, None, None, reader.width or None, reader.height or None, "error",
                              "no frame could be decoded")]
     except InputError as e:
@@ -186,7 +231,7 @@ def _video_rows(source: Source) -> tuple[Source, list[dict], int]:
     finally:
         if sink is not None:
             sink.close()
-    return source, rows, frames
+    return work, rows, frames
 
 
 def _frame_rows(source, frames, sink) -> list[dict]:
@@ -203,17 +248,17 @@ def _frame_rows(source, frames, sink) -> list[dict]:
 
 # --- the run ---------------------------------------------------------------------------------------
 
-def tasks_of(sources: list[Source]):
-    """Group consecutive images into tasks of IMAGES_PER_TASK; each video is a task of its own."""
-    group: list[Source] = []
-    for s in sources:
-        if s.media_type == "video":
+def tasks_of(works: list[Work]):
+    """Group consecutive images into tasks of IMAGES_PER_TASK; each piece of video is a task of its own."""
+    group: list[Work] = []
+    for w in works:
+        if w.source.media_type == "video":
             if group:
                 yield group
                 group = []
-            yield [s]
+            yield [w]
         else:
-            group.append(s)
+            group.append(w)
             if len(group) == IMAGES_PER_TASK:
                 yield group
                 group = []
@@ -252,9 +297,9 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
         remove_output(out)
     writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
     done = set(writer.done)
-    todo = [s for s in sources if s.path not in done]
-    summary.resumed = len(sources) - len(todo)
+    todo = [w for w in plan(sources, options) if w.key not in done and w.source.path not in done]
     summary.inputs = len(sources)
+    summary.resumed = len(sources) - len({w.source for w in todo})
 
     start = time.monotonic()
     bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
@@ -262,14 +307,14 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     finished = False
     try:
         for results in _results(todo, options, workers, analyzer):
-            for source, rows, frames in results:
-                writer.commit(source.path, rows)
-                summary.images += source.media_type == "image"
-                summary.videos += source.media_type == "video"
+            for work, rows, frames in results:
+                writer.commit(work.key, rows)
+                summary.images += work.source.media_type == "image"
+                summary.videos += work.source.media_type == "video" and work.start == 0
                 summary.frames += frames
                 summary.faces += sum(r["status"] == "ok" for r in rows)
                 summary.errors += any(r["status"] == "error" for r in rows)
-                bar.update(1)
+                bar.update(work.stop is None)  # an input is done with its last piece
             elapsed = time.monotonic() - start
             bar.set_postfix(frames=summary.frames, faces=summary.faces,
                             faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}", refresh=False)

@@ -132,3 +132,18 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, 
     run([many], tmp_path / "straight.parquet", options=Options(detector="blazeface"), workers=2, progress=False)
     assert_same_rows(rows(tmp_path / "r.parquet"), rows(tmp_path / "straight.parquet"))
     assert not progress.exists()
+
+
+def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):
+    import batchface.runner as runner
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(detector="blazeface", every=5)
+    run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
+    monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
+    assert [(w.start, w.stop) for w in runner.plan([runner.Source(str(video), "video")], options)] == [
+        (0, 50), (50, 100), (100, 150), (150, 200), (200, 250), (250, None)]
+    summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
+    whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
+    assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
+    assert_same_rows(whole, pieces)
+    assert (summary.videos, summary.frames, summary.inputs) == (1, 55, 1)

@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SHARED ?= ../shared/data
 DEMO_OUT = demo-output
+YUNET  ?= $(SHARED)/models/face_detection_yunet_2023mar.onnx
 
 .PHONY: demo test bench train-expression train-keypoints report-expression report-keypoints \
         export-blazeface check-blazeface clean
@@ -50,8 +51,10 @@ train-expression: $(VENV)/.train
 	$(BIN)/python -m export.keras_to_onnx runs/expression --card reports/expression/card.json --out batchface/assets/expression.onnx
 
 train-keypoints: $(VENV)/.train
-	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints
-	$(BIN)/python -m training.report_keypoints runs/keypoints --data $(SHARED)/keypoints/udacity_p1 --out reports/keypoints
+	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints \
+	  --detectors blazeface,yunet=$(YUNET)
+	$(BIN)/python -m training.report_keypoints runs/keypoints --data $(SHARED)/keypoints/udacity_p1 \
+	  --yunet $(YUNET) --out reports/keypoints
 	$(BIN)/python -m export.keras_to_onnx runs/keypoints --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
 
 export-blazeface: $(VENV)/.train

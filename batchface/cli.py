@@ -32,7 +32,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 @app.command()
 def run(
     paths: List[Path] = typer.Argument(None, help="Image or video files, or folders (walked recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .parquet, .csv or .jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output table: .parquet (.pq), .csv or .jsonl (.json, .ndjson)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="parquet|csv|jsonl (default: from --out's extension)."),
     files_from: Optional[str] = typer.Option(None, "--files-from", help="Read more paths from this file, one a line ('-' = stdin)."),
     every: int = typer.Option(1, "--every", min=1, help="Video: keep every Nth frame."),
@@ -81,14 +81,19 @@ def run(
 
 @models_app.callback()
 def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
-           detector: str = typer.Option("auto", "--detector", help="Which detector 'auto' resolves to is shown.")):
+           detector: str = typer.Option("auto", "--detector", help="auto|blazeface|yunet, as for `run`."),
+           detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="The detector's model file, as for `run`.")):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
     if ctx.invoked_subcommand:
         return
     from batchface.analysis import Analyzer
     from batchface.models import sha256_of
 
-    analyzer = Analyzer(detector)
+    try:
+        analyzer = Analyzer(detector, str(detector_model) if detector_model else None)
+    except (ValueError, FileNotFoundError) as e:
+        typer.echo(f"batchface: error: {e}", err=True)
+        raise typer.Exit(2)
     entries = [{"name": f"detector ({analyzer.detector_name})", "file": analyzer.detector.path.name,
                 "path": str(analyzer.detector.path), "sha256": sha256_of(analyzer.detector.path)},
                analyzer.keypoints.describe(), analyzer.expression.describe()]
@@ -105,7 +110,7 @@ def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
 @models_app.command("fetch")
 def fetch(name: str = typer.Argument(..., help="yunet"),
           url: Optional[str] = typer.Option(None, "--url", help="Download from here instead of OpenCV Zoo."),
-          cache: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder to keep it in (default: the user cache, ~/.cache/batchface).")):
+          cache: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder to keep it in (default: $BATCHFACE_CACHE, else $XDG_CACHE_HOME/batchface, else ~/.cache/batchface).")):
     """Download an optional model, check its sha256 and keep it in the cache folder."""
     from batchface.detection import YUNET_URL, fetch_yunet
 

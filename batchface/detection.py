@@ -183,15 +183,22 @@ def create_detector(name: str = "auto", model_path=None, threads: int = 1):
     """A detector by name: ``blazeface``, ``yunet`` or ``auto`` (YuNet when its file is at hand, else BlazeFace)."""
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
-    if name == "blazeface":
-        return BlazeFace(model_path or BLAZEFACE_FILE, threads=threads)
-    yunet = find_yunet(model_path)
-    if yunet is None:
-        if name == "yunet":
-            raise FileNotFoundError("YuNet's model file is not here: run `batchface models fetch yunet` "
-                                    "or pass --detector-model PATH")
-        return BlazeFace(threads=threads)
-    return YuNet(yunet)
+    if model_path and not Path(model_path).is_file():
+        raise FileNotFoundError(f"detector model {model_path}: no such file")
+    try:
+        if name == "blazeface":
+            return BlazeFace(model_path or BLAZEFACE_FILE, threads=threads)
+        yunet = find_yunet(model_path)
+        if yunet is None:
+            if name == "yunet":
+                raise FileNotFoundError("YuNet's model file is not here: run `batchface models fetch yunet` "
+                                        "or pass --detector-model PATH")
+            return BlazeFace(threads=threads)
+        return YuNet(yunet)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # onnxruntime and OpenCV raise their own types for a file that is no model
+        raise ValueError(f"cannot load detector model {model_path or ''}: {str(e).strip().splitlines()[-1]}") from None
 
 
 def fetch_yunet(url: str = YUNET_URL, dest_dir=None) -> Path:
@@ -205,9 +212,13 @@ def fetch_yunet(url: str = YUNET_URL, dest_dir=None) -> Path:
     if dest.is_file() and sha256_of(dest) == YUNET_SHA256:
         return dest
     with tempfile.NamedTemporaryFile(dir=dest_dir, delete=False, suffix=".part") as tmp:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            while chunk := response.read(1 << 16):
-                tmp.write(chunk)
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                while chunk := response.read(1 << 16):
+                    tmp.write(chunk)
+        except BaseException:
+            os.unlink(tmp.name)  # no half download left in the cache
+            raise
     got = sha256_of(tmp.name)
     if got != YUNET_SHA256:
         os.unlink(tmp.name)

@@ -10,13 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-# OpenCV checks this limit against the header before it allocates any pixel; a file that declares
-# more pixels (a decompression bomb) is refused. Pillow refuses above the same number by default.
-MAX_IMAGE_PIXELS = 178_956_970
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
+import cv2  # after batchface/__init__.py, which sets the image-size limit that OpenCV reads here
+import numpy as np
 
-import cv2  # noqa: E402  (after the limit is set)
-import numpy as np  # noqa: E402
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -163,6 +159,7 @@ class VideoReader:
             raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
         if os.path.getsize(path) == 0:
             raise InputError("empty file")
+        self.path = path
         self.capture = cv2.VideoCapture(str(path))
         if not self.capture.isOpened():
             raise InputError("not a decodable video (corrupt or unsupported)")
@@ -186,7 +183,7 @@ class VideoReader:
 
     def _samples_up_to(self, index: int) -> int:
         """How many sampling times k / fps are at or before frame ``index``'s time."""
-        return int(np.floor(index * self.fps / self.native_fps + 1e-9)) + 1
+        return int(np.floor(index * self.sample_fps / self.native_fps + 1e-9)) + 1
 
     def keep(self, index: int) -> bool:
         if self.fps:
@@ -195,15 +192,27 @@ class VideoReader:
 
     def index_of_sample(self, k: int) -> int:
         """The source frame index of the k-th (0-based) sampled frame."""
-        if self.fps:
-            return int(np.ceil(k * self.native_fps / self.fps - 1e-9))
+        if self.fps:  # a rate above the video's keeps every frame
+            return int(np.ceil(k * self.native_fps / self.sample_fps - 1e-9))
         return k * self.every
+
+    def _seek(self, index: int) -> None:
+        """Go to source frame ``index``. A container whose seek does not land exactly on it is
+        read from the start instead (grabbing, not converting, the frames before it)."""
+        if self.capture.set(cv2.CAP_PROP_POS_FRAMES, index) and \
+                int(self.capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
+            return
+        self.capture.release()
+        self.capture = cv2.VideoCapture(str(self.path))
+        for _ in range(index):
+            if not self.capture.grab():
+                break
 
     def __iter__(self) -> Iterator[Frame]:
         index = self.start
         try:
-            if index and not self.capture.set(cv2.CAP_PROP_POS_FRAMES, index):
-                raise InputError(f"cannot seek to frame {index}")
+            if index:
+                self._seek(index)
             while self.stop is None or index < self.stop:
                 if self.keep(index):
                     ok, image = self.capture.read()

@@ -13,11 +13,11 @@ import multiprocessing
 import os
 import sys
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
-from batchface import __version__
+from batchface import __version__, annotate
 from batchface.inputs import InputError, Source, VideoReader, read_image, read_paths_file, walk
 from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, schema
 
@@ -173,16 +173,14 @@ def process(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
 
 
 def _image_rows(sources: list[Source]) -> list[list[dict]]:
-    from batchface import annotate
-
     decoded, results = [], {}
     for s in sources:
         try:
             decoded.append((s, read_image(s.path)))
         except InputError as e:
-            results[s] = [base_row(s, None, None, None, None, "error", str(e))]
+            results[s] = [base_row(s, 0, None, None, None, "error", str(e))]
         except Exception as e:  # anything else a decoder throws stays this file's problem
-            results[s] = [base_row(s, None, None, None, None, "error", one_line(e))]
+            results[s] = [base_row(s, 0, None, None, None, "error", one_line(e))]
     try:
         faces_per_image = _analyzer.analyze_batch([image for _, image in decoded])
     except Exception:
@@ -190,18 +188,21 @@ def _image_rows(sources: list[Source]) -> list[list[dict]]:
     for i, (s, image) in enumerate(decoded):
         try:
             faces = faces_per_image[i] if faces_per_image is not None else _analyzer.analyze(image)
-            results[s] = face_rows(s, 0, None, image, faces, _options.landmarks)
-            if _options.annotate:
+        except Exception as e:
+            results[s] = [base_row(s, 0, None, *image.shape[1::-1], "error", one_line(e))]
+            continue
+        results[s] = face_rows(s, 0, None, image, faces, _options.landmarks)
+        if _options.annotate:
+            try:
                 annotate.write_image(annotate.mirrored_path(_options.annotate, s.path, "image"),
                                      annotate.draw(image, faces))
-        except Exception as e:
-            results[s] = [base_row(s, None, None, *image.shape[1::-1], "error", one_line(e))]
+            except Exception as e:  # the rows are good; say in them that their picture is missing
+                for row in results[s]:
+                    row["error"] = f"annotated copy not written: {one_line(e)}"
     return [results[s] for s in sources]
 
 
 def _video_rows(work: Work) -> tuple[Work, list[dict], int]:
-    from batchface import annotate
-
     source = work.source
     rows, frames = [], 0
     sink = None
@@ -235,11 +236,18 @@ def _video_rows(work: Work) -> tuple[Work, list[dict], int]:
 
 
 def _frame_rows(source, frames, sink) -> list[dict]:
-    from batchface import annotate
-
-    faces_per_frame = _analyzer.analyze_batch([f.image for f in frames])
+    try:
+        faces_per_frame = _analyzer.analyze_batch([f.image for f in frames])
+    except Exception:
+        faces_per_frame = [None] * len(frames)  # analyse one by one: one bad frame spoils only itself
     rows = []
     for frame, faces in zip(frames, faces_per_frame):
+        try:
+            faces = faces if faces is not None else _analyzer.analyze(frame.image)
+        except Exception as e:
+            rows.append(base_row(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1], "error",
+                                 one_line(e)))
+            continue
         rows += face_rows(source, frame.index, frame.timestamp_s, frame.image, faces, _options.landmarks)
         if sink is not None:
             sink.write(annotate.draw(frame.image, faces))
@@ -278,6 +286,7 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     from tqdm import tqdm
 
     from batchface.analysis import Analyzer
+    from batchface.models import sha256_of
 
     options = options or Options()
     fmt = format_of(out, fmt)
@@ -290,31 +299,38 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     analyzer = Analyzer(options.detector, options.detector_model)  # validates options before any work
     table_schema = schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ())
     metadata = {"batchface_version": __version__, "detector": analyzer.detector_name,
-                "detector_sha256": _sha256(analyzer.detector.path),
+                "detector_sha256": sha256_of(analyzer.detector.path),
                 "keypoint_model_sha256": analyzer.keypoints.sha256,
                 "expression_model_sha256": analyzer.expression.sha256, "options": asdict(options)}
     if overwrite and not resume:
         remove_output(out)
     writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
     done = set(writer.done)
-    todo = [w for w in plan(sources, options) if w.key not in done and w.source.path not in done]
+    todo = [w for w in plan([s for s in sources if s.path not in done], options) if w.key not in done]
     summary.inputs = len(sources)
     summary.resumed = len(sources) - len({w.source for w in todo})
+    failed = set()
 
     start = time.monotonic()
     bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
                file=log, dynamic_ncols=True)
     finished = False
     try:
-        for results in _results(todo, options, workers, analyzer):
+        for results in _results(todo, options, workers, analyzer, tick=commit_seconds or 1.0):
+            if results is None:  # nothing new for a while: make what is pending durable
+                writer.flush()
+                continue
             for work, rows, frames in results:
                 writer.commit(work.key, rows)
-                summary.images += work.source.media_type == "image"
-                summary.videos += work.source.media_type == "video" and work.start == 0
                 summary.frames += frames
                 summary.faces += sum(r["status"] == "ok" for r in rows)
-                summary.errors += any(r["status"] == "error" for r in rows)
-                bar.update(work.stop is None)  # an input is done with its last piece
+                if any(r["status"] == "error" for r in rows):
+                    failed.add(work.source)
+                if work.stop is None:  # an input is done with its last piece
+                    summary.images += work.source.media_type == "image"
+                    summary.videos += work.source.media_type == "video"
+                    bar.update(1)
+            summary.errors = len(failed)
             elapsed = time.monotonic() - start
             bar.set_postfix(frames=summary.frames, faces=summary.faces,
                             faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}", refresh=False)
@@ -326,21 +342,70 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     return summary
 
 
-def _results(todo, options, workers, analyzer):
+def _results(todo, options, workers, analyzer, tick: float):
+    """Results of each task, in task order; None every ``tick`` seconds that nothing arrives."""
     global _analyzer, _options
     if workers == 0:
         _analyzer, _options = analyzer, options
         for task in tasks_of(todo):
             yield process(task)
         return
+    yield from ordered_pool_results(list(tasks_of(todo)), process, workers, init_worker, (options,), tick)
+
+
+def ordered_pool_results(tasks, fn, workers: int, initializer, initargs, tick: float):
+    """``fn(task)`` for each task in worker processes, yielded in task order; None every ``tick``
+    seconds that nothing arrives.
+
+    A worker that dies (a decoder's segfault, the OOM killer) breaks the pool: the pool is started
+    again, and the oldest unfinished task is retried alone; if it breaks a pool on its own, it
+    yields :func:`crashed` rows and the run goes on.
+    """
+    from concurrent.futures import ProcessPoolExecutor, TimeoutError
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = multiprocessing.get_context(START_METHOD)
-    with ctx.Pool(workers, initializer=init_worker, initargs=(options,)) as pool:
-        yield from pool.imap(process, tasks_of(todo), chunksize=1)
+    pending, suspect = deque(tasks), None
+    while pending:
+        alone = pending[0] is suspect
+        pool = ProcessPoolExecutor(1 if alone else workers, mp_context=ctx, initializer=initializer,
+                                   initargs=initargs)
+        in_flight, stopped = deque(), True
+        try:
+            while pending or in_flight:
+                while pending and len(in_flight) < (1 if alone else 2 * workers):
+                    task = pending.popleft()
+                    in_flight.append((task, pool.submit(fn, task)))
+                try:
+                    result = in_flight[0][1].result(timeout=tick)
+                except TimeoutError:
+                    yield None
+                    continue
+                in_flight.popleft()
+                yield result
+                if alone:
+                    break  # the suspect was innocent: back to a full pool
+            stopped = False
+        except BrokenProcessPool:
+            stopped = False
+            tasks_back = [task for task, _ in in_flight]
+            if alone:
+                yield crashed(tasks_back[0])
+                tasks_back = tasks_back[1:]
+            else:
+                suspect = tasks_back[0]
+            pending.extendleft(reversed(tasks_back))
+        finally:
+            if stopped:  # the caller gave up (an error, Ctrl-C): do not wait for the tasks running
+                for process in list(getattr(pool, "_processes", {}).values()):
+                    process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _sha256(path) -> str:
-    from batchface.models import sha256_of
-    return sha256_of(path)
+def crashed(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
+    """The rows of a task whose worker process died: one error row per input."""
+    return [(w, [base_row(w.source, None, None, None, None, "error", "the worker process died on this input")], 0)
+            for w in task]
 
 
 def remove_output(out) -> None:

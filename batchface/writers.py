@@ -24,7 +24,6 @@ import pyarrow.parquet as pq
 from batchface.landmarks import KAGGLE_NAMES
 
 FORMATS = ("parquet", "csv", "jsonl")
-STATUSES = ("ok", "no_face", "error")
 
 BASE_COLUMNS = [
     ("source", pa.string()), ("media_type", pa.string()), ("frame_index", pa.int64()),
@@ -55,7 +54,7 @@ def format_of(path, fmt: str | None = None) -> str:
     ext = {"pq": "parquet", "json": "jsonl", "ndjson": "jsonl"}.get(ext, ext)
     if ext not in FORMATS:
         raise ValueError(f"cannot tell the format from {Path(path).name!r}: use --format "
-                         f"{'|'.join(FORMATS)} or an extension .parquet, .csv or .jsonl")
+                         f"{'|'.join(FORMATS)} or an extension .parquet, .pq, .csv, .jsonl, .json or .ndjson")
     return ext
 
 
@@ -76,6 +75,9 @@ class TableWriter:
         self.commit_seconds = commit_seconds
         if metadata:
             self.schema = table_schema.with_metadata({"batchface": json.dumps(metadata)})
+        # what must not change between a run and its --resume: the columns and what shapes the rows
+        self.identity = {"columns": table_schema.names,
+                         **{k: v for k, v in (metadata or {}).items() if k != "batchface_version"}}
         self.progress_path = self.path.with_name(self.path.name + ".progress")
         self.parts_dir = self.path.with_name(self.path.name + ".parts")
         self.done: list[str] = []
@@ -93,9 +95,24 @@ class TableWriter:
             with open(self.path, "w", encoding="utf-8", newline="") as f:
                 if fmt == "csv":
                     f.write(self._csv_text([{n: n for n in self.schema.names}]))
+                f.flush()
+                os.fsync(f.fileno())  # the header is durable before any row is journalled
+        if not self.progress_path.exists():
+            self.progress_path.write_text(self._journal_text([]), encoding="utf-8")
         self._journal = open(self.progress_path, "a", encoding="utf-8")
 
     # --- recovery ---------------------------------------------------------------------------
+    def _journal_text(self, entries) -> str:
+        """The journal: a first line with the run's identity, then one line per committed source."""
+        return "".join(json.dumps(e) + "\n" for e in [{"run": self.identity}] + entries)
+
+    def _check_same_run(self, identity: dict) -> None:
+        if identity != self.identity:
+            changed = sorted(k for k in set(identity) | set(self.identity) if identity.get(k) != self.identity.get(k))
+            raise ValueError(f"--resume of {self.path} with other settings than the run that wrote it "
+                             f"(they differ in: {', '.join(changed)}): resume with the same options, "
+                             "or start again with --overwrite")
+
     def _recover(self):
         if self.progress_path.exists():
             entries = []
@@ -104,6 +121,8 @@ class TableWriter:
                     entries.append(json.loads(line))
                 except json.JSONDecodeError:
                     break  # a line cut by the kill: nothing after it was committed
+            if entries and "run" in entries[0]:
+                self._check_same_run(entries.pop(0)["run"])
             self.done = [e["source"] for e in entries]
             if self.fmt == "parquet":
                 kept = {e["part"] for e in entries}
@@ -111,15 +130,24 @@ class TableWriter:
                     if part.name not in kept:
                         part.unlink()  # written after the last commit, or a temporary file
                 self._part = len(kept)
-            else:
-                end = entries[-1]["offset"] if entries else self._header_size()
+            elif entries:
                 with open(self.path, "r+b") as f:
-                    f.truncate(end)
+                    f.truncate(entries[-1]["offset"])
+            elif self.path.exists():
+                self.path.unlink()  # nothing committed, perhaps a torn header: written again below
             # rewrite the journal without a torn last line
-            self.progress_path.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
+            self.progress_path.write_text(self._journal_text(entries), encoding="utf-8")
         elif self.path.exists():
             # a finished output: its sources are done; new sources are appended to it
             table = read_table(self.path, self.fmt)
+            stored = (table.schema.metadata or {}).get(b"batchface")
+            if stored:
+                meta = json.loads(stored)
+                self._check_same_run({"columns": table.schema.names,
+                                      **{k: v for k, v in meta.items() if k != "batchface_version"}})
+            elif self.fmt == "csv" and table.schema.names != self.schema.names:
+                raise ValueError(f"--resume of {self.path}: its columns differ from this run's "
+                                 "(--landmarks, or another expression model?)")
             self.done = list(dict.fromkeys(table.column("source").to_pylist()))
             if self.fmt == "parquet":
                 self.parts_dir.mkdir(parents=True, exist_ok=True)
@@ -129,10 +157,7 @@ class TableWriter:
             else:
                 size = self.path.stat().st_size
                 entries = [{"source": s, "offset": size} for s in self.done]
-            self.progress_path.write_text("".join(json.dumps(e) + "\n" for e in entries), encoding="utf-8")
-
-    def _header_size(self) -> int:
-        return len(self._csv_text([{n: n for n in self.schema.names}]).encode()) if self.fmt == "csv" else 0
+            self.progress_path.write_text(self._journal_text(entries), encoding="utf-8")
 
     # --- writing ----------------------------------------------------------------------------
     def commit(self, source: str, rows: list[dict]) -> None:
@@ -157,7 +182,7 @@ class TableWriter:
             entries = [{"source": s, "part": name} for s, _ in self._pending]
         else:
             text = self._csv_text(rows) if self.fmt == "csv" else "".join(
-                json.dumps({k: _json_value(v) for k, v in r.items()}, ensure_ascii=False) + "\n" for r in rows)
+                json.dumps({k: _json_value(r.get(k)) for k in self.schema.names}, ensure_ascii=False) + "\n" for r in rows)
             with open(self.path, "a", encoding="utf-8", newline="") as f:
                 f.write(text)
                 f.flush()
@@ -207,8 +232,15 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     fmt = format_of(path, fmt)
     if fmt == "parquet":
         return pq.read_table(path)
+    # text columns stay text: a source named "123" must not come back as a number
+    text = {"source": pa.string(), "media_type": pa.string(), "status": pa.string(), "error": pa.string(),
+            "emotion": pa.string()}
     if fmt == "csv":
         import pyarrow.csv as pcsv
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True))
+        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True,
+                                                                       column_types=text))
     import pyarrow.json as pjson
-    return pjson.read_json(path)
+    head = json.loads(Path(path).open(encoding="utf-8").readline() or "{}")
+    explicit = pa.schema([(k, t) for k, t in text.items() if k in head])
+    table = pjson.read_json(path, parse_options=pjson.ParseOptions(explicit_schema=explicit))
+    return table.select([k for k in head if k in table.column_names])  # the file's column order

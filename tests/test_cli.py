@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -52,6 +53,17 @@ def test_usage_errors_exit_2(folder, tmp_path, args, message):
     assert result.exit_code == 2 and message in result.output
 
 
+def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(folder, tmp_path):
+    (tmp_path / "text.onnx").write_text("not a model")
+    for detector in ("blazeface", "yunet"):
+        for path, message in ((tmp_path / "none.onnx", "no such file"), (tmp_path / "text.onnx", "cannot load")):
+            result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q",
+                                      "--detector", detector, "--detector-model", str(path)])
+            assert result.exit_code == 2 and message in result.output, result.output
+    result = cli.invoke(app, ["models", "--detector", "haar"])
+    assert result.exit_code == 2 and "unknown detector" in result.output
+
+
 def test_existing_output_is_not_clobbered(folder, tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("precious")
@@ -86,7 +98,7 @@ def test_models_lists_files_and_json():
     assert result.exit_code == 0, result.output
     entries = json.loads(result.output)
     assert [e["name"] for e in entries] == ["detector (blazeface)", "keypoints", "expression"]
-    assert all(len(e["sha256"]) == 64 and e["path"] for e in entries)
+    assert all(len(e["sha256"]) == 64 and Path(e["path"]).is_file() for e in entries)
     text = cli.invoke(app, ["models", "--detector", "blazeface"]).output
     assert "keypoints: keypoints.onnx" in text and "classes:" in text
 
@@ -133,4 +145,5 @@ def test_auto_detector_picks_up_a_fetched_yunet(folder, tmp_path, yunet_file, mo
     (tmp_path / "cache").mkdir()
     shutil.copy(yunet_file, tmp_path / "cache" / YUNET_NAME)
     result = cli.invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
     assert json.loads(result.output)[0]["name"] == "detector (yunet)"

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.inputs import InputError, Source, VideoReader, media_type_of, read_image, read_paths_file, walk
+from batchface.inputs import InputError, VideoReader, media_type_of, read_image, read_paths_file, walk
 from corpus import png_header_only, write_video
 
 
@@ -74,7 +74,7 @@ def test_exif_orientation_is_applied(tmp_path):
 
 
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
-    bomb = touch(tmp_path / "bomb.png", png_header_only(60000, 60000))
+    bomb = touch(tmp_path / "bomb.png", png_header_only(15000, 15000))  # 2.25e8 pixels: over our limit only
     with pytest.raises(InputError, match="too large"):
         read_image(bomb)
 
@@ -107,5 +107,15 @@ def test_corrupt_and_empty_video_are_refused(tmp_path):
         VideoReader(touch(tmp_path / "c.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x01" * 5000))
 
 
-def test_source_is_a_value():
-    assert Source("a.jpg", "image") == Source("a.jpg", "image")
+def test_fps_above_the_video_rate_keeps_every_frame_up_to_max_frames(tmp_path):
+    video = write_video(tmp_path / "v.avi", frames=20, fps=25)
+    assert [f.index for f in VideoReader(video, fps=50, max_frames=4)] == [0, 1, 2, 3]
+    assert [f.index for f in VideoReader(video, fps=50)] == list(range(20))
+
+
+def test_a_segment_reads_the_same_frames_as_the_whole(tmp_path):
+    video = write_video(tmp_path / "v.avi", frames=50, fps=25)
+    whole = [(f.index, int(f.image.mean())) for f in VideoReader(video, fps=3)]
+    pieces = [(f.index, int(f.image.mean())) for a, b in ((0, 17), (17, 34), (34, None))
+              for f in VideoReader(video, fps=3, start=a, stop=b)]
+    assert pieces == whole and [i for i, _ in whole] == [0, 9, 17, 25, 34, 42]

@@ -1,4 +1,5 @@
 """The batch run end to end: real photos and videos, real decoding, real models, real processes."""
+import json
 import os
 import shutil
 import signal
@@ -116,15 +117,17 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, 
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
     deadline = time.time() + 120
-    while time.time() < deadline and not (progress.exists() and progress.read_text().count("\n") >= 1):
+    journalled = lambda: [json.loads(line)["source"] for line in progress.read_text().splitlines()[1:]]
+    while time.time() < deadline and not (progress.exists() and journalled()):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    committed = progress.read_text().count("\n")
+    committed = len(journalled())
     assert 1 <= committed < 40, "the kill must land mid-run"
-    # what was committed is readable now, before any resume
+    # what was committed is readable now, before any resume: exactly the journalled inputs' rows
     import pyarrow.dataset as ds
-    assert ds.dataset(tmp_path / "r.parquet.parts", format="parquet").to_table().num_rows >= committed
+    parts = ds.dataset(tmp_path / "r.parquet.parts", format="parquet").to_table().column("source").to_pylist()
+    assert set(journalled()) <= set(parts)
 
     done = subprocess.run(command + ["--resume"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -147,3 +150,47 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
     assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
     assert_same_rows(whole, pieces)
     assert (summary.videos, summary.frames, summary.inputs) == (1, 55, 1)
+
+
+def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
+    import batchface.runner as runner
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(detector="blazeface", every=5)
+    run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
+    monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
+    real, pieces_done = runner._video_rows, []
+
+    def dies_after_three(work):
+        if len(pieces_done) == 3:
+            raise KeyboardInterrupt  # stands in for a kill: what was committed stays
+        pieces_done.append(work.key)
+        return real(work)
+
+    monkeypatch.setattr(runner, "_video_rows", dies_after_three)
+    with pytest.raises(KeyboardInterrupt):
+        run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
+    monkeypatch.setattr(runner, "_video_rows", real)
+    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145   # pieces [0, 150) were committed
+    with pytest.raises(ValueError, match="differ in: options"):  # other sampling would mix two runs
+        run([video], tmp_path / "r.csv", options=Options(detector="blazeface", every=2), workers=0,
+            progress=False, resume=True)
+    summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
+    assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))
+    assert (summary.videos, summary.frames) == (1, 25)
+
+
+def test_a_worker_that_dies_costs_only_its_own_input(tmp_path, monkeypatch):
+    from batchface.runner import Source, Work, ordered_pool_results
+    (tmp_path / "crashy.py").write_text(
+        "import os\n"
+        "def work(task):\n"
+        "    if task[0].source.path == 'boom.jpg':\n"
+        "        os._exit(1)  # as a segfault would\n"
+        "    return [(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import crashy
+    tasks = [[Work(Source(f"{name}.jpg", "image"))] for name in ("a", "b", "boom", "c", "d", "e")]
+    got = [r for r in ordered_pool_results(tasks, crashy.work, 2, None, (), tick=60) if r is not None]
+    assert [(work.source.path, rows[0]["status"]) for (work, rows, _), in got] == [
+        ("a.jpg", "ok"), ("b.jpg", "ok"), ("boom.jpg", "error"), ("c.jpg", "ok"), ("d.jpg", "ok"), ("e.jpg", "ok")]
+    assert got[2][0][1][0]["error"] == "the worker process died on this input"

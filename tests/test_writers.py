@@ -113,3 +113,36 @@ def test_resume_of_a_finished_output_appends_new_sources(tmp_path, fmt):
     again.commit("c.jpg", rows_for("c.jpg", 1))
     again.close()
     assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "c.jpg"]
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    out = tmp_path / "r.csv"
+    w = TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 1}})
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.close(finished=False)
+    with pytest.raises(ValueError, match="differ in: options"):
+        TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 2}}, resume=True)
+    with pytest.raises(ValueError, match="differ in: columns"):
+        TableWriter(out, "csv", schema(CLASSES, ["nose"]), {"options": {"every": 1}}, resume=True)
+    assert TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 1}}, resume=True).done == ["a.jpg"]
+
+
+def test_resume_after_a_kill_that_tore_the_csv_header(tmp_path):
+    out = tmp_path / "r.csv"
+    TableWriter(out, "csv", schema(CLASSES))._journal.close()
+    out.write_text("source,media_ty")  # the kill landed while the header was written
+    w = TableWriter(out, "csv", schema(CLASSES), resume=True)
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.close()
+    assert read_table(out).column_names == schema(CLASSES).names and read_table(out).num_rows == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_sources_that_look_like_numbers_stay_text(tmp_path, fmt):
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    w.commit("123", rows_for("123", 1))
+    w.close()
+    assert read_table(out).column("source").to_pylist() == ["123"]
+    again = TableWriter(out, fmt, schema(CLASSES), resume=True)
+    assert again.done == ["123"]

@@ -6,8 +6,7 @@ SHARED ?= ../shared/data
 DEMO_OUT = demo-output
 YUNET  ?= $(SHARED)/models/face_detection_yunet_2023mar.onnx
 
-.PHONY: demo test bench train-expression train-keypoints report-expression report-keypoints \
-        export-blazeface check-blazeface clean
+.PHONY: demo test bench train-expression train-keypoints export-blazeface check-blazeface clean
 
 $(BIN)/batchface: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +40,9 @@ demo: $(BIN)/batchface
 test: $(VENV)/.train
 	$(BIN)/python -m pytest -q tests
 
+# On ../shared/data/samples when present, else on the demo's photos (made by `make demo`).
 bench: $(BIN)/batchface
+	@[ -d "$(SHARED)/samples" ] || [ -d "$(DEMO_OUT)/input" ] || $(MAKE) demo
 	$(BIN)/python tests/bench.py $(if $(wildcard $(SHARED)/samples),$(SHARED)/samples,$(DEMO_OUT)/input)
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
@@ -66,4 +67,4 @@ check-blazeface: $(VENV)/.train
 	  --check batchface/assets/blazeface_full_range.onnx $(wildcard $(SHARED)/samples/dlib_faces/*.jpg)
 
 clean:
-	rm -rf $(DEMO_OUT) bench-output .pytest_cache
+	rm -rf $(DEMO_OUT) .pytest_cache

@@ -7,9 +7,9 @@ import cv2
 import numpy as np
 
 from batchface.analysis import Face
+from batchface.inputs import IMAGE_EXTENSIONS
 
 BOX_COLOR, POINT_COLOR, TEXT_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255)
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def draw(image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
@@ -42,7 +42,7 @@ def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
     target = Path(annotate_dir).joinpath(*parts)
     if media_type == "video":
         return target.with_name(target.name + ".mp4") if target.suffix.lower() != ".mp4" else target
-    return target if target.suffix.lower() in IMAGE_SUFFIXES else target.with_name(target.name + ".png")
+    return target if target.suffix.lower() in IMAGE_EXTENSIONS else target.with_name(target.name + ".png")
 
 
 def write_image(path: Path, image: np.ndarray) -> None:

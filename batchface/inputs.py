@@ -36,21 +36,21 @@ def media_type_of(path) -> str | None:
     Only files with an image or video extension are considered, but the content decides which
     of the two they are, so a PNG named ``.jpg`` is an image and an AVI named ``.mp4`` a video.
     """
-    ext = Path(path).suffix.lower()
-    if ext not in IMAGE_EXTENSIONS and ext not in VIDEO_EXTENSIONS:
+    by_extension = _by_extension(path)
+    if by_extension is None:
         return None
     try:
         with open(path, "rb") as f:
             head = f.read(16)
     except OSError:
-        return "image" if ext in IMAGE_EXTENSIONS else "video"
+        return by_extension
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (
             head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
     if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3") or (
             head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return "video"
-    return "image" if ext in IMAGE_EXTENSIONS else "video"
+    return by_extension
 
 
 def walk(paths: Iterable, skipped: list | None = None) -> Iterator[Source]:
@@ -109,10 +109,14 @@ def read_paths_file(list_file) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]
 
 
-def read_image(path) -> np.ndarray:
-    """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+def _must_exist(path) -> None:
     if not os.path.exists(path):
         raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
+
+
+def read_image(path) -> np.ndarray:
+    """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+    _must_exist(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
@@ -155,8 +159,7 @@ class VideoReader:
 
     def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
                  start: int = 0, stop: int | None = None):
-        if not os.path.exists(path):
-            raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
+        _must_exist(path)
         if os.path.getsize(path) == 0:
             raise InputError("empty file")
         self.path = path

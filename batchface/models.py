@@ -32,6 +32,9 @@ def sha256_of(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+INPUT_NORMALIZATION = "grayscale uint8 / 255, float32 in [0, 1]"
+
+
 class FaceModel:
     """An ONNX model that reads a [N, S, S, 1] float32 crop batch in [0, 1] named ``image``."""
 
@@ -44,6 +47,10 @@ class FaceModel:
         if self.metadata.get("batchface_task") != self.task:
             raise ValueError(f"{self.path}: not a batchface {self.task} model "
                              f"(metadata batchface_task = {self.metadata.get('batchface_task')!r})")
+        # the one input scaling this runtime implements; a model that wants another is refused
+        if self.metadata.get("input_normalization") != INPUT_NORMALIZATION:
+            raise ValueError(f"{self.path}: input_normalization {self.metadata.get('input_normalization')!r} "
+                             f"is not {INPUT_NORMALIZATION!r}")
         self.input_size = int(self.metadata["input_size"])
         self.template = np.array(json.loads(self.metadata["crop_template"]), dtype=np.float64)
 
@@ -52,7 +59,7 @@ class FaceModel:
         return sha256_of(self.path)
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
-        """``crops``: uint8 [N, S, S] grayscale; scaled to [0, 1] as the metadata says."""
+        """``crops``: uint8 [N, S, S] grayscale; scaled to [0, 1] (:data:`INPUT_NORMALIZATION`)."""
         batch = crops.astype(np.float32)[..., None] / 255.0
         return self.session.run(None, {"image": batch})[0]
 

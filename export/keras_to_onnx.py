@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from batchface import crop
+from batchface.models import INPUT_NORMALIZATION
 
 PARITY_TOLERANCE = 1e-4
 
@@ -30,7 +31,7 @@ def metadata_for(run: Path, card: dict) -> dict[str, str]:
     props = {
         "batchface_task": meta["task"],
         "input_size": str(meta["input_size"]),
-        "input_normalization": "grayscale uint8 / 255, float32 in [0, 1]",
+        "input_normalization": INPUT_NORMALIZATION,
         "crop_template": json.dumps(crop.TEMPLATE.tolist()),
         "training_data": str(meta["data"]),
         "training_split": meta["split"],

@@ -7,10 +7,10 @@ from batchface.detection import BlazeFace, YuNet, create_detector, nms
 from groundtruth import annotated_boxes, matched
 
 
-@pytest.fixture(scope="module", params=["blazeface", "yunet"])
+@pytest.fixture(params=["blazeface", "yunet"])
 def detector(request, samples):
     if request.param == "yunet":
-        return YuNet(samples.parent / "models" / "face_detection_yunet_2023mar.onnx")
+        return YuNet(request.getfixturevalue("yunet_file"))
     return BlazeFace()
 
 

@@ -100,8 +100,10 @@ def test_ibug_flip_agrees_with_the_kaggle_flip():
 
 
 def test_flipped_samples_swap_left_and_right_labels():
-    image = np.random.default_rng(1).integers(0, 255, (200, 200), np.uint8)
     pts = face_points()
+    image = np.zeros((200, 200), np.uint8)
+    left_eye = kaggle_keypoints(pts, IBUG68_NAMES)[KAGGLE_NAMES.index("left_eye_center")]
+    cv2.circle(image, tuple(int(v) for v in left_eye), 4, 255, -1)   # a mark on the subject's left eye
     flipped = 0
     rng = np.random.default_rng(3)
     for _ in range(20):
@@ -111,8 +113,12 @@ def test_flipped_samples_swap_left_and_right_labels():
         assert k["left_eye_center"][0] > k["right_eye_center"][0]
         assert k["mouth_left_corner"][0] > k["mouth_right_corner"][0]
         assert crop_pts[16, 0] > crop_pts[0, 0]
-        flipped += patch.shape == (SIZE, SIZE)
-    assert flipped == 20
+        # the mark follows the pixels: under the left-eye label unflipped, under the right-eye one flipped
+        mark = np.array(np.unravel_index(cv2.GaussianBlur(patch, (9, 9), 0).argmax(), patch.shape)[::-1])
+        to_left, to_right = (np.linalg.norm(mark - k[n]) for n in ("left_eye_center", "right_eye_center"))
+        assert min(to_left, to_right) < 3
+        flipped += to_right < to_left
+    assert 0 < flipped < 20
 
 
 def test_unflipped_sample_lands_on_the_template():

@@ -102,9 +102,13 @@ def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
         return
     for entry in entries:
         typer.echo(f"{entry['name']}: {entry['file']}  sha256 {entry['sha256'][:16]}…")
-        for key, value in entry.items():
-            if key not in ("name", "file", "sha256", "path"):
-                typer.echo(f"    {key}: {value}")
+        for key, value in sorted(entry.items()):
+            if key in ("name", "file", "sha256", "path"):
+                continue
+            if key == "keypoint_names":  # 68 names do not fit a line: --json has them all
+                names = json.loads(value)
+                value = f"{len(names)}: {', '.join(names[:3])}, ..., {names[-1]}"
+            typer.echo(f"    {key}: {value}")
 
 
 @models_app.command("fetch")

@@ -103,6 +103,7 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",
+             *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset 17); onnxruntime matches "

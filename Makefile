@@ -18,16 +18,22 @@ $(VENV)/.train: $(BIN)/batchface
 	$(BIN)/pip install -q -e ".[train,dev]"
 	touch $@
 
-# The main job on real photos: ../shared/data/samples when present, else the public-domain photos
-# that scikit-image's wheel ships (astronaut, cameraman, and a coffee cup without a face).
-demo: $(BIN)/batchface
-	rm -rf $(DEMO_OUT) && mkdir -p $(DEMO_OUT)
+# Real photos for the demo, the bench and the BlazeFace parity check: ../shared/data/samples when
+# present, else the public-domain photos that scikit-image's wheel ships (astronaut, cameraman, and
+# a coffee cup without a face).
+$(DEMO_OUT)/input: | $(BIN)/batchface
+	mkdir -p $(DEMO_OUT)
 	@if [ -d "$(SHARED)/samples" ]; then \
-	  ln -s "$$(cd $(SHARED)/samples && pwd)" $(DEMO_OUT)/input; \
+	  ln -s "$$(cd $(SHARED)/samples && pwd)" $@; \
 	else \
 	  $(BIN)/pip download -q --no-deps scikit-image -d $(DEMO_OUT)/wheel && \
-	  $(BIN)/python -c "import zipfile,glob,os; z=zipfile.ZipFile(glob.glob('$(DEMO_OUT)/wheel/*.whl')[0]); os.makedirs('$(DEMO_OUT)/input'); [open('$(DEMO_OUT)/input/'+n,'wb').write(z.read('skimage/data/'+n)) for n in ('astronaut.png','camera.png','coffee.png')]"; \
+	  $(BIN)/python -c "import zipfile,glob,os; z=zipfile.ZipFile(glob.glob('$(DEMO_OUT)/wheel/*.whl')[0]); os.makedirs('$@'); [open('$@/'+n,'wb').write(z.read('skimage/data/'+n)) for n in ('astronaut.png','camera.png','coffee.png')]"; \
 	fi
+PHOTOS = $$(ls $(DEMO_OUT)/input/dlib_faces/*.jpg 2>/dev/null || ls $(DEMO_OUT)/input/*.png)
+
+# The main job on those photos (and videos): a table, annotated copies, the table's first rows.
+demo: $(BIN)/batchface $(DEMO_OUT)/input
+	rm -rf $(DEMO_OUT)/results.parquet $(DEMO_OUT)/annotated
 	$(BIN)/batchface run $(DEMO_OUT)/input --out $(DEMO_OUT)/results.parquet --annotate $(DEMO_OUT)/annotated --max-frames 50; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	@$(BIN)/python -c "from batchface.writers import read_table; \
@@ -40,10 +46,8 @@ demo: $(BIN)/batchface
 test: $(VENV)/.train
 	$(BIN)/python -m pytest -q tests
 
-# On ../shared/data/samples when present, else on the demo's photos (made by `make demo`).
-bench: $(BIN)/batchface
-	@[ -d "$(SHARED)/samples" ] || [ -d "$(DEMO_OUT)/input" ] || $(MAKE) demo
-	$(BIN)/python tests/bench.py $(if $(wildcard $(SHARED)/samples),$(SHARED)/samples,$(DEMO_OUT)/input)
+bench: $(BIN)/batchface $(DEMO_OUT)/input
+	$(BIN)/python tests/bench.py $(DEMO_OUT)/input
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
 train-expression: $(VENV)/.train
@@ -58,13 +62,13 @@ train-keypoints: $(VENV)/.train
 	  --yunet $(YUNET) --out reports/keypoints
 	$(BIN)/python -m export.keras_to_onnx runs/keypoints --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
 
-export-blazeface: $(VENV)/.train
-	$(BIN)/python -m export.blazeface --out batchface/assets/blazeface_full_range.onnx $(wildcard $(SHARED)/samples/dlib_faces/*.jpg)
+export-blazeface: $(VENV)/.train $(DEMO_OUT)/input
+	$(BIN)/python -m export.blazeface --out batchface/assets/blazeface_full_range.onnx $(PHOTOS)
 
 # Converts BlazeFace again and checks the result is the shipped file's graph (nodes, weights, metadata).
-check-blazeface: $(VENV)/.train
+check-blazeface: $(VENV)/.train $(DEMO_OUT)/input
 	$(BIN)/python -m export.blazeface --out /tmp/batchface-blazeface-check.onnx \
-	  --check batchface/assets/blazeface_full_range.onnx $(wildcard $(SHARED)/samples/dlib_faces/*.jpg)
+	  --check batchface/assets/blazeface_full_range.onnx $(PHOTOS)
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache

@@ -358,8 +358,9 @@ def ordered_pool_results(tasks, fn, workers: int, initializer, initargs, tick: f
     seconds that nothing arrives.
 
     A worker that dies (a decoder's segfault, the OOM killer) breaks the pool: the pool is started
-    again, and the oldest unfinished task is retried alone; if it breaks a pool on its own, it
-    yields :func:`crashed` rows and the run goes on.
+    again, the oldest unfinished task is cut into one task per input, and the first of those is
+    retried alone; an input that breaks a pool on its own yields :func:`crashed` rows and the run
+    goes on. (Tasks are lists of :class:`Work`.)
     """
     from concurrent.futures import ProcessPoolExecutor, TimeoutError
     from concurrent.futures.process import BrokenProcessPool
@@ -392,7 +393,8 @@ def ordered_pool_results(tasks, fn, workers: int, initializer, initargs, tick: f
             if alone:
                 yield crashed(tasks_back[0])
                 tasks_back = tasks_back[1:]
-            else:
+            else:  # retried input by input, so that only the guilty one gets the error row
+                tasks_back = [[work] for work in tasks_back[0]] + tasks_back[1:]
                 suspect = tasks_back[0]
             pending.extendleft(reversed(tasks_back))
         finally:

@@ -240,7 +240,8 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True,
                                                                        column_types=text))
     import pyarrow.json as pjson
-    head = json.loads(Path(path).open(encoding="utf-8").readline() or "{}")
+    with open(path, encoding="utf-8") as f:
+        head = json.loads(f.readline() or "{}")
     explicit = pa.schema([(k, t) for k, t in text.items() if k in head])
     table = pjson.read_json(path, parse_options=pjson.ParseOptions(explicit_schema=explicit))
     return table.select([k for k in head if k in table.column_names])  # the file's column order

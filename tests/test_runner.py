@@ -184,13 +184,15 @@ def test_a_worker_that_dies_costs_only_its_own_input(tmp_path, monkeypatch):
     (tmp_path / "crashy.py").write_text(
         "import os\n"
         "def work(task):\n"
-        "    if task[0].source.path == 'boom.jpg':\n"
+        "    if any(w.source.path == 'boom.jpg' for w in task):\n"
         "        os._exit(1)  # as a segfault would\n"
         "    return [(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import crashy
-    tasks = [[Work(Source(f"{name}.jpg", "image"))] for name in ("a", "b", "boom", "c", "d", "e")]
+    names = ("a", "b", "c", "boom", "d", "e", "f", "g")
+    tasks = [[Work(Source(f"{name}.jpg", "image")) for name in names[i:i + 2]] for i in range(0, 8, 2)]
     got = [r for r in ordered_pool_results(tasks, crashy.work, 2, None, (), tick=60) if r is not None]
-    assert [(work.source.path, rows[0]["status"]) for (work, rows, _), in got] == [
-        ("a.jpg", "ok"), ("b.jpg", "ok"), ("boom.jpg", "error"), ("c.jpg", "ok"), ("d.jpg", "ok"), ("e.jpg", "ok")]
-    assert got[2][0][1][0]["error"] == "the worker process died on this input"
+    flat = [(work.source.path, rows[0]) for result in got for work, rows, _ in result]
+    assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]   # in order, none twice
+    assert [row["status"] for _, row in flat] == ["ok"] * 3 + ["error"] + ["ok"] * 4
+    assert flat[3][1]["error"] == "the worker process died on this input"

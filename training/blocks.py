@@ -52,14 +52,14 @@ def expression_net(size: int, n_classes: int, dropout: float = 0.4) -> keras.Mod
     return keras.Model(inputs, outputs, name="expression")
 
 
-def keypoint_net(size: int, n_points: int, dropout: float = 0.3, stem_stride: int = 2) -> keras.Model:
+def keypoint_net(size: int, n_points: int, dropout: float = 0.3) -> keras.Model:
     """ResNet regressor: [N, size, size, 1] in [0, 1] -> [N, 2K] as x0, y0, x1, y1, ... in crop pixels.
 
     The last layer scales a centred unit output to pixels, so the exported model speaks pixels and
     the loss can still be computed on a unit scale.
     """
     inputs = keras.Input((size, size, 1), name="image")
-    x = resnet_trunk(inputs, stem_stride=stem_stride)
+    x = resnet_trunk(inputs, stem_stride=2)
     x = _conv_bn(x, 64, 1)
     x = layers.Flatten()(x)
     x = layers.Dense(256, activation="relu")(x)

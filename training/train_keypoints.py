@@ -134,8 +134,6 @@ def main(argv=None):
     p.add_argument("--detectors", default="blazeface",
                    help="comma-separated runtime detectors whose points also cut training crops: blazeface, "
                         "yunet=PATH (the YuNet .onnx); empty: ground truth only")
-    p.add_argument("--stem-stride", type=int, default=2, choices=(1, 2),
-                   help="1 keeps twice the resolution in every stage (4x the compute)")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
     common.add_common_args(p, epochs=60, batch_size=32, patience=20,
@@ -174,7 +172,7 @@ def main(argv=None):
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
-    model = keypoint_net(SIZE, len(point_names), stem_stride=args.stem_stride)
+    model = keypoint_net(SIZE, len(point_names))
     seconds = common.fit(model, train_data, val_data, args, out, masked_unit_mse, monitor="val_loss")
     crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
     pred = model.predict(np.stack(crops)[..., None], verbose=0).reshape(len(te), -1, 2)
@@ -191,7 +189,7 @@ def main(argv=None):
         + f" (picked at random per sample) + N(0, {args.jitter} x eye distance)",
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "stem_stride": args.stem_stride, "train_seconds_last_session": round(seconds),
+        "train_seconds_last_session": round(seconds),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps({k: v for k, v in meta.items() if k not in ("keypoint_names", "test_people")}, indent=2))

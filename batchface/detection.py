@@ -93,10 +93,9 @@ class BlazeFace:
         # metadata names which of the six keypoints are the image-left eye, image-right eye, mouth
         self.point_index = json.loads(meta["alignment_keypoints"])
 
-    def _detect_square(self, image_rgb: np.ndarray):
-        """Run the network on one square RGB patch; returns boxes, scores, points in patch-unit coords."""
-        patch = cv2.resize(image_rgb, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        x = (patch.astype(np.float32)[None] / 127.5) - 1.0
+    def _detect_square(self, patch_bgr: np.ndarray):
+        """Run the network on one size x size BGR patch; returns boxes, scores, points in patch-unit coords."""
+        x = (patch_bgr[None, :, :, ::-1].astype(np.float32) / 127.5) - 1.0  # the network reads RGB
         raw, logits = self.session.run(None, {self.input_name: x})
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -100, 100)))
         keep = scores >= self.score_threshold
@@ -106,39 +105,48 @@ class BlazeFace:
         points = raw[:, 4:16].reshape(-1, 6, 2) + anchors[:, None, :]
         return boxes, scores, points
 
-    def _tiles(self, width: int, height: int):
-        """Square tiles (x, y, side) of an image pyramid: the whole image, then halves down to the finest side."""
+    def _levels(self, width: int, height: int) -> list[int]:
+        """Tile sides (pixels) of the pyramid: the whole image, then halves down to the finest side."""
         side = max(width, height)
-        smallest = max(self.size, self.finest_tile, side // 4)
-        while True:
-            step = max(1, int(side * 0.75))
-            xs = range(0, max(1, width - side + step), step) if side < width else [0]
-            ys = range(0, max(1, height - side + step), step) if side < height else [0]
-            for y in ys:
-                for x in xs:
-                    yield min(x, max(0, width - side)), min(y, max(0, height - side)), side
-            if side <= smallest:
-                return
-            side = max(smallest, side // 2)
+        finest = max(self.size, self.finest_tile, side // 4)
+        sides = [side]
+        while side > finest:
+            # a level barely above the finest (400 then 384 pixels) finds nothing new: skip it
+            side = side // 2 if side // 2 >= finest * 1.5 else finest
+            sides.append(side)
+        return sides
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         height, width = image_bgr.shape[:2]
-        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
         all_boxes, all_scores, all_points = [], [], []
-        for x0, y0, side in self._tiles(width, height):
-            tile = rgb[y0:y0 + side, x0:x0 + side]
-            if tile.shape[0] != side or tile.shape[1] != side:
-                # pad the short side (bottom/right) so the network sees an undistorted square
-                tile = cv2.copyMakeBorder(tile, 0, side - tile.shape[0], 0, side - tile.shape[1],
-                                          cv2.BORDER_CONSTANT, value=0)
-            boxes, scores, points = self._detect_square(tile)
-            all_boxes.append(boxes * side + [x0, y0, 0, 0])
-            all_scores.append(scores)
-            all_points.append(points * side + [x0, y0])
+        level = image_bgr
+        for side in reversed(self._levels(width, height)):
+            # scale the image once per level, so that a tile of `side` pixels is a network input; finest
+            # level first, so that each coarser level is shrunk from the last one rather than the original
+            level = cv2.resize(level, (max(1, round(width * self.size / side)), max(1, round(height * self.size / side))),
+                               interpolation=cv2.INTER_AREA)
+            to_image = np.array([width / level.shape[1], height / level.shape[0]])
+            for y0 in _tile_starts(level.shape[0], self.size):
+                for x0 in _tile_starts(level.shape[1], self.size):
+                    tile = level[y0:y0 + self.size, x0:x0 + self.size]
+                    # pad the short side (bottom/right) so the network sees an undistorted square
+                    tile = cv2.copyMakeBorder(tile, 0, self.size - tile.shape[0], 0, self.size - tile.shape[1],
+                                              cv2.BORDER_CONSTANT, value=0)
+                    boxes, scores, points = self._detect_square(tile)
+                    all_boxes.append((boxes * self.size + [x0, y0, 0, 0]) * np.tile(to_image, 2))
+                    all_scores.append(scores)
+                    all_points.append((points * self.size + [x0, y0]) * to_image)
         boxes, scores, points = np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_points)
         keep = nms(boxes, scores, self.nms_iou)
         points = points[keep][:, self.point_index]
         return Detections(boxes[keep], scores[keep], points).sorted()
+
+
+def _tile_starts(length: int, tile: int) -> list[int]:
+    """Offsets (pixels) of tiles of ``tile`` pixels along ``length`` overlapping by a quarter; the last ends at the edge."""
+    if length <= tile:
+        return [0]
+    return list(range(0, length - tile, tile * 3 // 4)) + [length - tile]
 
 
 class YuNet:

@@ -5,7 +5,8 @@
 The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale / 255); output
 ``keypoints`` [N, 2K] as x0, y0, x1, y1, ... in crop pixels, or ``probabilities`` [N, C].
 ``metadata_props`` carry what the runtime needs (task, input size, normalisation, crop template,
-keypoint names or classes) and the model card's facts. The export fails unless onnxruntime
+keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` says
+``mirror_average`` is exported wrapped by ``training.blocks.mirror_averaged``. The export fails unless onnxruntime
 matches Keras to 1e-4 on real crops
 (probabilities as they are, keypoints divided by the crop side).
 """
@@ -56,13 +57,17 @@ def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
     import tf2onnx
 
     run, out = Path(run), Path(out)
+    meta = json.loads((run / "train_meta.json").read_text())
     model = keras.models.load_model(run / "model.keras", compile=False)
+    if meta.get("mirror_average"):
+        from training.blocks import mirror_averaged
+        model = mirror_averaged(model)
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset,
                                           output_path=None)
     # tf2onnx names outputs after the Keras layer; give them the contract's names
-    task = json.loads((run / "train_meta.json").read_text())["task"]
+    task = meta["task"]
     wanted = "keypoints" if task == "keypoints" else "probabilities"
     old = proto.graph.output[0].name
     for node in proto.graph.node:
@@ -87,7 +92,7 @@ def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
                          f"> {PARITY_TOLERANCE}")
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
     print(f"{out}: parity max abs diff {diff:.2e} on {len(sample)} real crops; sha256 {sha}")
-    write_card(out, json.loads((run / "train_meta.json").read_text()), card or {}, diff, sha)
+    write_card(out, meta, card or {}, diff, sha)
     return {"parity_max_abs_diff": diff, "sha256": sha}
 
 
@@ -104,6 +109,8 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
+             *(["- **Inside the file:** the network runs on the crop and on its mirror image, and the two "
+                "outputs are averaged."] if meta.get("mirror_average") else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset 17); onnxruntime matches "

@@ -41,6 +41,15 @@ def test_expression_model_gives_probabilities_of_its_classes():
     assert model.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
 
 
+def test_expression_model_reads_a_face_and_its_mirror_image_alike():
+    # the file averages the network over the crop and its mirror image (training.blocks.mirror_averaged)
+    crops = np.random.default_rng(1).integers(0, 255, (4, 48, 48), dtype=np.uint8)
+    model = ExpressionModel()
+    probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])
+    np.testing.assert_allclose(probs, mirrored, atol=1e-6)
+    assert np.abs(probs - probs[::-1]).max() > 1e-3   # and yet it tells the faces apart
+
+
 def test_a_file_of_the_wrong_task_is_refused():
     with pytest.raises(ValueError, match="not a batchface keypoints model"):
         KeypointModel(EXPRESSION_FILE)

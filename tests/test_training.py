@@ -148,6 +148,8 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
     assert figures["parity_max_abs_diff"] <= 1e-4
     model = ExpressionModel(tmp_path / "ex.onnx")
     assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.0"
+    crops = rng.integers(0, 255, (2, 48, 48), np.uint8)
+    np.testing.assert_allclose(model.predict(crops), model.predict(crops[:, :, ::-1]), atol=1e-6)
 
     kp = tmp_path / "kp"
     (kp / "training").mkdir(parents=True)

@@ -51,7 +51,7 @@ def main(argv=None):
                            limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
     out = common.start(args)
-    from training.blocks import expression_net
+    from training.blocks import expression_net, mirror_averaged
 
     classes, splits = load(args)
     images, labels = splits["Training"]
@@ -86,7 +86,8 @@ def main(argv=None):
     seconds = common.fit(model, train_data, val_data, args, out, "sparse_categorical_crossentropy",
                          monitor="val_accuracy", metrics=["accuracy"], class_weight=class_weight)
     test_images, test_labels = splits["PublicTest"]
-    probs = model.predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
+    # the shipped model averages each face with its mirror image (export does the same wrapping)
+    probs = mirror_averaged(model).predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
     np.savez_compressed(out / "test_predictions.npz", probabilities=probs, labels=test_labels,
                         crops=test_images[:64].astype(np.float32) / 255.0)
     meta = {
@@ -96,7 +97,7 @@ def main(argv=None):
         "val_images": int(len(va)), "test_images": int(len(test_labels)),
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "train_seconds_last_session": round(seconds), "class_weight": class_weight,
+        "train_seconds_last_session": round(seconds), "class_weight": class_weight, "mirror_average": True,
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))

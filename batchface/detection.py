@@ -123,7 +123,8 @@ class BlazeFace:
         for side in reversed(self._levels(width, height)):
             # scale the image once per level, so that a tile of `side` pixels is a network input; finest
             # level first, so that each coarser level is shrunk from the last one rather than the original
-            level = cv2.resize(level, (max(1, round(width * self.size / side)), max(1, round(height * self.size / side))),
+            scale = self.size / side
+            level = cv2.resize(level, (max(1, round(width * scale)), max(1, round(height * scale))),
                                interpolation=cv2.INTER_AREA)
             to_image = np.array([width / level.shape[1], height / level.shape[0]])
             for y0 in _tile_starts(level.shape[0], self.size):
@@ -143,7 +144,7 @@ class BlazeFace:
 
 
 def _tile_starts(length: int, tile: int) -> list[int]:
-    """Offsets (pixels) of tiles of ``tile`` pixels along ``length`` overlapping by a quarter; the last ends at the edge."""
+    """Offsets (pixels) of ``tile``-pixel tiles along ``length``, overlapping by a quarter, the last at the end."""
     if length <= tile:
         return [0]
     return list(range(0, length - tile, tile * 3 // 4)) + [length - tile]

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.detection import BlazeFace, YuNet, create_detector, nms
+from batchface.detection import BlazeFace, YuNet, _tile_starts, create_detector, nms
 from groundtruth import annotated_boxes, matched
 
 
@@ -45,6 +45,25 @@ def test_faces_are_ordered_left_to_right(detector, samples):
 
 def test_nothing_in_a_blank_image(detector):
     assert len(detector.detect(np.full((300, 400, 3), 127, np.uint8))) == 0
+
+
+@pytest.mark.parametrize("length", [100, 192, 193, 500, 769])
+def test_tiles_cover_the_image_and_overlap_by_a_quarter(length):
+    starts = _tile_starts(length, 192)
+    covered = np.zeros(max(length, 192), bool)
+    for s in starts:
+        covered[s:s + 192] = True
+    assert covered[:length].all() and starts[0] == 0 and starts[-1] == max(0, length - 192)
+    assert all(48 <= a + 192 - b for a, b in zip(starts, starts[1:]))
+
+
+def test_pyramid_levels_run_from_the_whole_image_to_the_finest_tile():
+    levels = BlazeFace()._levels
+    assert levels(300, 200) == [300]
+    assert levels(500, 375) == [500, 384]
+    assert levels(800, 600) == [800, 384]          # not 800, 400, 384: 400 finds nothing 384 misses
+    assert levels(1200, 800) == [1200, 600, 384]
+    assert levels(1986, 1545) == [1986, 993, 496]  # finest: a quarter of the longer side
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

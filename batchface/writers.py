@@ -174,7 +174,8 @@ class TableWriter:
         rows = [row for _, source_rows in self._pending for row in source_rows]
         if self.fmt == "parquet":
             name = f"part-{self._part:06d}.parquet"
-            tmp = self.parts_dir / (name + ".tmp")
+            # a leading dot hides the file being written from pyarrow.dataset readers of the folder
+            tmp = self.parts_dir / f".{name}.tmp"
             pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), tmp)
             _fsync(tmp)
             os.replace(tmp, self.parts_dir / name)

@@ -4,6 +4,7 @@ import math
 import pyarrow as pa
 import pytest
 
+from batchface import writers
 from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, read_table, schema
 
 CLASSES = ("angry", "happy")
@@ -80,14 +81,23 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt):
+def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES))
     w.commit("a.jpg", rows_for("a.jpg", 2))
     w.flush()
     # a kill in the middle of the next write: data half written, journal line torn
     if fmt == "parquet":
-        (tmp_path / f"r.{fmt}.parts" / "part-000001.parquet.tmp").write_bytes(b"PAR1 half")
+        def killed(path):
+            raise KeyboardInterrupt
+        w.commit("b.jpg", rows_for("b.jpg", 1))
+        monkeypatch.setattr(writers, "_fsync", killed)
+        with pytest.raises(KeyboardInterrupt):
+            w.flush()
+        monkeypatch.undo()
+        # the part being written is hidden from readers of the folder, who see what was committed
+        import pyarrow.dataset as ds
+        assert ds.dataset(tmp_path / f"r.{fmt}.parts").to_table().column("source").to_pylist() == ["a.jpg"] * 2
     else:
         with open(out, "a") as f:
             f.write("b.jpg,image,0,partial line")

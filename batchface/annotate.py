@@ -34,8 +34,9 @@ def draw(image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
 def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
     """Where the annotated copy of ``source`` goes: its own path below ``annotate_dir``.
 
-    Each source path is unique in a run, so same-named files of different folders never collide;
-    absolute paths lose their root, and ``..`` becomes ``__``. Videos become ``.mp4``; images
+    The copy mirrors the source path as given, so same-named files of different folders never
+    collide; absolute paths lose their root (``/data/a.jpg`` and ``data/a.jpg`` would share a
+    copy), and ``..`` becomes ``__``. Videos become ``.mp4``; images
     keep their format when OpenCV can write it, else become ``.png``.
     """
     parts = [("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")]
@@ -54,17 +55,28 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 class VideoSink:
-    """An annotated video of the sampled frames, opened at the first frame."""
+    """An annotated video of the sampled frames, opened at the first frame.
+
+    A video that cannot be written does not stop the analysis: :attr:`error` says why instead.
+    """
 
     def __init__(self, path: Path, fps: float):
         self.path, self.fps, self.writer = path, fps, None
+        self.error: str | None = None
 
     def write(self, image: np.ndarray) -> None:
-        if self.writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = image.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-        self.writer.write(image)
+        if self.error:
+            return
+        try:
+            if self.writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                h, w = image.shape[:2]
+                self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+                if not self.writer.isOpened():  # OpenCV says nothing else
+                    raise OSError(f"OpenCV cannot write {self.path}")
+            self.writer.write(image)
+        except (OSError, cv2.error) as e:
+            self.error = f"annotated copy not written: {e}"
 
     def close(self) -> None:
         if self.writer is not None:

@@ -167,7 +167,7 @@ class YuNet:
         height, width = image_bgr.shape[:2]
         scale = min(1.0, self.max_side / max(height, width))
         if scale < 1.0:
-            image_bgr = cv2.resize(image_bgr, (round(width * scale), round(height * scale)),
+            image_bgr = cv2.resize(image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
                                    interpolation=cv2.INTER_AREA)
         self.detector.setInputSize((image_bgr.shape[1], image_bgr.shape[0]))
         _, faces = self.detector.detect(image_bgr)

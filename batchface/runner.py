@@ -232,6 +232,9 @@ def _video_rows(work: Work) -> tuple[Work, list[dict], int]:
     finally:
         if sink is not None:
             sink.close()
+    if sink is not None and sink.error:  # the rows are good; say in them that their video is missing
+        for row in rows:
+            row["error"] = row["error"] or sink.error
     return work, rows, frames
 
 
@@ -309,7 +312,10 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     todo = [w for w in plan([s for s in sources if s.path not in done], options) if w.key not in done]
     summary.inputs = len(sources)
     summary.resumed = len(sources) - len({w.source for w in todo})
-    failed = set()
+    # inputs that failed before a --resume still count: the exit status covers the whole table
+    source_paths = {s.path for s in sources}
+    failed = {k if k in source_paths else k.rpartition("#frames=")[0] for k in writer.failed}
+    summary.errors = len(failed & source_paths)
 
     start = time.monotonic()
     bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
@@ -325,12 +331,12 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
                 summary.frames += frames
                 summary.faces += sum(r["status"] == "ok" for r in rows)
                 if any(r["status"] == "error" for r in rows):
-                    failed.add(work.source)
+                    failed.add(work.source.path)
                 if work.stop is None:  # an input is done with its last piece
                     summary.images += work.source.media_type == "image"
                     summary.videos += work.source.media_type == "video"
                     bar.update(1)
-            summary.errors = len(failed)
+            summary.errors = len(failed & source_paths)
             elapsed = time.monotonic() - start
             bar.set_postfix(frames=summary.frames, faces=summary.faces,
                             faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}", refresh=False)
@@ -375,8 +381,8 @@ def ordered_pool_results(tasks, fn, workers: int, initializer, initargs, tick: f
         try:
             while pending or in_flight:
                 while pending and len(in_flight) < (1 if alone else 2 * workers):
-                    task = pending.popleft()
-                    in_flight.append((task, pool.submit(fn, task)))
+                    future = pool.submit(fn, pending[0])  # raises if the pool broke: the task stays pending
+                    in_flight.append((pending.popleft(), future))
                 try:
                     result = in_flight[0][1].result(timeout=tick)
                 except TimeoutError:
@@ -389,11 +395,11 @@ def ordered_pool_results(tasks, fn, workers: int, initializer, initargs, tick: f
             stopped = False
         except BrokenProcessPool:
             stopped = False
-            tasks_back = [task for task, _ in in_flight]
-            if alone:
+            tasks_back = [task for task, _ in in_flight]  # none if a worker died between tasks
+            if alone and tasks_back:
                 yield crashed(tasks_back[0])
                 tasks_back = tasks_back[1:]
-            else:  # retried input by input, so that only the guilty one gets the error row
+            elif tasks_back:  # retried input by input, so that only the guilty one gets the error row
                 tasks_back = [[work] for work in tasks_back[0]] + tasks_back[1:]
                 suspect = tasks_back[0]
             pending.extendleft(reversed(tasks_back))

@@ -1,11 +1,12 @@
 """The output table: its columns, and writers keyed by format that survive a killed run.
 
-Rows are committed a whole source at a time. While a run is going, committed rows are on disk
-and readable: a CSV or JSONL output grows in place; a Parquet output is kept as complete part
-files in ``<out>.parts/`` (readable as a dataset) and joined into ``<out>`` when the run ends.
-``<out>.progress`` lists the committed sources; with it, a resumed run drops anything written
-after the last commit and goes on with the next source, so the finished table has exactly the rows
-of an uninterrupted run.
+Rows are committed a whole key at a time (a key names an input, or a piece of a video). While a
+run is going, committed rows are on disk and readable: a CSV or JSONL output grows in place; a
+Parquet output is kept as complete part files in ``<out>.parts/`` (readable as a dataset) and
+joined into ``<out>`` when the run ends. ``<out>.progress`` journals the commits, one line for
+each write (a line cut by a kill drops that whole write); with it, a resumed run drops anything
+written after the last commit and goes on with the next key, so the finished table has exactly the
+rows of an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -59,12 +60,13 @@ def format_of(path, fmt: str | None = None) -> str:
 
 
 class TableWriter:
-    """Writes rows of one :func:`schema` to ``path`` in ``fmt``, committing whole sources.
+    """Writes rows of one :func:`schema` to ``path`` in ``fmt``, committing whole keys.
 
     Rows are made durable (written, fsynced, journalled) every ``commit_seconds`` or 2,000 rows.
 
     ``resume=True`` continues a killed (or finished) run at ``path``; otherwise ``path`` and its
-    journal must not exist. :attr:`done` holds the sources already committed.
+    journal must not exist. :attr:`done` holds the keys already committed, :attr:`failed` those of
+    them whose rows include an ``error`` row.
     """
 
     flush_rows = 2000
@@ -81,6 +83,7 @@ class TableWriter:
         self.progress_path = self.path.with_name(self.path.name + ".progress")
         self.parts_dir = self.path.with_name(self.path.name + ".parts")
         self.done: list[str] = []
+        self.failed: list[str] = []
         self._pending: list[tuple[str, list[dict]]] = []
         self._pending_rows, self._last_flush = 0, time.monotonic()
         self._part = 0
@@ -103,7 +106,8 @@ class TableWriter:
 
     # --- recovery ---------------------------------------------------------------------------
     def _journal_text(self, entries) -> str:
-        """The journal: a first line with the run's identity, then one line per committed source."""
+        """The journal: a first line with the run's identity, then one line per write: its keys, the
+        failed ones among them, and its part file (Parquet) or the file's length after it."""
         return "".join(json.dumps(e) + "\n" for e in [{"run": self.identity}] + entries)
 
     def _check_same_run(self, identity: dict) -> None:
@@ -123,7 +127,8 @@ class TableWriter:
                     break  # a line cut by the kill: nothing after it was committed
             if entries and "run" in entries[0]:
                 self._check_same_run(entries.pop(0)["run"])
-            self.done = [e["source"] for e in entries]
+            self.done = [k for e in entries for k in e["keys"]]
+            self.failed = [k for e in entries for k in e["failed"]]
             if self.fmt == "parquet":
                 kept = {e["part"] for e in entries}
                 for part in self.parts_dir.glob("*"):
@@ -145,30 +150,35 @@ class TableWriter:
                 meta = json.loads(stored)
                 self._check_same_run({"columns": table.schema.names,
                                       **{k: v for k, v in meta.items() if k != "batchface_version"}})
-            elif self.fmt == "csv" and table.schema.names != self.schema.names:
+            elif table.num_columns and table.schema.names != self.schema.names:
+                # CSV and JSONL keep no metadata: the columns are all that can be checked
                 raise ValueError(f"--resume of {self.path}: its columns differ from this run's "
                                  "(--landmarks, or another expression model?)")
-            self.done = list(dict.fromkeys(table.column("source").to_pylist()))
+            sources = table.column("source").to_pylist() if table.num_columns else []
+            statuses = table.column("status").to_pylist() if table.num_columns else []
+            self.done = list(dict.fromkeys(sources))
+            self.failed = list(dict.fromkeys(s for s, status in zip(sources, statuses) if status == "error"))
+            entry = {"keys": self.done, "failed": self.failed}
             if self.fmt == "parquet":
                 self.parts_dir.mkdir(parents=True, exist_ok=True)
                 os.replace(self.path, self.parts_dir / "part-000000.parquet")
                 self._part = 1
-                entries = [{"source": s, "part": "part-000000.parquet"} for s in self.done]
+                entry["part"] = "part-000000.parquet"
             else:
-                size = self.path.stat().st_size
-                entries = [{"source": s, "offset": size} for s in self.done]
+                entry["offset"] = self.path.stat().st_size
+            entries = [entry] if self.done else []
             self.progress_path.write_text(self._journal_text(entries), encoding="utf-8")
 
     # --- writing ----------------------------------------------------------------------------
-    def commit(self, source: str, rows: list[dict]) -> None:
-        """Add the complete rows of one source; written out in batches."""
-        self._pending.append((source, rows))
+    def commit(self, key: str, rows: list[dict]) -> None:
+        """Add the complete rows of one key (an input or a piece of a video); written out in batches."""
+        self._pending.append((key, rows))
         self._pending_rows += len(rows)
         if self._pending_rows >= self.flush_rows or time.monotonic() - self._last_flush >= self.commit_seconds:
             self.flush()
 
     def flush(self) -> None:
-        """Write pending rows, make them durable, then record their sources in the journal."""
+        """Write pending rows, make them durable, then record their keys in the journal."""
         if not self._pending:
             return
         rows = [row for _, source_rows in self._pending for row in source_rows]
@@ -180,7 +190,7 @@ class TableWriter:
             _fsync(tmp)
             os.replace(tmp, self.parts_dir / name)
             self._part += 1
-            entries = [{"source": s, "part": name} for s, _ in self._pending]
+            where = {"part": name}
         else:
             text = self._csv_text(rows) if self.fmt == "csv" else "".join(
                 json.dumps({k: _json_value(r.get(k)) for k in self.schema.names}, ensure_ascii=False) + "\n" for r in rows)
@@ -189,11 +199,15 @@ class TableWriter:
                 f.flush()
                 os.fsync(f.fileno())
                 offset = f.tell()
-            entries = [{"source": s, "offset": offset} for s, _ in self._pending]
-        self._journal.write("".join(json.dumps(e) + "\n" for e in entries))
+            where = {"offset": offset}
+        keys = [k for k, _ in self._pending]
+        failed = [k for k, key_rows in self._pending if any(r["status"] == "error" for r in key_rows)]
+        # one line for the whole write: a kill that cuts it leaves none of its keys committed
+        self._journal.write(json.dumps({"keys": keys, "failed": failed, **where}) + "\n")
         self._journal.flush()
         os.fsync(self._journal.fileno())
-        self.done.extend(s for s, _ in self._pending)
+        self.done.extend(keys)
+        self.failed.extend(failed)
         self._pending, self._pending_rows, self._last_flush = [], 0, time.monotonic()
 
     def _csv_text(self, rows) -> str:
@@ -243,6 +257,8 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     import pyarrow.json as pjson
     with open(path, encoding="utf-8") as f:
         head = json.loads(f.readline() or "{}")
+    if not head:
+        return pa.table({})  # no row: a run with nothing to analyse
     explicit = pa.schema([(k, t) for k, t in text.items() if k in head])
     table = pjson.read_json(path, parse_options=pjson.ParseOptions(explicit_schema=explicit))
     return table.select([k for k in head if k in table.column_names])  # the file's column order

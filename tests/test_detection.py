@@ -47,6 +47,11 @@ def test_nothing_in_a_blank_image(detector):
     assert len(detector.detect(np.full((300, 400, 3), 127, np.uint8))) == 0
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 10000, 3), (9000, 3, 3)])
+def test_images_of_extreme_shapes_are_searched_without_error(detector, shape):
+    assert len(detector.detect(np.full(shape, 127, np.uint8))) == 0
+
+
 @pytest.mark.parametrize("length", [100, 192, 193, 500, 769])
 def test_tiles_cover_the_image_and_overlap_by_a_quarter(length):
     starts = _tile_starts(length, 192)

@@ -117,7 +117,7 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, 
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
     deadline = time.time() + 120
-    journalled = lambda: [json.loads(line)["source"] for line in progress.read_text().splitlines()[1:]]
+    journalled = lambda: [k for line in progress.read_text().splitlines()[1:] for k in json.loads(line)["keys"]]
     while time.time() < deadline and not (progress.exists() and journalled()):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -196,3 +196,30 @@ def test_a_worker_that_dies_costs_only_its_own_input(tmp_path, monkeypatch):
     assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]   # in order, none twice
     assert [row["status"] for _, row in flat] == ["ok"] * 3 + ["error"] + ["ok"] * 4
     assert flat[3][1]["error"] == "the worker process died on this input"
+
+
+def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "a.jpg")
+    first = run([folder], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=0, progress=False)
+    assert first.errors == 1
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "b.jpg")
+    again = run([folder], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=0, progress=False,
+                resume=True)
+    assert (again.resumed, again.errors) == (2, 1)   # exit status 1: the table holds an error row
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.csv")] == ["a.jpg", "broken.jpg", "b.jpg"]
+
+
+def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(samples, tmp_path):
+    blocked = tmp_path / "ann"
+    blocked.write_text("a file where the folder should be")
+    video = samples / "videos" / "0492_03_009_bill_gates.avi"
+    photo = samples / "face_recognition" / "obama_small.jpg"
+    summary = run([photo, video], tmp_path / "r.csv", options=Options(detector="blazeface", every=100,
+                  annotate=str(blocked)), workers=0, progress=False)
+    got = rows(tmp_path / "r.csv")
+    assert [(r["media_type"], r["status"]) for r in got] == [("image", "ok")] + [("video", "ok")] * 3
+    assert all(r["error"].startswith("annotated copy not written: ") for r in got)
+    assert summary.errors == 0 and summary.faces == 4

@@ -156,3 +156,60 @@ def test_sources_that_look_like_numbers_stay_text(tmp_path, fmt):
     assert read_table(out).column("source").to_pylist() == ["123"]
     again = TableWriter(out, fmt, schema(CLASSES), resume=True)
     assert again.done == ["123"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_torn_journal_line_drops_its_whole_write(tmp_path, fmt):
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.flush()
+    w.commit("b.jpg", rows_for("b.jpg", 1))
+    w.commit("c.jpg", rows_for("c.jpg", 1))
+    w.flush()   # one write for b and c: its rows are on disk, then one journal line names both
+    w._journal.close()
+    journal = tmp_path / f"r.{fmt}.progress"
+    text = journal.read_text()
+    journal.write_text(text[:text.rindex('"c.jpg"')])   # the kill cuts that line after "b.jpg"
+    resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
+    assert resumed.done == ["a.jpg"]
+    resumed.commit("b.jpg", rows_for("b.jpg", 1))
+    resumed.commit("c.jpg", rows_for("c.jpg", 1))
+    resumed.close()
+    assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "b.jpg", "c.jpg"]
+
+
+def test_failed_keys_survive_a_resume(tmp_path):
+    out = tmp_path / "r.parquet"
+    w = TableWriter(out, "parquet", schema(CLASSES))
+    bad = rows_for("bad.jpg", 1)
+    bad[0].update(status="error", error="cannot decode")
+    w.commit("bad.jpg", bad)
+    w.commit("good.jpg", rows_for("good.jpg", 1))
+    w.close(finished=False)
+    resumed = TableWriter(out, "parquet", schema(CLASSES), resume=True)
+    assert (resumed.done, resumed.failed) == (["bad.jpg", "good.jpg"], ["bad.jpg"])
+    resumed.close()
+    finished = TableWriter(out, "parquet", schema(CLASSES), resume=True)   # the same from a finished table
+    assert (finished.done, finished.failed) == (["bad.jpg", "good.jpg"], ["bad.jpg"])
+    finished.close()
+
+
+def test_resume_of_an_empty_jsonl_output(tmp_path):
+    out = tmp_path / "r.jsonl"
+    TableWriter(out, "jsonl", schema(CLASSES)).close()
+    assert out.read_text() == ""
+    resumed = TableWriter(out, "jsonl", schema(CLASSES), resume=True)
+    assert resumed.done == []
+    resumed.commit("a.jpg", rows_for("a.jpg", 1))
+    resumed.close()
+    assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg"]
+
+
+def test_resume_of_a_finished_jsonl_output_checks_its_columns(tmp_path):
+    out = tmp_path / "r.jsonl"
+    w = TableWriter(out, "jsonl", schema(CLASSES))
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.close()
+    with pytest.raises(ValueError, match="columns differ"):
+        TableWriter(out, "jsonl", schema(CLASSES + ("sad",)), resume=True)

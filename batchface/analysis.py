@@ -37,7 +37,8 @@ class Face:
 
 
 class Analyzer:
-    """Detector plus the two face models, loaded once; ``threads`` caps each model's CPU threads."""
+    """Detector plus the two face models, loaded once; ``threads`` caps the onnxruntime threads of
+    each model (YuNet runs in OpenCV, whose threads ``cv2.setNumThreads`` sets)."""
 
     def __init__(self, detector: str = "auto", detector_model=None, keypoint_model=KEYPOINTS_FILE,
                  expression_model=EXPRESSION_FILE, threads: int = 1):

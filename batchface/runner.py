@@ -148,16 +148,16 @@ _analyzer = None
 _options: Options | None = None
 
 
-def init_worker(options: Options, threads: int = 1) -> None:
-    """Load the models once for this process and pin its threads."""
+def init_worker(options: Options) -> None:
+    """Load the models once for this process and pin it to one thread (parallelism is the processes')."""
     global _analyzer, _options
     import cv2
 
     from batchface.analysis import Analyzer
 
-    cv2.setNumThreads(threads)
+    cv2.setNumThreads(1)
     _options = options
-    _analyzer = Analyzer(options.detector, options.detector_model, threads=threads)
+    _analyzer = Analyzer(options.detector, options.detector_model, threads=1)
 
 
 def process(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
@@ -279,7 +279,7 @@ def tasks_of(works: list[Work]):
 
 def run(paths=(), out="results.parquet", fmt: str | None = None, options: Options | None = None,
         workers: int | None = None, resume: bool = False, overwrite: bool = False, files_from=None,
-        progress: bool = True, commit_seconds: float = 2.0, log=sys.stderr) -> Summary:
+        progress: bool = True, commit_seconds: float = 2.0) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
     ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``resume``
@@ -319,7 +319,7 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
 
     start = time.monotonic()
     bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
-               file=log, dynamic_ncols=True)
+               file=sys.stderr, dynamic_ncols=True)
     finished = False
     try:
         for results in _results(todo, options, workers, analyzer, tick=commit_seconds or 1.0):

@@ -25,6 +25,7 @@ from batchface import crop
 from batchface.models import INPUT_NORMALIZATION
 
 PARITY_TOLERANCE = 1e-4
+OPSET = 17
 
 
 def metadata_for(run: Path, card: dict) -> dict[str, str]:
@@ -48,7 +49,7 @@ def metadata_for(run: Path, card: dict) -> dict[str, str]:
     return props
 
 
-def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
+def export(run, out, card: dict | None = None) -> dict:
     """Convert ``run/model.keras``, attach metadata, check parity; returns the parity figures."""
     import keras
     import onnx
@@ -64,7 +65,7 @@ def export(run, out, card: dict | None = None, opset: int = 17) -> dict:
         model = mirror_averaged(model)
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
-    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset,
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET,
                                           output_path=None)
     # tf2onnx names outputs after the Keras layer; give them the contract's names
     task = meta["task"]
@@ -113,7 +114,7 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
                 "outputs are averaged."] if meta.get("mirror_average") else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
-             f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset 17); onnxruntime matches "
+             f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset {OPSET}); onnxruntime matches "
              f"Keras to {parity:.1e} on real crops.",
              f"- **sha256:** `{sha}`", "", "## Metrics", "", "| measure | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in card.items()]

@@ -26,6 +26,7 @@ from batchface.models import INPUT_NORMALIZATION
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
+LOSSES = {"distance": "mean Euclidean point distance", "mse": "mean squared coordinate error"}  # --loss
 
 
 def metadata_for(run: Path, card: dict) -> dict[str, str]:
@@ -110,6 +111,7 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
+             *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
              *(["- **Inside the file:** the network runs on the crop and on its mirror image, and the two "
                 "outputs are averaged."] if meta.get("mirror_average") else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "

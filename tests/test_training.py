@@ -10,7 +10,8 @@ pytest.importorskip("tensorflow", reason="needs the train extra: pip install -e 
 from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
 from training.data import (FER_CLASSES, person_of, read_fer_csv, read_fer_folders, read_ibug_csv,  # noqa: E402
                            read_kaggle_keypoints, select_classes)
-from training.train_keypoints import IBUG68_FLIP, KAGGLE_FLIP, SIZE, sample  # noqa: E402
+from training.train_keypoints import (IBUG68_FLIP, KAGGLE_FLIP, SIZE, masked_unit_distance,  # noqa: E402
+                                      masked_unit_mse, sample)
 
 
 def test_fer_csv_in_both_column_orders(tmp_path):
@@ -127,6 +128,13 @@ def test_unflipped_sample_lands_on_the_template():
     patch, crop_pts = sample(np.zeros((200, 200), np.uint8), face_points(), IBUG68_NAMES,
                              np.random.default_rng(0), 0.0, False, IBUG68_FLIP)
     np.testing.assert_allclose(alignment_points(crop_pts, IBUG68_NAMES), crop.TEMPLATE * SIZE, atol=1.5)
+
+
+def test_keypoint_losses_skip_missing_points_and_speak_crop_units():
+    true = np.array([[10.0, 20.0, np.nan, np.nan, 50.0, 60.0]], np.float32)   # the second point is missing
+    pred = np.array([[13.0, 24.0, 0.0, 0.0, 50.0, 60.0]], np.float32)         # 5 px off, ignored, exact
+    assert float(masked_unit_distance(true, pred)) == pytest.approx(5 / SIZE / 2, abs=1e-6)   # eps under the root
+    assert float(masked_unit_mse(true, pred)) == pytest.approx((3 ** 2 + 4 ** 2) / SIZE ** 2 / 4, rel=1e-5)
 
 
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):

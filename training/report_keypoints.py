@@ -140,7 +140,7 @@ def main(argv=None):
              f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
              f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}` (68 iBUG points). "
              f"Split: {meta['split']}; {meta['train_frames']} training, {meta['val_frames']} validation and "
-             f"{meta['test_frames']} test frames. Crops for training: {meta['alignment']}.", "",
+             f"{meta['test_frames']} test frames. Crops for training: {meta['alignment']}. Loss (`--loss`): {meta.get('loss', 'mse')}.", "",
              "## Held-out people, on crops", "",
              "Crops cut by the shared rule from the true eye centres and mouth-corner midpoint (no jitter).", "",
              "| measure | value |", "| --- | --- |",

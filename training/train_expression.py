@@ -47,7 +47,7 @@ def main(argv=None):
     src.add_argument("--csv", help="fer2013.csv or icml_face_data.csv")
     p.add_argument("--classes", type=int, choices=(7, 5), default=7)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    common.add_common_args(p, epochs=30, batch_size=64, patience=6,
+    common.add_common_args(p, epochs=50, batch_size=64, patience=10,
                            limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
     out = common.start(args)

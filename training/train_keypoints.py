@@ -73,6 +73,21 @@ def masked_unit_mse(y_true, y_pred):
     return tf.reduce_sum(diff ** 2) / tf.maximum(tf.reduce_sum(tf.cast(mask, tf.float32)), 1.0)
 
 
+def masked_unit_distance(y_true, y_pred):
+    """Mean Euclidean point error divided by the crop side, ignoring points with NaN targets.
+
+    NME averages point distances, so this loss optimises what is reported; MSE weighs the large
+    errors more and the many small ones less."""
+    import tensorflow as tf
+    true = tf.reshape(y_true, (-1, 2))
+    pred = tf.reshape(y_pred, (-1, 2))
+    mask = tf.math.logical_not(tf.reduce_any(tf.math.is_nan(true), axis=-1))
+    diff = (pred - tf.where(tf.math.is_nan(true), 0.0, true)) / SIZE
+    distance = tf.sqrt(tf.reduce_sum(diff ** 2, axis=-1) + 1e-12)
+    mask = tf.cast(mask, tf.float32)
+    return tf.reduce_sum(distance * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+
+
 def load_ibug(root):
     """All labelled frames of the Udacity set (training and test folders), with their names."""
     root = Path(root)
@@ -134,9 +149,12 @@ def main(argv=None):
     p.add_argument("--detectors", default="blazeface",
                    help="comma-separated runtime detectors whose points also cut training crops: blazeface, "
                         "yunet=PATH (the YuNet .onnx); empty: ground truth only")
+    p.add_argument("--loss", choices=("mse", "distance"), default="distance",
+                   help="the mean point distance (what NME measures; validation NME15 4.9 %% against 5.7 %% "
+                        "with mse, 60 epochs each), or the mse of the coordinates (Kaggle's RMSE)")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    common.add_common_args(p, epochs=60, batch_size=32, patience=20,
+    common.add_common_args(p, epochs=100, batch_size=32, patience=30,
                            limit_help="use only this many frames (smoke runs)")
     args = p.parse_args(argv)
     out = common.start(args)
@@ -173,7 +191,8 @@ def main(argv=None):
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
     model = keypoint_net(SIZE, len(point_names))
-    seconds = common.fit(model, train_data, val_data, args, out, masked_unit_mse, monitor="val_loss")
+    loss = masked_unit_mse if args.loss == "mse" else masked_unit_distance
+    seconds = common.fit(model, train_data, val_data, args, out, loss, monitor="val_loss")
     crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
     pred = model.predict(np.stack(crops)[..., None], verbose=0).reshape(len(te), -1, 2)
     np.savez_compressed(out / "test_predictions.npz", crops=np.stack(crops), truth=np.stack(truth),
@@ -189,7 +208,7 @@ def main(argv=None):
         + f" (picked at random per sample) + N(0, {args.jitter} x eye distance)",
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "train_seconds_last_session": round(seconds),
+        "loss": args.loss, "train_seconds_last_session": round(seconds),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps({k: v for k, v in meta.items() if k not in ("keypoint_names", "test_people")}, indent=2))

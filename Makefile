@@ -48,6 +48,7 @@ test: $(VENV)/.train
 
 bench: $(BIN)/batchface $(DEMO_OUT)/input
 	$(BIN)/python tests/bench.py $(DEMO_OUT)/input
+	$(BIN)/python tests/bench.py $(DEMO_OUT)/input --min-face 80 --out reports/bench-min-face-80.md
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
 train-expression: $(VENV)/.train

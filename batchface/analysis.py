@@ -38,11 +38,12 @@ class Face:
 
 class Analyzer:
     """Detector plus the two face models, loaded once; ``threads`` caps the onnxruntime threads of
-    each model (YuNet runs in OpenCV, whose threads ``cv2.setNumThreads`` sets)."""
+    each model (YuNet runs in OpenCV, whose threads ``cv2.setNumThreads`` sets); ``min_face``
+    (pixels) skips smaller faces for speed (see :func:`batchface.detection.create_detector`)."""
 
     def __init__(self, detector: str = "auto", detector_model=None, keypoint_model=KEYPOINTS_FILE,
-                 expression_model=EXPRESSION_FILE, threads: int = 1):
-        self.detector = create_detector(detector, detector_model, threads=threads)
+                 expression_model=EXPRESSION_FILE, threads: int = 1, min_face: int | None = None):
+        self.detector = create_detector(detector, detector_model, threads=threads, min_face=min_face)
         self.keypoints = KeypointModel(keypoint_model, threads=threads)
         self.expression = ExpressionModel(expression_model, threads=threads)
 

@@ -34,6 +34,7 @@ class Options:
 
     detector: str = "auto"
     detector_model: str | None = None
+    min_face: int | None = None
     every: int = 1
     fps: float | None = None
     max_frames: int | None = None
@@ -157,7 +158,7 @@ def init_worker(options: Options) -> None:
 
     cv2.setNumThreads(1)
     _options = options
-    _analyzer = Analyzer(options.detector, options.detector_model, threads=1)
+    _analyzer = Analyzer(options.detector, options.detector_model, threads=1, min_face=options.min_face)
 
 
 def process(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
@@ -299,7 +300,7 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     summary.skipped = len(summary.skipped_paths)
     workers = (os.cpu_count() or 1) if workers is None else workers
 
-    analyzer = Analyzer(options.detector, options.detector_model)  # validates options before any work
+    analyzer = Analyzer(options.detector, options.detector_model, min_face=options.min_face)  # validates options
     table_schema = schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ())
     metadata = {"batchface_version": __version__, "detector": analyzer.detector_name,
                 "detector_sha256": sha256_of(analyzer.detector.path),

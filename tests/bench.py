@@ -1,6 +1,6 @@
 """`make bench`: speed of `batchface run` beside two references measured in the same run.
 
-    python tests/bench.py PHOTOS_DIR [--repeat 3] [--workers 2] [--detector auto]
+    python tests/bench.py PHOTOS_DIR [--repeat 3] [--workers 2] [--detector auto] [--min-face PX]
 
 1. decode only: every file read and decoded, in WORKERS processes;
 2. a bare loop of ``Analyzer.analyze`` (decode + detect + both models) in WORKERS processes;
@@ -20,13 +20,13 @@ from pathlib import Path
 _analyzer = None
 
 
-def _init(detector):
+def _init(detector, min_face):
     global _analyzer
     import cv2
 
     from batchface import Analyzer
     cv2.setNumThreads(1)
-    _analyzer = Analyzer(detector, threads=1) if detector else None
+    _analyzer = Analyzer(detector, threads=1, min_face=min_face) if detector else None
 
 
 def _decode(path):
@@ -39,9 +39,9 @@ def _analyze(path):
     return len(_analyzer.analyze(read_image(path)))
 
 
-def timed_pool(fn, paths, workers, detector):
+def timed_pool(fn, paths, workers, detector, min_face=None):
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init, initargs=(detector,)) as pool:
+    with ctx.Pool(workers, initializer=_init, initargs=(detector, min_face)) as pool:
         pool.map(fn, paths[:workers])   # start-up and model loading are not timed
         start = time.perf_counter()
         results = pool.map(fn, paths, chunksize=4)
@@ -54,6 +54,7 @@ def main(argv=None):
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--detector", default="auto")
+    p.add_argument("--min-face", type=int, help="as `batchface run --min-face`")
     p.add_argument("--out", type=Path, default=Path("reports/bench.md"))
     args = p.parse_args(argv)
 
@@ -72,18 +73,19 @@ def main(argv=None):
     n = len(paths)
 
     t_decode, _ = timed_pool(_decode, paths, args.workers, None)
-    t_loop, faces = timed_pool(_analyze, paths, args.workers, args.detector)
+    t_loop, faces = timed_pool(_analyze, paths, args.workers, args.detector, args.min_face)
     start = time.perf_counter()
-    summary = run([work], work / "out.parquet", options=Options(detector=args.detector), workers=args.workers,
+    summary = run([work], work / "out.parquet", options=Options(detector=args.detector, min_face=args.min_face), workers=args.workers,
                   progress=False)
     t_run = time.perf_counter() - start   # includes worker start-up and model loading
     shutil.rmtree(work)
     n_faces = sum(faces)
     rows = [("decode only", n / t_decode, None), ("Analyzer.analyze loop", n / t_loop, n_faces / t_loop),
             ("batchface run", n / t_run, summary.faces / t_run)]
+    min_face = f" --min-face {args.min_face}" if args.min_face else ""
     lines = [f"# Bench: {len(originals)} photos x {args.repeat} = {n} images, {args.workers} processes, "
-             f"detector {args.detector}", "", f"Command: `python tests/bench.py {args.photos} --repeat {args.repeat} "
-             f"--workers {args.workers} --detector {args.detector}` on {os.cpu_count()} CPUs.", "",
+             f"detector {args.detector}{min_face}", "", f"Command: `python tests/bench.py {args.photos} --repeat "
+             f"{args.repeat} --workers {args.workers} --detector {args.detector}{min_face}` on {os.cpu_count()} CPUs.", "",
              "| what | images/s | faces/s |", "| --- | --- | --- |"]
     lines += [f"| {name} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} |" for name, ips, fps in rows]
     lines += ["", f"The runner keeps {t_loop / t_run:.0%} of the bare loop's speed (its time includes starting "

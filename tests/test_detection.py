@@ -25,6 +25,20 @@ def test_small_faces_of_a_group_photo(detector, samples):
     assert len(detector.detect(cv2.imread(str(samples / "dlib_faces" / "bald_guys.jpg")))) == 24
 
 
+@pytest.mark.parametrize("name", ["blazeface", "yunet"])
+def test_min_face_still_finds_every_face_of_that_size(name, samples, request):
+    path = request.getfixturevalue("yunet_file") if name == "yunet" else None
+    fast = create_detector(name, path, min_face=60)
+    for file, truth in annotated_boxes(samples).items():
+        large = [box for box in truth if box[2] >= 60]
+        assert matched(large, fast.detect(cv2.imread(str(samples / "dlib_faces" / file))).boxes) == len(large), file
+    group = cv2.imread(str(samples / "dlib_faces" / "bald_guys.jpg"))   # faces of 103-326 px
+    everything = create_detector(name, path).detect(group)
+    large = [box for box in everything.boxes if box[2] >= 165]   # 10 % above --min-face 150: box sizes vary
+    assert 0 < len(large) < len(everything)
+    assert matched(large, create_detector(name, path, min_face=150).detect(group).boxes) == len(large)
+
+
 def test_blazeface_finds_no_face_among_dogs(samples):
     assert len(BlazeFace().detect(cv2.imread(str(samples / "dlib_faces" / "dogs.jpg")))) == 0
 
@@ -69,6 +83,8 @@ def test_pyramid_levels_run_from_the_whole_image_to_the_finest_tile():
     assert levels(800, 600) == [800, 384]          # not 800, 400, 384: 400 finds nothing 384 misses
     assert levels(1200, 800) == [1200, 600, 384]
     assert levels(1986, 1545) == [1986, 993, 496]  # finest: a quarter of the longer side
+    assert BlazeFace(min_face=80)._levels(1986, 1545) == [1986, 800]   # tiles ten times the smallest face
+    assert BlazeFace(min_face=80)._levels(800, 600) == [800]
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

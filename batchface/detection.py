@@ -43,6 +43,13 @@ class Detections:
     def empty(cls) -> "Detections":
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3, 2)))
 
+    def at_least(self, min_face: int | None) -> "Detections":
+        """The faces whose box is at least ``min_face`` pixels wide (all when None)."""
+        if not min_face:
+            return self
+        keep = self.boxes[:, 2] >= min_face
+        return Detections(self.boxes[keep], self.scores[keep], self.points[keep])
+
     def sorted(self) -> "Detections":
         order = np.argsort(self.boxes[:, 0] + self.boxes[:, 2] / 2, kind="stable")
         return Detections(self.boxes[order], self.scores[order], self.points[order])
@@ -73,9 +80,9 @@ class BlazeFace:
     whichever is larger, with tiles overlapping by a quarter: faces down to about 37 pixels, or a
     fortieth of the longer side, are found. Measured on the dlib sample photos (43 annotated faces
     of 37-109 pixels): all found with 384-pixel tiles, 41 with 512. ``min_face`` (pixels) trades
-    that for speed: the finest tile becomes ten times the smallest face wanted (``min_face=80``:
-    800-pixel tiles, about a third of the time a photo). Anchor layout, input size and thresholds
-    come from the file's metadata.
+    that for speed: the finest tile becomes ten times the smallest face wanted, when that is
+    coarser (``min_face=80``: 800-pixel tiles, about a third of the time a photo), and narrower
+    faces are dropped. Anchor layout, input size and thresholds come from the file's metadata.
     """
 
     def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int | None = None,
@@ -86,7 +93,8 @@ class BlazeFace:
         self.size = int(meta["input_size"])
         self.score_threshold = score_threshold or float(meta["score_threshold"])
         self.nms_iou = float(meta["nms_iou"])
-        self.finest_tile = 384 if min_face is None else 10 * min_face
+        self.min_face = min_face
+        self.finest_tile = max(384, 10 * (min_face or 0))
         self.input_name = self.session.get_inputs()[0].name
         grid = self.size // int(meta["anchor_stride"])
         per_cell = int(meta["anchors_per_cell"])
@@ -142,7 +150,7 @@ class BlazeFace:
         boxes, scores, points = np.concatenate(all_boxes), np.concatenate(all_scores), np.concatenate(all_points)
         keep = nms(boxes, scores, self.nms_iou)
         points = points[keep][:, self.point_index]
-        return Detections(boxes[keep], scores[keep], points).sorted()
+        return Detections(boxes[keep], scores[keep], points).at_least(self.min_face).sorted()
 
 
 def _tile_starts(length: int, tile: int) -> list[int]:
@@ -157,7 +165,7 @@ class YuNet:
 
     Images with a side over ``max_side`` pixels are scaled down first (large group photos
     stay detectable: YuNet finds faces from about 10 pixels up). ``min_face`` (pixels) scales
-    further down, until a face of that side is 20 pixels wide, for speed.
+    further down, until a face that wide is 20 pixels wide, for speed; narrower faces are dropped.
     """
 
     def __init__(self, path, score_threshold: float = 0.7, nms_iou: float = 0.3, max_side: int = 2048,
@@ -174,15 +182,17 @@ class YuNet:
         if scale < 1.0:
             image_bgr = cv2.resize(image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
                                    interpolation=cv2.INTER_AREA)
+        # each axis has its own factor back: the sides were rounded (and kept >= 1 pixel) apart
+        to_image = np.array([width / image_bgr.shape[1], height / image_bgr.shape[0]])
         self.detector.setInputSize((image_bgr.shape[1], image_bgr.shape[0]))
         _, faces = self.detector.detect(image_bgr)
         if faces is None or len(faces) == 0:
             return Detections.empty()
-        faces = faces.astype(np.float64) / scale
-        faces[:, 14] *= scale  # the score is not a coordinate
-        landmarks = faces[:, 4:14].reshape(-1, 5, 2)
+        faces = faces.astype(np.float64)
+        landmarks = faces[:, 4:14].reshape(-1, 5, 2) * to_image
         points = np.stack([landmarks[:, 0], landmarks[:, 1], (landmarks[:, 3] + landmarks[:, 4]) / 2], 1)
-        return Detections(faces[:, :4], faces[:, 14], points).sorted()
+        boxes = faces[:, :4] * np.tile(to_image, 2)
+        return Detections(boxes, faces[:, 14], points).at_least(self.min_face).sorted()
 
 
 def find_yunet(path=None) -> Path | None:
@@ -196,8 +206,10 @@ def find_yunet(path=None) -> Path | None:
 def create_detector(name: str = "auto", model_path=None, threads: int = 1, min_face: int | None = None):
     """A detector by name: ``blazeface``, ``yunet`` or ``auto`` (YuNet when its file is at hand, else BlazeFace).
 
-    ``min_face``: the side (pixels) of the smallest face to look for; None finds the smallest each can.
+    ``min_face``: the width (pixels) of the smallest face to look for; None finds the smallest each can.
     """
+    if min_face is not None and min_face < 1:
+        raise ValueError(f"min_face must be at least 1 pixel, not {min_face}")
     if name not in DETECTORS:
         raise ValueError(f"unknown detector {name!r}: choose one of {', '.join(DETECTORS)}")
     if model_path and not Path(model_path).is_file():

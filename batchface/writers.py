@@ -127,6 +127,9 @@ class TableWriter:
                     break  # a line cut by the kill: nothing after it was committed
             if entries and "run" in entries[0]:
                 self._check_same_run(entries.pop(0)["run"])
+            if any("keys" not in e for e in entries):
+                raise ValueError(f"--resume of {self.path}: its journal {self.progress_path.name} was written by "
+                                 "an older batchface; finish it with that version, or start again with --overwrite")
             self.done = [k for e in entries for k in e["keys"]]
             self.failed = [k for e in entries for k in e["failed"]]
             if self.fmt == "parquet":

@@ -82,9 +82,10 @@ def main(argv=None):
     n_faces = sum(faces)
     rows = [("decode only", n / t_decode, None), ("Analyzer.analyze loop", n / t_loop, n_faces / t_loop),
             ("batchface run", n / t_run, summary.faces / t_run)]
+    from batchface import Analyzer
     min_face = f" --min-face {args.min_face}" if args.min_face else ""
     lines = [f"# Bench: {len(originals)} photos x {args.repeat} = {n} images, {args.workers} processes, "
-             f"detector {args.detector}{min_face}", "", f"Command: `python tests/bench.py {args.photos} --repeat "
+             f"detector {args.detector} ({Analyzer(args.detector).detector_name}){min_face}", "", f"Command: `python tests/bench.py {args.photos} --repeat "
              f"{args.repeat} --workers {args.workers} --detector {args.detector}{min_face}` on {os.cpu_count()} CPUs.", "",
              "| what | images/s | faces/s |", "| --- | --- | --- |"]
     lines += [f"| {name} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} |" for name, ips, fps in rows]

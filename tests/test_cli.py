@@ -35,19 +35,21 @@ def test_run_writes_csv_and_a_summary(folder, tmp_path):
     assert [r["status"] for r in read_table(out).to_pylist()] == ["ok"]
 
 
-def test_min_face_reaches_the_detector_and_the_table_metadata(samples, tmp_path):
+def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     import cv2
     import pyarrow.parquet as pq
 
     from batchface.detection import create_detector
     photo = samples / "dlib_faces" / "bald_guys.jpg"   # 24 faces of 103-326 px
     out = tmp_path / "r.parquet"
-    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--detector", "blazeface", "--min-face", "150",
-                              "-w", "0", "-q"])
+    args = ["run", str(photo), "--out", str(out), "--detector", "blazeface", "-w", "1", "-q"]   # a worker process
+    result = cli.invoke(app, args + ["--min-face", "150"])
     assert result.exit_code == 0, result.output
     expected = len(create_detector("blazeface", min_face=150).detect(cv2.imread(str(photo))))
     assert read_table(out).num_rows == expected < 24
     assert json.loads(pq.read_schema(out).metadata[b"batchface"])["options"]["min_face"] == 150
+    result = cli.invoke(app, args + ["--min-face", "100", "--resume"])
+    assert result.exit_code == 2 and "differ in: options" in result.output
 
 
 def test_exit_status_1_when_an_input_fails(folder, tmp_path):

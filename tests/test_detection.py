@@ -26,17 +26,21 @@ def test_small_faces_of_a_group_photo(detector, samples):
 
 
 @pytest.mark.parametrize("name", ["blazeface", "yunet"])
-def test_min_face_still_finds_every_face_of_that_size(name, samples, request):
+@pytest.mark.parametrize("photo,min_face", [("2007_007763.jpg", 35), ("bald_guys.jpg", 150)])
+def test_min_face_still_finds_every_face_that_wide(name, photo, min_face, samples, request):
     path = request.getfixturevalue("yunet_file") if name == "yunet" else None
-    fast = create_detector(name, path, min_face=60)
-    for file, truth in annotated_boxes(samples).items():
-        large = [box for box in truth if box[2] >= 60]
-        assert matched(large, fast.detect(cv2.imread(str(samples / "dlib_faces" / file))).boxes) == len(large), file
-    group = cv2.imread(str(samples / "dlib_faces" / "bald_guys.jpg"))   # faces of 103-326 px
-    everything = create_detector(name, path).detect(group)
-    large = [box for box in everything.boxes if box[2] >= 165]   # 10 % above --min-face 150: box sizes vary
-    assert 0 < len(large) < len(everything)
-    assert matched(large, create_detector(name, path, min_face=150).detect(group).boxes) == len(large)
+    image = cv2.imread(str(samples / "dlib_faces" / photo))
+    everything = create_detector(name, path).detect(image)
+    wide = [box for box in everything.boxes if box[2] >= 1.1 * min_face]   # 10 % margin: box sizes vary a little
+    found = create_detector(name, path, min_face=min_face).detect(image)
+    assert 0 < len(wide) < len(everything)
+    assert matched(wide, found.boxes) == len(wide)
+    assert (found.boxes[:, 2] >= min_face).all()   # narrower faces are left out
+
+
+def test_min_face_must_be_a_width():
+    with pytest.raises(ValueError, match="at least 1 pixel"):
+        create_detector("blazeface", min_face=0)
 
 
 def test_blazeface_finds_no_face_among_dogs(samples):
@@ -85,6 +89,7 @@ def test_pyramid_levels_run_from_the_whole_image_to_the_finest_tile():
     assert levels(1986, 1545) == [1986, 993, 496]  # finest: a quarter of the longer side
     assert BlazeFace(min_face=80)._levels(1986, 1545) == [1986, 800]   # tiles ten times the smallest face
     assert BlazeFace(min_face=80)._levels(800, 600) == [800]
+    assert BlazeFace(min_face=20)._levels(1200, 800) == [1200, 600, 384]   # never finer than without it
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():

@@ -102,7 +102,7 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
         with open(out, "a") as f:
             f.write("b.jpg,image,0,partial line")
     with open(tmp_path / f"r.{fmt}.progress", "a") as f:
-        f.write('{"source": "b.jp')
+        f.write('{"keys": ["b.jp')
     w._journal.close()
 
     resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
@@ -213,3 +213,15 @@ def test_resume_of_a_finished_jsonl_output_checks_its_columns(tmp_path):
     w.close()
     with pytest.raises(ValueError, match="columns differ"):
         TableWriter(out, "jsonl", schema(CLASSES + ("sad",)), resume=True)
+
+
+def test_a_journal_of_an_older_batchface_is_refused_with_a_reason(tmp_path):
+    out = tmp_path / "r.csv"
+    w = TableWriter(out, "csv", schema(CLASSES))
+    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.close(finished=False)
+    journal = tmp_path / "r.csv.progress"
+    first = journal.read_text().splitlines()[0]
+    journal.write_text(first + '\n{"source": "a.jpg", "offset": 10}\n')   # one line per source, as before
+    with pytest.raises(ValueError, match="older batchface"):
+        TableWriter(out, "csv", schema(CLASSES), resume=True)

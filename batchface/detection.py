@@ -85,6 +85,8 @@ class BlazeFace:
     faces are dropped. Anchor layout, input size and thresholds come from the file's metadata.
     """
 
+    FINEST_TILE = 384  # pixels of the image that the finest pyramid level shows the network at once
+
     def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int | None = None,
                  threads: int = 1):
         self.path = Path(path)
@@ -94,7 +96,7 @@ class BlazeFace:
         self.score_threshold = score_threshold or float(meta["score_threshold"])
         self.nms_iou = float(meta["nms_iou"])
         self.min_face = min_face
-        self.finest_tile = max(384, 10 * (min_face or 0))
+        self.finest_tile = max(self.FINEST_TILE, 10 * (min_face or 0))
         self.input_name = self.session.get_inputs()[0].name
         grid = self.size // int(meta["anchor_stride"])
         per_cell = int(meta["anchors_per_cell"])

@@ -5,8 +5,8 @@
 The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale / 255); output
 ``keypoints`` [N, 2K] as x0, y0, x1, y1, ... in crop pixels, or ``probabilities`` [N, C].
 ``metadata_props`` carry what the runtime needs (task, input size, normalisation, crop template,
-keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` says
-``mirror_average`` is exported wrapped by ``training.blocks.mirror_averaged``. The export fails
+keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` has
+``test_time_zooms`` is exported wrapped by ``training.blocks.views_averaged``. The export fails
 unless onnxruntime matches Keras to 1e-4 on real crops (probabilities as they are, keypoints
 divided by the crop side).
 """
@@ -46,6 +46,8 @@ def metadata_for(run: Path, card: dict) -> dict[str, str]:
         props["keypoint_names"] = json.dumps(meta["keypoint_names"])
     else:
         props["classes"] = json.dumps(meta["classes"])
+    if meta.get("test_time_zooms"):
+        props["test_time_zooms"] = json.dumps(meta["test_time_zooms"])   # each view also mirrored
     props.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in card.items()})
     return props
 
@@ -61,9 +63,9 @@ def export(run, out, card: dict | None = None) -> dict:
     run, out = Path(run), Path(out)
     meta = json.loads((run / "train_meta.json").read_text())
     model = keras.models.load_model(run / "model.keras", compile=False)
-    if meta.get("mirror_average"):
-        from training.blocks import mirror_averaged
-        model = mirror_averaged(model)
+    if meta.get("test_time_zooms"):
+        from training.blocks import views_averaged
+        model = views_averaged(model, meta["test_time_zooms"])
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET,
@@ -112,8 +114,9 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
              *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
-             *(["- **Inside the file:** the network runs on the crop and on its mirror image, and the two "
-                "outputs are averaged."] if meta.get("mirror_average") else []),
+             *([f"- **Inside the file:** the network runs on the crop zoomed about its centre by "
+                f"{' and '.join(map(str, meta['test_time_zooms']))}, each view also mirrored, and the outputs are "
+                "averaged."] if meta.get("test_time_zooms") else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset {OPSET}); onnxruntime matches "

@@ -42,7 +42,8 @@ def test_expression_model_gives_probabilities_of_its_classes():
 
 
 def test_expression_model_reads_a_face_and_its_mirror_image_alike():
-    # the file averages the network over the crop and its mirror image (training.blocks.mirror_averaged)
+    # the file averages the network over zoomed views of the crop and their mirror images
+    # (training.blocks.views_averaged)
     crops = np.random.default_rng(1).integers(0, 255, (4, 48, 48), dtype=np.uint8)
     model = ExpressionModel()
     probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])

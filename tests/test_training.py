@@ -137,6 +137,16 @@ def test_keypoint_losses_skip_missing_points_and_speak_crop_units():
     assert float(masked_unit_mse(true, pred)) == pytest.approx((3 ** 2 + 4 ** 2) / SIZE ** 2 / 4, rel=1e-5)
 
 
+@pytest.mark.parametrize("zoom", [1.08, 0.93])
+def test_zoom_matrix_zooms_as_opencv_does(zoom):
+    from training.blocks import zoom_matrix
+    image = np.random.default_rng(0).random((48, 48)).astype(np.float32)
+    m = zoom_matrix(48, zoom)
+    opencv = cv2.warpAffine(image, cv2.getRotationMatrix2D((23.5, 23.5), 0, zoom), (48, 48),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    np.testing.assert_allclose(m @ image @ m.T, opencv, atol=1e-5)
+
+
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
     from export.keras_to_onnx import export
@@ -156,6 +166,7 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
     assert figures["parity_max_abs_diff"] <= 1e-4
     model = ExpressionModel(tmp_path / "ex.onnx")
     assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.0"
+    assert json.loads(model.metadata["test_time_zooms"]) == list(train_expression.TEST_TIME_ZOOMS)
     crops = rng.integers(0, 255, (2, 48, 48), np.uint8)
     np.testing.assert_allclose(model.predict(crops), model.predict(crops[:, :, ::-1]), atol=1e-6)
 

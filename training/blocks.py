@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers
 
 
@@ -69,14 +70,42 @@ def keypoint_net(size: int, n_points: int, dropout: float = 0.3) -> keras.Model:
     return keras.Model(inputs, outputs, name="keypoints")
 
 
-def mirror_averaged(model: keras.Model) -> keras.Model:
-    """The same network answering with the mean of its outputs on the image and its mirror image.
+def zoom_matrix(size: int, zoom: float) -> np.ndarray:
+    """[size, size] bilinear interpolation matrix that scales one image axis by ``zoom`` about its centre.
 
-    An expression reads the same in a mirror, and averaging the two views lifted the expression
-    model's validation accuracy from 65.8 to 66.5 % (30 epochs); an mse-trained keypoint model's
-    validation NME got worse (5.67 to 5.75 %), so it is not used there. The exported file carries the whole thing.
+    ``m @ image @ m.T`` zooms a [size, size] image as ``cv2.warpAffine`` with
+    ``cv2.getRotationMatrix2D(((size - 1) / 2,) * 2, 0, zoom)`` and ``BORDER_REPLICATE`` does: pixel
+    centres sit on integers, and a sample beyond the edge takes the edge pixel.
+    """
+    centre = (size - 1) / 2
+    source = np.clip((np.arange(size) - centre) / zoom + centre, 0, size - 1)
+    low = np.floor(source).astype(int)
+    weight = source - low
+    m = np.zeros((size, size), np.float32)
+    np.add.at(m, (np.arange(size), low), 1 - weight)
+    np.add.at(m, (np.arange(size), np.minimum(low + 1, size - 1)), weight)
+    return m
+
+
+def views_averaged(model: keras.Model, zooms=(1.0,)) -> keras.Model:
+    """The same network answering with the mean of its outputs on several views of the image: the
+    image zoomed about its centre by each of ``zooms``, each view also mirrored.
+
+    An expression reads the same in a mirror and at a slightly other framing. On the validation
+    split the mirror lifted the expression model from 65.8 to 66.5 % (30 epochs); adding the
+    crop zoomed in by 1.08 (and its mirror) lifted it from 66.5 to 67.7 % (30 epochs) and from
+    67.8 to 69.0 % (50 epochs), as much as zooms 1.08 and 0.93 together did, at two thirds of
+    their cost. An mse-trained keypoint model's validation NME got worse with the mirror (5.67 to
+    5.75 %), so it is not used there. The exported file carries the whole thing.
     """
     inputs = keras.Input(model.input_shape[1:], name="image")
-    mirrored = layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name="mirror")(inputs)
-    outputs = layers.Average(name="mean_of_views")([model(inputs), model(mirrored)])
-    return keras.Model(inputs, outputs, name=model.name)
+    size = int(model.input_shape[1])
+    outputs = []
+    for i, zoom in enumerate(zooms):
+        view = inputs
+        if zoom != 1.0:
+            m = zoom_matrix(size, zoom)
+            view = layers.Lambda(lambda t, m=m: keras.ops.einsum("ij,bjkc,lk->bilc", m, t, m), name=f"zoom_{i}")(inputs)
+        mirrored = layers.Lambda(lambda t: keras.ops.flip(t, axis=2), name=f"mirror_{i}")(view)
+        outputs += [model(view), model(mirrored)]
+    return keras.Model(inputs, layers.Average(name="mean_of_views")(outputs), name=model.name)

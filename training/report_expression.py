@@ -146,8 +146,9 @@ def main(argv=None):
              f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
              f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}`. Split: {meta['split']}; "
              f"{meta['train_images']:,} training, {meta['val_images']:,} validation, {meta['test_images']:,} test images."
-             + (" Each prediction is the mean of the network's outputs on the image and its mirror image, as in "
-                "the shipped file." if meta.get("mirror_average") else ""), "",
+             + (" Each prediction is the mean of the network's outputs on the image zoomed by "
+                f"{' and '.join(map(str, meta['test_time_zooms']))} and on each view's mirror image, as in the shipped "
+                "file." if meta.get("test_time_zooms") else ""), "",
              "## PublicTest", "",
              "| measure | all test images | without test images that duplicate a training image | also without blank images |",
              "| --- | --- | --- | --- |",

@@ -154,7 +154,7 @@ def main(argv=None):
                         "with mse, 60 epochs each), or the mse of the coordinates (Kaggle's RMSE)")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    common.add_common_args(p, epochs=100, batch_size=32, patience=30,
+    common.add_common_args(p, epochs=160, batch_size=32, patience=40,
                            limit_help="use only this many frames (smoke runs)")
     args = p.parse_args(argv)
     out = common.start(args)

@@ -147,11 +147,24 @@ def test_zoom_matrix_zooms_as_opencv_does(zoom):
     np.testing.assert_allclose(m @ image @ m.T, opencv, atol=1e-5)
 
 
-def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
+def test_random_erase_fills_one_rectangle_of_the_asked_area_and_keeps_the_rest():
+    from training.augment import random_erase
+    rng = np.random.default_rng(0)
+    image = np.full((48, 48), 2.0, np.float32)            # 2 is outside the noise's [0, 1)
+    for _ in range(50):
+        erased = random_erase(rng, image, area=(0.1, 0.2))
+        ys, xs = np.nonzero(erased != 2.0)
+        box = erased[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+        assert (box < 1).all()                            # one solid rectangle of noise
+        assert 0.1 * 48 * 48 * 0.8 <= box.size <= 0.2 * 48 * 48 * 1.2   # rounding of the sides
+    assert (image == 2.0).all()                           # the input is left as it was
+
+
+def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
     from export.keras_to_onnx import export
     from batchface.models import ExpressionModel, KeypointModel
-    from training import train_expression, train_keypoints
+    from training import train_expression, train_keypoints, validate
 
     rng = np.random.default_rng(0)
     for split, usage in (("train", "Training"), ("test", "PublicTest")):
@@ -169,6 +182,10 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
     assert json.loads(model.metadata["test_time_zooms"]) == list(train_expression.TEST_TIME_ZOOMS)
     crops = rng.integers(0, 255, (2, 48, 48), np.uint8)
     np.testing.assert_allclose(model.predict(crops), model.predict(crops[:, :, ::-1]), atol=1e-6)
+    capsys.readouterr()   # what training printed
+    validate.main(["expression", str(tmp_path / "ex"), str(tmp_path / "ex"), "--data", str(tmp_path / "fer")])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1] and "(zooms [1.0, 1.08], each mirrored; 7 images)" in lines[0]
 
     kp = tmp_path / "kp"
     (kp / "training").mkdir(parents=True)
@@ -186,3 +203,5 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path):
     export(tmp_path / "kprun", tmp_path / "kp.onnx")
     model = KeypointModel(tmp_path / "kp.onnx")
     assert model.names == IBUG68_NAMES and model.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 68, 2)
+    with pytest.raises(SystemExit, match="split with other fractions"):   # trained with 0.25 / 0.25
+        validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])

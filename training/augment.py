@@ -23,6 +23,23 @@ def photometric(rng: np.random.Generator, image: np.ndarray, strength: float = 0
     return np.clip((image - mean) * contrast + mean + brightness, 0.0, 1.0)
 
 
+def random_erase(rng: np.random.Generator, image: np.ndarray, area=(0.02, 0.2), aspect=(0.3, 3.3)) -> np.ndarray:
+    """Fill one random rectangle of a float image in [0, 1] with uniform noise (random erasing,
+    Zhong et al. 2017): the model cannot lean on any one part of the face, as with a hand or glasses
+    in front of it. ``area``: fraction of the image; ``aspect``: height over width."""
+    h, w = image.shape[:2]
+    for _ in range(10):  # a rectangle that does not fit is drawn again
+        size = rng.uniform(*area) * h * w
+        ratio = np.exp(rng.uniform(np.log(aspect[0]), np.log(aspect[1])))
+        eh, ew = int(round(np.sqrt(size * ratio))), int(round(np.sqrt(size / ratio)))
+        if 0 < eh <= h and 0 < ew <= w:
+            y, x = rng.integers(h - eh + 1), rng.integers(w - ew + 1)
+            image = image.copy()
+            image[y:y + eh, x:x + ew] = rng.random((eh, ew) + image.shape[2:])
+            return image
+    return image
+
+
 def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 affine that applies ``inner`` first, then ``outer``."""
     a = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])

@@ -50,6 +50,9 @@ def main(argv=None):
     src.add_argument("--csv", help="fer2013.csv or icml_face_data.csv")
     p.add_argument("--classes", type=int, choices=(7, 5), default=7)
     p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--erase", type=float, default=0.0,
+                   help="probability that a training face gets a random rectangle of noise (random erasing; "
+                        "off in the shipped model)")
     common.add_common_args(p, epochs=50, batch_size=64, patience=10,
                            limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
@@ -75,7 +78,8 @@ def main(argv=None):
         image = cv2.warpAffine(image, m, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE)
         if aug_rng.random() < 0.5:
             image = image[:, ::-1]
-        return augment.photometric(aug_rng, image)
+        image = augment.photometric(aug_rng, image)
+        return augment.random_erase(aug_rng, image) if aug_rng.random() < args.erase else image
 
     def batch(idx, train):
         x = images[idx].astype(np.float32) / 255.0
@@ -99,7 +103,7 @@ def main(argv=None):
         f"(stratified, seed {args.seed}); test = PublicTest", "train_images": int(len(tr)),
         "val_images": int(len(va)), "test_images": int(len(test_labels)),
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
-        "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
+        "batch_size": args.batch_size, "seed": args.seed, "erase": args.erase, "params": int(model.count_params()),
         "train_seconds_last_session": round(seconds), "class_weight": class_weight,
         "test_time_zooms": list(TEST_TIME_ZOOMS),
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),

@@ -1,0 +1,90 @@
+"""Compare training runs on their validation split: the numbers a shipped model is chosen by.
+
+    python -m training.validate keypoints runs/keypoints-a runs/keypoints-b --data ../shared/data/keypoints/udacity_p1
+    python -m training.validate expression runs/expression-a runs/expression-b --data ../shared/data/fer2013
+
+Keypoints: NME of the 15 Kaggle points on the validation people, on crops from the true points and
+end to end through BlazeFace (as ``batchface run`` sees them). Expression: validation accuracy with
+the views the exported file averages. The test sets are never read here.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def keypoints(runs, data):
+    from batchface.detection import BlazeFace
+    from training import train_keypoints as tk
+    from training.report_keypoints import end_to_end, nme15
+
+    images, points, names = tk.load_ibug(data)
+    meta = same_split(runs, "val_frames")
+    _, val, _ = tk.person_split(names, 0.15, 0.1, meta["seed"])   # the training defaults
+    check_split(len(val), meta["val_frames"])
+    rng = np.random.default_rng(0)   # unused: no jitter outside training
+    crops, truth = zip(*(tk.sample(images[j], points[j], tk.IBUG68_NAMES, rng, 0, False, tk.IBUG68_FLIP)
+                         for j in val))
+    x, truth = np.stack(crops)[..., None], np.stack(truth)
+    detector = BlazeFace()
+    for run in runs:
+        model = load(run)
+        on_crops = nme15(model.predict(x, verbose=0).reshape(len(x), -1, 2), truth).mean()
+        predicted, true, missed = end_to_end(model, detector, Path(data), [names[j] for j in val], tk.SIZE)
+        print(f"{run}: validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
+              f"through BlazeFace {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
+
+
+def expression(runs, data):
+    from training import train_expression as te
+    from training.blocks import views_averaged
+
+    meta = same_split(runs, "val_images")
+    _, splits = te.load(argparse.Namespace(csv=None, data=data, classes=len(meta["classes"])))
+    images, labels = splits["Training"]
+    _, val = te.stratified_split(labels, 0.1, np.random.default_rng(meta["seed"]))   # the training defaults
+    check_split(len(val), meta["val_images"])
+    x = images[val].astype(np.float32)[..., None] / 255.0
+    for run in runs:
+        model = load(run)
+        plain = (model.predict(x, verbose=0).argmax(1) == labels[val]).mean()
+        zooms = json.loads((Path(run) / "train_meta.json").read_text()).get("test_time_zooms") or [1.0]
+        views = (views_averaged(model, zooms).predict(x, verbose=0).argmax(1) == labels[val]).mean()
+        print(f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
+              f"(zooms {zooms}, each mirrored; {len(val)} images)")
+
+
+def same_split(runs, count):
+    """The first run's training facts, after checking that every run has the same seed and split size."""
+    metas = [json.loads((Path(run) / "train_meta.json").read_text()) for run in runs]
+    if len({(m["seed"], m[count]) for m in metas}) > 1:
+        raise SystemExit("the runs were split differently (seed or validation size): compare them apart")
+    return metas[0]
+
+
+def check_split(found, trained):
+    if found != trained:
+        raise SystemExit(f"the runs have {trained} validation items, the training defaults give {found}: "
+                         "they were split with other fractions")
+
+
+def load(run):
+    import keras
+
+    return keras.models.load_model(Path(run) / "model.keras", compile=False)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("task", choices=("keypoints", "expression"))
+    p.add_argument("runs", nargs="+", help="run folders written by training.train_*")
+    p.add_argument("--data", required=True, help="the data the runs were trained on")
+    args = p.parse_args(argv)
+    (keypoints if args.task == "keypoints" else expression)(args.runs, args.data)
+
+
+if __name__ == "__main__":
+    main()

@@ -6,7 +6,7 @@ The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale /
 ``keypoints`` [N, 2K] as x0, y0, x1, y1, ... in crop pixels, or ``probabilities`` [N, C].
 ``metadata_props`` carry what the runtime needs (task, input size, normalisation, crop template,
 keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` has
-``test_time_zooms`` is exported wrapped by ``training.blocks.views_averaged``. The export fails
+``test_time_zooms`` is exported with those views inside (``training.blocks.as_exported``). The export fails
 unless onnxruntime matches Keras to 1e-4 on real crops (probabilities as they are, keypoints
 divided by the crop side).
 """
@@ -47,7 +47,7 @@ def metadata_for(run: Path, card: dict) -> dict[str, str]:
     else:
         props["classes"] = json.dumps(meta["classes"])
     if meta.get("test_time_zooms"):
-        props["test_time_zooms"] = json.dumps(meta["test_time_zooms"])   # each view also mirrored
+        props["test_time_zooms"] = json.dumps(meta["test_time_zooms"])   # expression: each view also mirrored
     props.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in card.items()})
     return props
 
@@ -63,9 +63,8 @@ def export(run, out, card: dict | None = None) -> dict:
     run, out = Path(run), Path(out)
     meta = json.loads((run / "train_meta.json").read_text())
     model = keras.models.load_model(run / "model.keras", compile=False)
-    if meta.get("test_time_zooms"):
-        from training.blocks import views_averaged
-        model = views_averaged(model, meta["test_time_zooms"])
+    from training.blocks import as_exported
+    model = as_exported(model, meta)
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSET,
@@ -106,17 +105,23 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
     what = (f"{len(meta['keypoint_names'])} facial keypoints (x, y in crop pixels)" if task == "keypoints"
             else f"{len(meta['classes'])} expression classes: {', '.join(meta['classes'])}")
     size = meta["input_size"]
+    dropout = meta.get("dropout")   # recorded by the keypoint runs
+    if dropout is not None:
+        dropout = ", no dropout" if dropout == 0 else f", dropout {dropout} before the last layer"
     lines = [f"# Model card: `{out.name}`", "",
              f"- **Task:** {task}: {what}.",
-             f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters.",
+             f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters"
+             f"{dropout or ''}.",
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
              *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
              *([f"- **Inside the file:** the network runs on the crop zoomed about its centre by "
-                f"{' and '.join(map(str, meta['test_time_zooms']))}, each view also mirrored, and the outputs are "
-                "averaged."] if meta.get("test_time_zooms") else []),
+                f"{' and '.join(map(str, meta['test_time_zooms']))}"
+                + (", and the points of each view, mapped back to the crop, are averaged." if task == "keypoints"
+                   else ", each view also mirrored, and the outputs are averaged.")]
+               if meta.get("test_time_zooms") else []),
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset {OPSET}); onnxruntime matches "
@@ -131,11 +136,9 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
 
 
 def parity_images(run: Path, size: int) -> np.ndarray:
-    """Real crops saved by the training run (its test predictions), else its test images."""
-    saved = np.load(run / "test_predictions.npz")
-    if "crops" in saved:
-        return saved["crops"][:64, ..., None].astype(np.float32)
-    # runs that saved no crops: their test images, as in the training data
+    """The test crops a keypoint run saved, else the run's test images (expression)."""
+    if (run / "test_crops.npz").exists():
+        return np.load(run / "test_crops.npz")["crops"][:64, ..., None].astype(np.float32)
     import cv2
     data = Path(json.loads((run / "train_meta.json").read_text())["data"])
     files = sorted(data.glob("test/*/*.jpg"))[:64]

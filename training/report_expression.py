@@ -17,16 +17,16 @@ from training.data import pixel_hashes, read_fer_folders, select_classes
 from training.metrics import confusion, per_class
 
 
-def curves(history_csv: Path, out_png: Path, metric: str):
+def curves(history_csv: Path, out_png: Path, metric: str | None = None):
+    """Training and validation loss per epoch, and ``metric`` beside it when given."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = list(csv.DictReader(open(history_csv)))
     epochs = [int(r["epoch"]) + 1 for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for ax, key in zip(axes, ("loss", metric)):
-        if key not in rows[0]:
-            continue
+    keys = ["loss", metric] if metric else ["loss"]
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
+    for ax, key in zip(axes[0], keys):
         ax.plot(epochs, [float(r[key]) for r in rows], label="train")
         ax.plot(epochs, [float(r["val_" + key]) for r in rows], label="validation")
         ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()

@@ -101,12 +101,17 @@ def main(argv=None):
     args = p.parse_args(argv)
     import keras
 
+    from training.blocks import as_exported
+
     run, out, data = Path(args.run), Path(args.out), Path(args.data)
     out.mkdir(parents=True, exist_ok=True)
     meta = json.loads((run / "train_meta.json").read_text())
     size = meta["input_size"]
-    saved = np.load(run / "test_predictions.npz")
-    crops, truth, predicted, frames = saved["crops"], saved["truth"], saved["predicted"], list(saved["frames"])
+    saved = np.load(run / "test_crops.npz")
+    crops, truth, frames = saved["crops"], saved["truth"], list(saved["frames"])
+    # the network as the shipped file runs it, with the views inside
+    model = as_exported(keras.models.load_model(run / "model.keras", compile=False), meta)
+    predicted = model.predict(crops[..., None], verbose=0).reshape(len(crops), -1, 2)
 
     errors68, errors15 = nme(predicted, truth, *OUTER), nme15(predicted, truth)
     rmse15 = rmse(kaggle(predicted), kaggle(truth))
@@ -117,7 +122,6 @@ def main(argv=None):
             "rmse15_crop_px": round(rmse15, 3)}
     ced = {"crops, 68 points": errors68, "crops, 15 Kaggle points": errors15}
 
-    model = keras.models.load_model(run / "model.keras", compile=False)
     detectors = {"blazeface": BlazeFace()}
     if args.yunet:
         detectors["yunet"] = YuNet(args.yunet)
@@ -132,7 +136,7 @@ def main(argv=None):
         e2e_rows.append(f"| {name} | {len(frames) - missed}/{len(frames)} | {e68.mean():.2%} | {e15.mean():.2%} | "
                         f"{np.median(e15):.2%} | {(e15 > 0.1).mean():.1%} |")
     (out / "card.json").write_text(json.dumps(card, indent=2))
-    curves(run / "history.csv", out / "curves.png", "loss")
+    curves(run / "history.csv", out / "curves.png")
     figures(out, crops, truth, predicted, errors68, per_point, ced)
 
     worst = np.argsort(per_point)[::-1][:5]
@@ -140,7 +144,9 @@ def main(argv=None):
              f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
              f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}` (68 iBUG points). "
              f"Split: {meta['split']}; {meta['train_frames']} training, {meta['val_frames']} validation and "
-             f"{meta['test_frames']} test frames. Crops for training: {meta['alignment']}. Loss (`--loss`): {meta.get('loss', 'mse')}.", "",
+             f"{meta['test_frames']} test frames. Crops for training: {meta['alignment']}. Loss (`--loss`): {meta.get('loss', 'mse')}."
+             + (f" Points, as inside the shipped file: the mean over the crop zoomed about its centre by "
+                f"{' and '.join(map(str, meta['test_time_zooms']))}." if meta.get("test_time_zooms") else ""), "",
              "## Held-out people, on crops", "",
              "Crops cut by the shared rule from the true eye centres and mouth-corner midpoint (no jitter).", "",
              "| measure | value |", "| --- | --- |",

@@ -4,8 +4,8 @@
     python -m training.validate expression runs/expression-a runs/expression-b --data ../shared/data/fer2013
 
 Keypoints: NME of the 15 Kaggle points on the validation people, on crops from the true points and
-end to end through BlazeFace (as ``batchface run`` sees them). Expression: validation accuracy with
-the views the exported file averages. The test sets are never read here.
+end to end through BlazeFace (as ``batchface run`` sees them). Expression: validation accuracy.
+Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are never read here.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import numpy as np
 def keypoints(runs, data):
     from batchface.detection import BlazeFace
     from training import train_keypoints as tk
+    from training.blocks import as_exported
     from training.report_keypoints import end_to_end, nme15
 
     images, points, names = tk.load_ibug(data)
@@ -31,16 +32,21 @@ def keypoints(runs, data):
     x, truth = np.stack(crops)[..., None], np.stack(truth)
     detector = BlazeFace()
     for run in runs:
-        model = load(run)
-        on_crops = nme15(model.predict(x, verbose=0).reshape(len(x), -1, 2), truth).mean()
-        predicted, true, missed = end_to_end(model, detector, Path(data), [names[j] for j in val], tk.SIZE)
-        print(f"{run}: validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
-              f"through BlazeFace {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
+        plain, run_meta = load(run)
+        zooms = run_meta.get("test_time_zooms")
+        models = [("alone", plain)]
+        if zooms:
+            models.append((f"zooms {zooms}", as_exported(plain, run_meta)))
+        for label, model in models:
+            on_crops = nme15(model.predict(x, verbose=0).reshape(len(x), -1, 2), truth).mean()
+            predicted, true, missed = end_to_end(model, detector, Path(data), [names[j] for j in val], tk.SIZE)
+            print(f"{run} ({label}): validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
+                  f"through BlazeFace {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
 
 
 def expression(runs, data):
     from training import train_expression as te
-    from training.blocks import views_averaged
+    from training.blocks import as_exported
 
     meta = same_split(runs, "val_images")
     _, splits = te.load(argparse.Namespace(csv=None, data=data, classes=len(meta["classes"])))
@@ -49,12 +55,11 @@ def expression(runs, data):
     check_split(len(val), meta["val_images"])
     x = images[val].astype(np.float32)[..., None] / 255.0
     for run in runs:
-        model = load(run)
+        model, run_meta = load(run)
         plain = (model.predict(x, verbose=0).argmax(1) == labels[val]).mean()
-        zooms = json.loads((Path(run) / "train_meta.json").read_text()).get("test_time_zooms") or [1.0]
-        views = (views_averaged(model, zooms).predict(x, verbose=0).argmax(1) == labels[val]).mean()
+        views = (as_exported(model, run_meta).predict(x, verbose=0).argmax(1) == labels[val]).mean()
         print(f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
-              f"(zooms {zooms}, each mirrored; {len(val)} images)")
+              f"(zooms {run_meta.get('test_time_zooms') or [1.0]}, each mirrored; {len(val)} images)")
 
 
 def same_split(runs, count):
@@ -72,9 +77,11 @@ def check_split(found, trained):
 
 
 def load(run):
+    """The run's trained network and its ``train_meta.json``."""
     import keras
 
-    return keras.models.load_model(Path(run) / "model.keras", compile=False)
+    return (keras.models.load_model(Path(run) / "model.keras", compile=False),
+            json.loads((Path(run) / "train_meta.json").read_text()))
 
 
 def main(argv=None):

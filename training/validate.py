@@ -5,7 +5,8 @@
 
 Keypoints: NME of the 15 Kaggle points on the validation people, on crops from the true points and
 end to end through BlazeFace (as ``batchface run`` sees them). Expression: validation accuracy.
-Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are never read here.
+Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are
+never read here.
 """
 from __future__ import annotations
 
@@ -58,8 +59,9 @@ def expression(runs, data):
         model, run_meta = load(run)
         plain = (model.predict(x, verbose=0).argmax(1) == labels[val]).mean()
         views = (as_exported(model, run_meta).predict(x, verbose=0).argmax(1) == labels[val]).mean()
+        zooms = run_meta.get("test_time_zooms")
         print(f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
-              f"(zooms {run_meta.get('test_time_zooms') or [1.0]}, each mirrored; {len(val)} images)")
+              f"({f'zooms {zooms}, each mirrored' if zooms else 'none'}; {len(val)} images)")
 
 
 def same_split(runs, count):

@@ -106,12 +106,12 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
             else f"{len(meta['classes'])} expression classes: {', '.join(meta['classes'])}")
     size = meta["input_size"]
     dropout = meta.get("dropout")   # recorded by the keypoint runs
-    if dropout is not None:
-        dropout = ", no dropout" if dropout == 0 else f", dropout {dropout} before the last layer"
+    dropout_text = ("" if dropout is None else ", no dropout" if dropout == 0
+                    else f", dropout {dropout} before the last layer")
     lines = [f"# Model card: `{out.name}`", "",
              f"- **Task:** {task}: {what}.",
              f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters"
-             f"{dropout or ''}.",
+             f"{dropout_text}.",
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",

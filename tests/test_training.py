@@ -182,6 +182,34 @@ def test_random_erase_fills_one_rectangle_of_the_asked_area_and_keeps_the_rest()
     assert (image == 2.0).all()                           # the input is left as it was
 
 
+def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
+    """What Keras' fit reads from training.common.batches: each epoch all items, none twice, the
+    order changing between epochs and fixed by the seed; without shuffling, the order as given."""
+    import keras
+    from training.common import batches
+
+    def orders(shuffle, seed):
+        seen = []
+
+        def make_batch(idx):
+            seen.append(idx.copy())
+            return idx[:, None].astype(np.float32), np.zeros(len(idx), np.float32)
+
+        inputs = keras.Input((1,))
+        model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(batches(np.arange(10), make_batch, 4, shuffle, seed), epochs=3, verbose=0)
+        epochs = np.concatenate(seen[1:]).reshape(3, 10)   # seen[0]: the batch read for dtypes and shapes
+        assert [len(b) for b in seen[1:]] == [4, 4, 2] * 3
+        return epochs
+
+    epochs = orders(True, 7)
+    assert (np.sort(epochs, axis=1) == np.arange(10)).all()
+    assert len({tuple(e) for e in epochs}) == 3
+    np.testing.assert_array_equal(orders(True, 7), epochs)
+    assert (orders(False, 7) == np.arange(10)).all()
+
+
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
     from export.keras_to_onnx import export

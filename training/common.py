@@ -33,27 +33,32 @@ def start(args) -> Path:
 
 
 def batches(index, make_batch, batch_size: int, shuffle: bool, seed: int):
-    """A Keras dataset of ``make_batch(indices) -> (x, y)`` over ``index``, reshuffled each epoch if asked."""
-    import keras
+    """A tf.data dataset of ``make_batch(indices) -> (x, y)`` numpy batches over ``index``, in a new
+    order each epoch if asked (``seed`` fixes the orders).
 
-    class Batches(keras.utils.PyDataset):
-        def __init__(self):
-            super().__init__()
-            self.index = np.array(index)
-            self.rng = np.random.default_rng(seed)
-            self.on_epoch_end()
+    The batches are made in a ``tf.numpy_function`` over batch numbers: Keras' ``PyDataset`` feeds
+    ``tf.data.Dataset.from_generator``, which cost a 2-core machine 0.8 s of system time a training
+    step (expression model, batch 64: 1.0 s a step against 0.5 s this way).
+    """
+    import tensorflow as tf
 
-        def __len__(self):
-            return int(np.ceil(len(self.index) / batch_size))
+    index = np.array(index)
+    rng = np.random.default_rng(seed)
+    n_batches = int(np.ceil(len(index) / batch_size))
 
-        def on_epoch_end(self):
-            if shuffle:
-                self.rng.shuffle(self.index)
+    def numbered_batch(i):
+        if i == 0 and shuffle:  # Keras reads every epoch from batch 0 on, in order
+            rng.shuffle(index)
+        return make_batch(index[i * batch_size:(i + 1) * batch_size])
 
-        def __getitem__(self, i):
-            return make_batch(self.index[i * batch_size:(i + 1) * batch_size])
+    x, y = make_batch(index[:1])  # dtypes and per-item shapes of what make_batch returns
+    specs = [tf.TensorSpec((None,) + a.shape[1:], tf.as_dtype(a.dtype)) for a in (x, y)]
 
-    return Batches()
+    def numbered_tensors(i):
+        tensors = tf.numpy_function(numbered_batch, [i], [s.dtype for s in specs], stateful=True)
+        return tuple(tf.ensure_shape(t, s.shape) for t, s in zip(tensors, specs))
+
+    return tf.data.Dataset.range(n_batches).map(numbered_tensors).prefetch(1)
 
 
 def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), class_weight=None) -> float:
@@ -76,6 +81,7 @@ def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), clas
     ]
     start_time = time.time()
     model.fit(train, validation_data=val, epochs=args.epochs, class_weight=class_weight, callbacks=callbacks,
+              shuffle=False,  # batches() shuffles
               verbose=2)
     model.save(out / "model.keras")
     return time.time() - start_time

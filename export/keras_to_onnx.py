@@ -29,8 +29,9 @@ OPSET = 17
 LOSSES = {"distance": "mean Euclidean point distance", "mse": "mean squared coordinate error"}  # --loss
 
 
-def metadata_for(run: Path, card: dict) -> dict[str, str]:
-    meta = json.loads((run / "train_meta.json").read_text())
+def metadata_for(meta: dict, card: dict) -> dict[str, str]:
+    """The file's ``metadata_props``: what the runtime needs, from the run's ``train_meta.json``, and
+    the model card's facts."""
     props = {
         "batchface_task": meta["task"],
         "input_size": str(meta["input_size"]),
@@ -76,14 +77,14 @@ def export(run, out, card: dict | None = None) -> dict:
     for node in proto.graph.node:
         node.output[:] = [wanted if o == old else o for o in node.output]
     proto.graph.output[0].name = wanted
-    for key, value in metadata_for(run, card or {}).items():
+    for key, value in metadata_for(meta, card or {}).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(proto, out)
 
-    sample = parity_images(run, size)
+    sample = parity_images(run)
     expected = model.predict(sample, verbose=0)
     got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": sample})[0]
     # keypoints are in crop pixels: compare them on the unit scale, as the probabilities are
@@ -105,18 +106,22 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
     what = (f"{len(meta['keypoint_names'])} facial keypoints (x, y in crop pixels)" if task == "keypoints"
             else f"{len(meta['classes'])} expression classes: {', '.join(meta['classes'])}")
     size = meta["input_size"]
-    dropout = meta.get("dropout")   # recorded by the keypoint runs
-    dropout_text = ("" if dropout is None else ", no dropout" if dropout == 0
-                    else f", dropout {dropout} before the last layer")
+    dropout = meta.get("dropout")   # not recorded by the runs before it was an option
+    architecture_text = ("" if dropout is None else ", no dropout" if dropout == 0
+                         else f", dropout {dropout} before the last layer")
+    if meta.get("stem_blocks"):
+        architecture_text += f", {meta['stem_blocks']} identity block(s) after the stem's pooling"
     lines = [f"# Model card: `{out.name}`", "",
              f"- **Task:** {task}: {what}.",
              f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters"
-             f"{dropout_text}.",
+             f"{architecture_text}.",
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
              *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
+             *([f"- **Loss:** cross-entropy, labels smoothed by {meta['label_smoothing']}."]
+               if meta.get("label_smoothing") else []),
              *([f"- **Inside the file:** the network runs on the crop zoomed about its centre by "
                 f"{' and '.join(map(str, meta['test_time_zooms']))}"
                 + (", and the points of each view, mapped back to the crop, are averaged." if task == "keypoints"
@@ -135,17 +140,12 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
     return path
 
 
-def parity_images(run: Path, size: int) -> np.ndarray:
-    """The test crops a keypoint run saved, else the run's test images (expression)."""
-    if (run / "test_crops.npz").exists():
-        return np.load(run / "test_crops.npz")["crops"][:64, ..., None].astype(np.float32)
-    import cv2
-    data = Path(json.loads((run / "train_meta.json").read_text())["data"])
-    files = sorted(data.glob("test/*/*.jpg"))[:64]
-    if not files:
-        raise SystemExit(f"{run}: no real crops for the parity check")
-    images = [cv2.resize(cv2.imread(str(f), cv2.IMREAD_GRAYSCALE), (size, size)) for f in files]
-    return np.stack(images)[..., None].astype(np.float32) / 255.0
+def parity_images(run: Path) -> np.ndarray:
+    """The real test crops [N, S, S, 1] in [0, 1] that the training run saved beside its model."""
+    for name in ("test_crops.npz", "test_predictions.npz"):   # keypoint runs, expression runs
+        if (run / name).exists():
+            return np.load(run / name)["crops"][:64, ..., None].astype(np.float32)
+    raise SystemExit(f"{run}: no real crops for the parity check")
 
 
 def main(argv=None):

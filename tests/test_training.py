@@ -198,7 +198,7 @@ def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
         inputs = keras.Input((1,))
         model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
         model.compile(optimizer="sgd", loss="mse")
-        model.fit(batches(np.arange(10), make_batch, 4, shuffle, seed), epochs=3, verbose=0)
+        model.fit(batches(np.arange(10), make_batch, 4, shuffle, seed), epochs=3, verbose=0, shuffle=False)
         epochs = np.concatenate(seen[1:]).reshape(3, 10)   # seen[0]: the batch read for dtypes and shapes
         assert [len(b) for b in seen[1:]] == [4, 4, 2] * 3
         return epochs
@@ -208,6 +208,31 @@ def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
     assert len({tuple(e) for e in epochs}) == 3
     np.testing.assert_array_equal(orders(True, 7), epochs)
     assert (orders(False, 7) == np.arange(10)).all()
+
+
+def test_keep_best_remembers_the_best_epoch_across_a_restart(tmp_path):
+    """A run killed after its best epoch and continued by a new process still ends on that epoch's
+    weights; a new run in the same folder forgets them."""
+    import keras
+    from training.common import keep_best
+
+    inputs = keras.Input((1,))
+    model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
+    path = tmp_path / "best.weights.h5"
+
+    def epochs(scores, first):
+        callback = keep_best(path, "val_accuracy", start_epoch=1)   # a new process: a new callback
+        callback.set_model(model)
+        for epoch, score in enumerate(scores, first):
+            callback.on_epoch_begin(epoch)
+            model.layers[-1].bias.assign([float(epoch)])   # the weights tell the epoch
+            callback.on_epoch_end(epoch, {"val_accuracy": score})
+        callback.on_train_end()
+        return float(model.layers[-1].bias[0])
+
+    assert epochs([0.9, 0.5, 0.7], first=0) == 2          # epoch 0 is before start_epoch
+    assert epochs([0.6, 0.65], first=3) == 2              # continued: epoch 2 is still the best
+    assert epochs([0.61, 0.62], first=0) == 1             # a new run
 
 
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
@@ -224,9 +249,12 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
                 cv2.imwrite(str(tmp_path / "fer" / split / c / f"{usage}_{c}{i}.jpg"),
                             rng.integers(0, 255, (48, 48), np.uint8))
     train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "ex"), "--epochs", "1",
-                           "--batch-size", "8"])
+                           "--batch-size", "8", "--stem-blocks", "1", "--label-smoothing", "0.1"])
     figures = export(tmp_path / "ex", tmp_path / "ex.onnx", {"test_accuracy": "0.0"})
     assert figures["parity_max_abs_diff"] <= 1e-4
+    card = (tmp_path / "ex.md").read_text()
+    assert "dropout 0.4 before the last layer, 1 identity block(s) after the stem's pooling." in card
+    assert "- **Loss:** cross-entropy, labels smoothed by 0.1." in card
     model = ExpressionModel(tmp_path / "ex.onnx")
     assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.0"
     assert json.loads(model.metadata["test_time_zooms"]) == list(train_expression.TEST_TIME_ZOOMS)

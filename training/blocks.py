@@ -47,7 +47,7 @@ def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_b
     return x
 
 
-def expression_net(size: int, n_classes: int, dropout: float = 0.4, stem_identity_blocks: int = 0) -> keras.Model:
+def expression_net(size: int, n_classes: int, dropout: float, stem_identity_blocks: int = 0) -> keras.Model:
     """ResNet classifier: [N, size, size, 1] in [0, 1] -> [N, n_classes] probabilities."""
     inputs = keras.Input((size, size, 1), name="image")
     x = resnet_trunk(inputs, stem_stride=1, stem_identity_blocks=stem_identity_blocks)

@@ -1,6 +1,7 @@
 """What both training scripts share: arguments, TensorFlow set-up, batches, the fit loop."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -36,35 +37,65 @@ def batches(index, make_batch, batch_size: int, shuffle: bool, seed: int):
     """A tf.data dataset of ``make_batch(indices) -> (x, y)`` numpy batches over ``index``, in a new
     order each epoch if asked (``seed`` fixes the orders).
 
-    The batches are made in a ``tf.numpy_function`` over batch numbers: Keras' ``PyDataset`` feeds
-    ``tf.data.Dataset.from_generator``, which cost a 2-core machine 0.8 s of system time a training
-    step (expression model, batch 64: 1.0 s a step against 0.5 s this way).
+    tf.data shuffles and batches the indices; numpy makes the batches in a ``tf.numpy_function``.
+    Keras' ``PyDataset`` feeds ``tf.data.Dataset.from_generator`` instead, which cost a 2-core
+    machine 0.8 s of system time a training step (expression model, batch 64: about 1.0 s a step
+    against 0.6-0.7 s this way).
     """
     import tensorflow as tf
 
-    index = np.array(index)
-    rng = np.random.default_rng(seed)
-    n_batches = int(np.ceil(len(index) / batch_size))
-
-    def numbered_batch(i):
-        if i == 0 and shuffle:  # Keras reads every epoch from batch 0 on, in order
-            rng.shuffle(index)
-        return make_batch(index[i * batch_size:(i + 1) * batch_size])
-
+    index = np.asarray(index)
     x, y = make_batch(index[:1])  # dtypes and per-item shapes of what make_batch returns
     specs = [tf.TensorSpec((None,) + a.shape[1:], tf.as_dtype(a.dtype)) for a in (x, y)]
 
-    def numbered_tensors(i):
-        tensors = tf.numpy_function(numbered_batch, [i], [s.dtype for s in specs], stateful=True)
+    def batch_tensors(indices):
+        tensors = tf.numpy_function(make_batch, [indices], [s.dtype for s in specs], stateful=True)
         return tuple(tf.ensure_shape(t, s.shape) for t, s in zip(tensors, specs))
 
-    return tf.data.Dataset.range(n_batches).map(numbered_tensors).prefetch(1)
+    ds = tf.data.Dataset.from_tensor_slices(index)
+    if shuffle:
+        ds = ds.shuffle(len(index), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).map(batch_tensors).prefetch(1)
+
+
+def keep_best(path: Path, monitor: str, start_epoch: int):
+    """A callback that keeps the weights of the best epoch from ``start_epoch`` (0-based) on in
+    ``path`` (``*.weights.h5``) and loads them when training ends.
+
+    EarlyStopping's ``restore_best_weights`` holds them in memory and forgets them when a killed
+    run continues from its backup; these are on disk, their epoch and score beside them in
+    ``path`` with ``.json`` for ``.h5``. Lower is better for a loss, higher for anything else.
+    """
+    import keras
+
+    sign = -1.0 if "loss" in monitor else 1.0
+    score_file = path.with_suffix(".json")
+
+    class KeepBest(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 0:   # a new run in this folder: what an earlier one kept is not ours
+                path.unlink(missing_ok=True)
+                score_file.unlink(missing_ok=True)
+
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch < start_epoch:
+                return
+            if score_file.exists() and sign * logs[monitor] <= sign * json.loads(score_file.read_text())[monitor]:
+                return
+            self.model.save_weights(path)
+            score_file.write_text(json.dumps({"epoch": epoch + 1, monitor: float(logs[monitor])}))
+
+        def on_train_end(self, logs=None):
+            if path.exists():
+                self.model.load_weights(path)
+
+    return KeepBest()
 
 
 def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), class_weight=None) -> float:
     """Adam with warm-up and cosine decay; early stopping in the second half of the run, with the
-    best weights of that half restored; a backup every epoch so a killed run continues where it
-    stopped. Returns the seconds spent."""
+    best weights of that half restored (:func:`keep_best`); a backup every epoch so a killed run
+    continues where it stopped. Returns the seconds spent."""
     import keras
 
     steps = args.epochs * len(train)
@@ -75,8 +106,8 @@ def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), clas
         keras.callbacks.BackupAndRestore(str(out / "backup")),
         # not in the first half: the cosine schedule's gains come late, and a noisy validation score
         # under a high learning rate stopped a 100-epoch run at epoch 57, below the 50-epoch run
-        keras.callbacks.EarlyStopping(monitor=monitor, patience=args.patience, restore_best_weights=True,
-                                      start_from_epoch=args.epochs // 2),
+        keras.callbacks.EarlyStopping(monitor=monitor, patience=args.patience, start_from_epoch=args.epochs // 2),
+        keep_best(out / "best.weights.h5", monitor, start_epoch=args.epochs // 2),
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     start_time = time.time()

@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from batchface.landmarks import KAGGLE_NAMES
+
 #: FER2013's classes in the order of its ``emotion`` column (0..6).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 #: The 5-class variant of the original write-up: fear and neutral rows are dropped.
@@ -77,17 +79,9 @@ def pixel_hashes(images) -> list[str]:
 
 # --- keypoints -------------------------------------------------------------------------------------
 
-#: Kaggle "Facial Keypoints Detection" names, in the order of its 30 columns (name_x, name_y each).
-KAGGLE_KEYPOINTS = (
-    "left_eye_center", "right_eye_center", "left_eye_inner_corner", "left_eye_outer_corner",
-    "right_eye_inner_corner", "right_eye_outer_corner", "left_eyebrow_inner_end",
-    "left_eyebrow_outer_end", "right_eyebrow_inner_end", "right_eyebrow_outer_end", "nose_tip",
-    "mouth_left_corner", "mouth_right_corner", "mouth_center_top_lip", "mouth_center_bottom_lip",
-)
-
-
 def read_kaggle_keypoints(path) -> tuple[np.ndarray, np.ndarray]:
-    """Read Kaggle's ``training.csv``: 30 coordinate columns and ``Image`` (96x96 pixels as text).
+    """Read Kaggle's ``training.csv``: 30 coordinate columns (``<name>_x``, ``<name>_y`` for each of
+    ``KAGGLE_NAMES``) and ``Image`` (96x96 pixels as text).
 
     Returns ``(images [N,96,96] uint8, points [N,15,2] float32)``; a missing coordinate is NaN.
     """
@@ -98,7 +92,7 @@ def read_kaggle_keypoints(path) -> tuple[np.ndarray, np.ndarray]:
             pixels = np.array(row["Image"].split(), dtype=np.float32)
             images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(96, 96))
             pts = [[float(row[f"{n}_{a}"]) if row.get(f"{n}_{a}", "").strip() else np.nan
-                    for a in ("x", "y")] for n in KAGGLE_KEYPOINTS]
+                    for a in ("x", "y")] for n in KAGGLE_NAMES]
             points.append(pts)
     return np.stack(images), np.array(points, dtype=np.float32)
 

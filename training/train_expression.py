@@ -18,6 +18,7 @@ from training import augment, common
 from training.data import FER_CLASSES, FER_CLASSES_5, read_fer_csv, read_fer_folders, select_classes
 
 SIZE = 48
+DROPOUT = 0.4   # before the last layer
 #: each face is read at these zooms about its centre, each also mirrored, and the outputs averaged
 #: (chosen on validation: see training.blocks.views_averaged); the exported file does the same
 TEST_TIME_ZOOMS = (1.0, 1.08)
@@ -95,7 +96,7 @@ def main(argv=None):
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
-    model = expression_net(SIZE, n_classes, stem_identity_blocks=args.stem_blocks)
+    model = expression_net(SIZE, n_classes, DROPOUT, stem_identity_blocks=args.stem_blocks)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
     seconds = common.fit(model, train_data, val_data, args, out, loss,
                          monitor="val_accuracy", metrics=["accuracy"], class_weight=class_weight)
@@ -110,7 +111,7 @@ def main(argv=None):
         f"(stratified, seed {args.seed}); test = PublicTest", "train_images": int(len(tr)),
         "val_images": int(len(va)), "test_images": int(len(test_labels)),
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
-        "batch_size": args.batch_size, "seed": args.seed, "erase": args.erase,
+        "batch_size": args.batch_size, "seed": args.seed, "erase": args.erase, "dropout": DROPOUT,
         "stem_blocks": args.stem_blocks, "label_smoothing": args.label_smoothing, "params": int(model.count_params()),
         "train_seconds_last_session": round(seconds), "class_weight": class_weight,
         "test_time_zooms": list(TEST_TIME_ZOOMS),

@@ -33,8 +33,8 @@ PHOTOS = $$(ls $(DEMO_OUT)/input/dlib_faces/*.jpg 2>/dev/null || ls $(DEMO_OUT)/
 
 # The main job on those photos (and videos): a table, annotated copies, the table's first rows.
 demo: $(BIN)/batchface $(DEMO_OUT)/input
-	rm -rf $(DEMO_OUT)/results.parquet $(DEMO_OUT)/annotated
-	$(BIN)/batchface run $(DEMO_OUT)/input --out $(DEMO_OUT)/results.parquet --annotate $(DEMO_OUT)/annotated --max-frames 50; \
+	rm -rf $(DEMO_OUT)/annotated
+	$(BIN)/batchface run $(DEMO_OUT)/input --out $(DEMO_OUT)/results.parquet --overwrite --annotate $(DEMO_OUT)/annotated --max-frames 50; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
 	@$(BIN)/python -c "from batchface.writers import read_table; \
 	  t = read_table('$(DEMO_OUT)/results.parquet'); print(t.num_rows, 'rows; the first 12:'); \

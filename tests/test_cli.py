@@ -27,6 +27,17 @@ def folder(samples, tmp_path):
     return d
 
 
+@pytest.fixture()
+def faceless_folder(tmp_path):
+    """One photo without a face, for what does not need the sample photos."""
+    import cv2
+    import numpy as np
+    d = tmp_path / "in"
+    d.mkdir()
+    cv2.imwrite(str(d / "one.jpg"), np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
+    return d
+
+
 def test_run_writes_csv_and_a_summary(folder, tmp_path):
     out = tmp_path / "r.csv"
     result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"])
@@ -52,10 +63,10 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     assert result.exit_code == 2 and "differ in: options" in result.output
 
 
-def test_exit_status_1_when_an_input_fails(folder, tmp_path):
-    (folder / "broken.jpg").write_bytes(b"nope")
-    result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.jsonl"), "--detector", "blazeface",
-                              "-w", "0", "-q"])
+def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
+    (faceless_folder / "broken.jpg").write_bytes(b"nope")
+    result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.jsonl"),
+                              "--detector", "blazeface", "-w", "0", "-q"])
     assert result.exit_code == 1
     assert "1 errors" in result.output
 
@@ -65,40 +76,43 @@ def test_exit_status_1_when_an_input_fails(folder, tmp_path):
     (["--format", "xlsx"], "unknown format"),
     (["--detector", "haar"], "unknown detector"),
 ])
-def test_usage_errors_exit_2(folder, tmp_path, args, message):
-    result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q", *args])
+def test_usage_errors_exit_2(faceless_folder, tmp_path, args, message):
+    result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q", *args])
     assert result.exit_code == 2 and message in result.output
 
 
-def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(folder, tmp_path):
+def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(faceless_folder, tmp_path):
     (tmp_path / "text.onnx").write_text("not a model")
     for detector in ("blazeface", "yunet"):
         for path, message in ((tmp_path / "none.onnx", "no such file"), (tmp_path / "text.onnx", "cannot load")):
-            result = cli.invoke(app, ["run", str(folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q",
+            result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q",
                                       "--detector", detector, "--detector-model", str(path)])
             assert result.exit_code == 2 and message in result.output, result.output
+    from batchface.models import KEYPOINTS_FILE   # an ONNX file, but not BlazeFace's
+    result = cli.invoke(app, ["models", "--detector", "blazeface", "--detector-model", str(KEYPOINTS_FILE)])
+    assert result.exit_code == 2 and "not a face detector made by export/blazeface.py" in result.output
     result = cli.invoke(app, ["models", "--detector", "haar"])
     assert result.exit_code == 2 and "unknown detector" in result.output
 
 
-def test_existing_output_is_not_clobbered(folder, tmp_path):
+def test_existing_output_is_not_clobbered(faceless_folder, tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("precious")
-    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"])
+    args = ["run", str(faceless_folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"]
+    result = cli.invoke(app, args)
     assert result.exit_code == 2 and "--resume" in result.output and out.read_text() == "precious"
-    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q",
-                              "--overwrite"])
+    result = cli.invoke(app, args + ["--overwrite"])
     assert result.exit_code == 0 and len(read_table(out)) == 1
 
 
-def test_files_from_stdin(folder, tmp_path):
+def test_files_from_stdin(faceless_folder, tmp_path):
     out = tmp_path / "r.parquet"
-    (folder / "x.txt").write_text("notes")
+    (faceless_folder / "x.txt").write_text("notes")
     result = cli.invoke(app, ["run", "--files-from", "-", "--out", str(out), "--detector", "blazeface", "-w", "0",
-                              "-q", "--verbose"], input=f"{folder / 'one.jpg'}\n{folder / 'x.txt'}\n")
+                              "-q", "--verbose"], input=f"{faceless_folder / 'one.jpg'}\n{faceless_folder / 'x.txt'}\n")
     assert result.exit_code == 0, result.output
     assert "skipped (not an image or video)" in result.output
-    assert read_table(out).column("source").to_pylist() == [str(folder / "one.jpg")]
+    assert read_table(out).column("source").to_pylist() == [str(faceless_folder / "one.jpg")]
 
 
 def test_a_named_file_that_is_missing_gets_an_error_row(tmp_path):

@@ -8,7 +8,7 @@ from groundtruth import annotated_boxes, matched
 
 
 @pytest.fixture(params=["blazeface", "yunet"])
-def detector(request, samples):
+def detector(request):
     if request.param == "yunet":
         return YuNet(request.getfixturevalue("yunet_file"))
     return BlazeFace()

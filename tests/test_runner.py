@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from batchface.runner import Options, run
@@ -91,8 +93,8 @@ def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
     assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 9
 
 
-def test_bad_inputs_never_stop_the_run(samples, tmp_path):
-    expect = bad_inputs(tmp_path / "bad", samples / "face_recognition" / "obama_small.jpg")
+def check_bad_inputs(tmp_path, photo, decoded):
+    expect = bad_inputs(tmp_path / "bad", photo, decoded)
     summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=2,
                   progress=False)
     got = {os.path.basename(r["source"]): r for r in rows(tmp_path / "r.csv")}
@@ -106,13 +108,21 @@ def test_bad_inputs_never_stop_the_run(samples, tmp_path):
     assert summary.skipped == 1 and summary.errors == sum(r["status"] == "error" for r in got.values())
 
 
-def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, tmp_path):
-    many = tmp_path / "many"
-    many.mkdir()
-    for i in range(40):
-        src = [samples / "face_recognition" / "obama_small.jpg", samples / "dlib_faces" / "2008_001322.jpg"][i % 2]
-        shutil.copy(src, many / f"{i:02d}.jpg")
-    command = [sys.executable, "-m", "batchface", "run", str(many), "--out", str(tmp_path / "r.parquet"),
+def test_bad_inputs_never_stop_the_run(samples, tmp_path):
+    check_bad_inputs(tmp_path, samples / "face_recognition" / "obama_small.jpg", "ok")
+
+
+def test_bad_inputs_never_stop_the_run_without_the_sample_photos(tmp_path):
+    """The same corpus made from a photo without a face: every file that decodes says ``no_face``."""
+    photo = tmp_path / "noise.jpg"
+    cv2.imwrite(str(photo), np.random.default_rng(0).integers(0, 255, (240, 320, 3), np.uint8))
+    check_bad_inputs(tmp_path, photo, "no_face")
+
+
+def kill_midway_and_resume(folder, tmp_path, n_inputs):
+    """Run ``batchface run`` on ``folder`` as a subprocess, SIGKILL it once it has committed an
+    input, then ``--resume`` it: the table must be exactly that of an uninterrupted run."""
+    command = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(tmp_path / "r.parquet"),
                "--detector", "blazeface", "--workers", "2", "--quiet", "--commit-seconds", "0"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
@@ -123,18 +133,39 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, 
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     committed = len(journalled())
-    assert 1 <= committed < 40, "the kill must land mid-run"
+    assert 1 <= committed < n_inputs, "the kill must land mid-run"
     # what was committed is readable now, before any resume: exactly the journalled inputs' rows
     import pyarrow.dataset as ds
     parts = ds.dataset(tmp_path / "r.parquet.parts", format="parquet").to_table().column("source").to_pylist()
     assert set(journalled()) <= set(parts)
 
     done = subprocess.run(command + ["--resume"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    assert done.returncode in (0, 1), done.stderr   # 1: the inputs hold an unreadable file
     assert f"{committed} already done" in done.stderr
-    run([many], tmp_path / "straight.parquet", options=Options(detector="blazeface"), workers=2, progress=False)
+    run([folder], tmp_path / "straight.parquet", options=Options(detector="blazeface"), workers=2, progress=False)
     assert_same_rows(rows(tmp_path / "r.parquet"), rows(tmp_path / "straight.parquet"))
     assert not progress.exists()
+
+
+def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, tmp_path):
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(40):
+        src = [samples / "face_recognition" / "obama_small.jpg", samples / "dlib_faces" / "2008_001322.jpg"][i % 2]
+        shutil.copy(src, many / f"{i:02d}.jpg")
+    kill_midway_and_resume(many, tmp_path, 40)
+
+
+def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
+    """The same without the sample photos: no faces, one row an input, one of them an error."""
+    many = tmp_path / "many"
+    many.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(60):
+        cv2.imwrite(str(many / f"{i:02d}.jpg"), rng.integers(0, 255, (720, 960, 3), np.uint8))
+    (many / "30.jpg").write_bytes(b"not a jpeg")
+    kill_midway_and_resume(many, tmp_path, 60)
+    assert [r["status"] for r in rows(tmp_path / "r.parquet")] == ["no_face"] * 30 + ["error"] + ["no_face"] * 29
 
 
 def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):

@@ -48,7 +48,7 @@ def run(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
     commit_seconds: float = typer.Option(2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    verbose: bool = typer.Option(False, "--verbose", "-v", help="List skipped files."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="List skipped files and folders, and why."),
 ):
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
@@ -73,8 +73,8 @@ def run(
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2)
     if verbose:
-        for path in summary.skipped_paths:
-            typer.echo(f"skipped (not an image or video): {path}", err=True)
+        for path, why in summary.skipped_paths:
+            typer.echo(f"skipped ({why}): {path}", err=True)
     typer.echo(f"batchface: {summary.line()}", err=True)
     raise typer.Exit(1 if summary.errors else 0)
 

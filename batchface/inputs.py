@@ -58,8 +58,9 @@ def walk(paths: Iterable, skipped: list | None = None) -> Iterator[Source]:
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
     skipped; symbolic links are followed, each real folder visited once (no loops). Files that are
-    neither images nor videos are appended to ``skipped``. A named path that does not exist, or a
-    broken link with a media extension, is still yielded, so that its row can say so.
+    neither images nor videos, and folders that cannot be listed, are appended to ``skipped`` as
+    ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
+    still yielded, so that its row can say so.
     """
     seen_dirs: set[str] = set()
     for arg in paths:
@@ -80,7 +81,7 @@ def _file(path: str, skipped, missing_kind: str | None) -> Iterator[Source]:
     if kind:
         yield Source(path, kind)
     elif skipped is not None:
-        skipped.append(path)
+        skipped.append((path, "not an image or video"))
 
 
 def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
@@ -90,7 +91,9 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
     seen.add(real)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
+    except OSError as e:   # no permission, or gone since it was seen: say so instead of vanishing
+        if skipped is not None:
+            skipped.append((folder, f"a folder that cannot be listed: {e.strerror or e}"))
         return
     for entry in entries:
         if entry.name.startswith("."):

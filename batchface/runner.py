@@ -54,7 +54,7 @@ class Summary:
     resumed: int = 0
     seconds: float = 0.0
     output: str = ""
-    skipped_paths: list = field(default_factory=list)
+    skipped_paths: list = field(default_factory=list)   # (path, why)
 
     def line(self) -> str:
         rate = self.faces / self.seconds if self.seconds else 0.0

@@ -21,7 +21,24 @@ def test_walk_sorted_recursive_skips_hidden_and_other_files(tmp_path):
     skipped = []
     got = [(os.path.relpath(s.path, tmp_path), s.media_type) for s in walk([tmp_path], skipped)]
     assert got == [("a.PNG", "image"), ("b.jpg", "image"), ("sub/c.mp4", "video"), ("z/y.webm", "video")]
-    assert [os.path.basename(p) for p in skipped] == ["notes.txt"]
+    assert [(os.path.basename(p), why) for p, why in skipped] == [("notes.txt", "not an image or video")]
+
+
+def test_a_folder_that_cannot_be_listed_is_skipped_and_said(tmp_path, monkeypatch):
+    """Tests run as root here, whom chmod does not stop: the refusal is os.scandir's, as it would be."""
+    touch(tmp_path / "open" / "a.jpg")
+    touch(tmp_path / "shut" / "b.jpg")
+    scandir = os.scandir
+
+    def refusing(path):
+        if os.path.basename(path) == "shut":
+            raise PermissionError(13, "Permission denied", path)
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    skipped = []
+    assert [os.path.relpath(s.path, tmp_path) for s in walk([tmp_path], skipped)] == ["open/a.jpg"]
+    assert skipped == [(str(tmp_path / "shut"), "a folder that cannot be listed: Permission denied")]
 
 
 def test_content_decides_and_a_folder_named_like_an_image_is_walked(tmp_path):

@@ -109,8 +109,6 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
     dropout = meta.get("dropout")   # not recorded by the runs before it was an option
     architecture_text = ("" if dropout is None else ", no dropout" if dropout == 0
                          else f", dropout {dropout} before the last layer")
-    if meta.get("stem_blocks"):
-        architecture_text += f", {meta['stem_blocks']} identity block(s) after the stem's pooling"
     lines = [f"# Model card: `{out.name}`", "",
              f"- **Task:** {task}: {what}.",
              f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters"
@@ -120,8 +118,6 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Split:** {meta['split']}.",
              *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
              *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
-             *([f"- **Loss:** cross-entropy, labels smoothed by {meta['label_smoothing']}."]
-               if meta.get("label_smoothing") else []),
              *([f"- **Inside the file:** the network runs on the crop zoomed about its centre by "
                 f"{' and '.join(map(str, meta['test_time_zooms']))}"
                 + (", and the points of each view, mapped back to the crop, are averaged." if task == "keypoints"

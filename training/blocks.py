@@ -28,18 +28,14 @@ def identity_block(x, filters: int):
     return layers.ReLU()(layers.Add()([y, x]))
 
 
-def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_blocks=(1, 1, 0),
-                 stem_identity_blocks: int = 0):
+def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_blocks=(1, 1, 0)):
     """Stem convolution, then per stage one conv block (stride 2) and ``identity_blocks`` identity blocks.
 
-    A max-pool follows the stem, as in the ResNet of the original write-up, then
-    ``stem_identity_blocks`` identity blocks at the stem's width; the output is the last feature map
-    (input side / (stem_stride * 2 ** (stages + 1)) pixels wide).
+    A max-pool follows the stem, as in the ResNet of the original write-up; the output is the last
+    feature map (input side / (stem_stride * 2 ** (stages + 1)) pixels wide).
     """
     x = _conv_bn(inputs, widths[0], 3, stem_stride)
     x = layers.MaxPooling2D(2)(x)
-    for _ in range(stem_identity_blocks):
-        x = identity_block(x, widths[0])
     for filters, n_identity in zip(widths[1:], identity_blocks):
         x = conv_block(x, filters)
         for _ in range(n_identity):
@@ -47,10 +43,10 @@ def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_b
     return x
 
 
-def expression_net(size: int, n_classes: int, dropout: float, stem_identity_blocks: int = 0) -> keras.Model:
+def expression_net(size: int, n_classes: int, dropout: float) -> keras.Model:
     """ResNet classifier: [N, size, size, 1] in [0, 1] -> [N, n_classes] probabilities."""
     inputs = keras.Input((size, size, 1), name="image")
-    x = resnet_trunk(inputs, stem_stride=1, stem_identity_blocks=stem_identity_blocks)
+    x = resnet_trunk(inputs, stem_stride=1)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)

@@ -54,16 +54,10 @@ def main(argv=None):
     p.add_argument("--erase", type=float, default=0.0,
                    help="probability that a training face gets a random rectangle of noise (random erasing; "
                         "off in the shipped model)")
-    p.add_argument("--stem-blocks", type=int, default=0,
-                   help="identity blocks after the stem's pooling, at 24x24 pixels (none in the shipped model)")
-    p.add_argument("--label-smoothing", type=float, default=0.0,
-                   help="share of each label spread evenly over all classes (0 in the shipped model)")
     common.add_common_args(p, epochs=50, batch_size=64, patience=10,
                            limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
     out = common.start(args)
-    import keras
-
     from training.blocks import expression_net, views_averaged
 
     classes, splits = load(args)
@@ -92,13 +86,12 @@ def main(argv=None):
         x = images[idx].astype(np.float32) / 255.0
         if train:
             x = np.stack([augment_one(im) for im in x])
-        return x[..., None], np.eye(n_classes, dtype=np.float32)[labels[idx]]   # one-hot, for label smoothing
+        return x[..., None], labels[idx]
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
-    model = expression_net(SIZE, n_classes, DROPOUT, stem_identity_blocks=args.stem_blocks)
-    loss = keras.losses.CategoricalCrossentropy(label_smoothing=args.label_smoothing)
-    seconds = common.fit(model, train_data, val_data, args, out, loss,
+    model = expression_net(SIZE, n_classes, DROPOUT)
+    seconds = common.fit(model, train_data, val_data, args, out, "sparse_categorical_crossentropy",
                          monitor="val_accuracy", metrics=["accuracy"], class_weight=class_weight)
     test_images, test_labels = splits["PublicTest"]
     # the shipped model averages each face over zooms and mirror images (export does the same wrapping)
@@ -112,7 +105,7 @@ def main(argv=None):
         "val_images": int(len(va)), "test_images": int(len(test_labels)),
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "erase": args.erase, "dropout": DROPOUT,
-        "stem_blocks": args.stem_blocks, "label_smoothing": args.label_smoothing, "params": int(model.count_params()),
+        "params": int(model.count_params()),
         "train_seconds_last_session": round(seconds), "class_weight": class_weight,
         "test_time_zooms": list(TEST_TIME_ZOOMS),
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),

@@ -63,8 +63,9 @@ def keep_best(path: Path, monitor: str, start_epoch: int):
     ``path`` (``*.weights.h5``) and loads them when training ends.
 
     EarlyStopping's ``restore_best_weights`` holds them in memory and forgets them when a killed
-    run continues from its backup; these are on disk, their epoch and score beside them in
-    ``path`` with ``.json`` for ``.h5``. Lower is better for a loss, higher for anything else.
+    run continues from its backup; these are on disk, their epoch (counted from 1, as Keras prints
+    it) and score beside them in ``path`` with ``.json`` for ``.h5``. Lower is better for a loss,
+    higher for anything else.
     """
     import keras
 

@@ -1,4 +1,5 @@
 """Training readers, augmentation and the Keras -> ONNX export ("CI exports"). Needs the train extra."""
+import argparse
 import json
 
 import cv2
@@ -233,6 +234,24 @@ def test_keep_best_remembers_the_best_epoch_across_a_restart(tmp_path):
     assert epochs([0.9, 0.5, 0.7], first=0) == 2          # epoch 0 is before start_epoch
     assert epochs([0.6, 0.65], first=3) == 2              # continued: epoch 2 is still the best
     assert epochs([0.61, 0.62], first=0) == 1             # a new run
+
+
+def test_a_run_folder_continues_only_with_the_options_it_started_with(tmp_path):
+    """An unfinished run (a backup in its folder) refuses other options; a finished one leaves its
+    folder to a new run, without its history."""
+    from training.common import start
+
+    args = argparse.Namespace(out=str(tmp_path / "run"), epochs=50, lr=2e-3, seed=1, threads=0, erase=0.0)
+    out = start(args)
+    (out / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    (out / "backup").mkdir()   # what Keras' BackupAndRestore leaves after an epoch
+    start(argparse.Namespace(**{**vars(args), "out": str(out) + "/"}))   # the same folder, spelt otherwise
+    with pytest.raises(SystemExit, match=r"other options \(epochs: 50 then, 80 now; erase: 0.0 then, 0.5 now\)"):
+        start(argparse.Namespace(**{**vars(args), "epochs": 80, "erase": 0.5}))
+    assert (out / "history.csv").exists() and json.loads((out / "options.json").read_text())["epochs"] == 50
+    (out / "backup").rmdir()   # the run finished
+    start(argparse.Namespace(**{**vars(args), "epochs": 80}))
+    assert not (out / "history.csv").exists() and json.loads((out / "options.json").read_text())["epochs"] == 80
 
 
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):

@@ -9,7 +9,7 @@ import numpy as np
 
 
 def add_common_args(p, epochs: int, batch_size: int, patience: int, limit_help: str):
-    p.add_argument("--out", required=True, help="run folder: checkpoints, history, model, predictions")
+    p.add_argument("--out", required=True, help="run folder: options, checkpoints, history, model, predictions")
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay after warm-up)")
@@ -20,16 +20,34 @@ def add_common_args(p, epochs: int, batch_size: int, patience: int, limit_help: 
 
 
 def start(args) -> Path:
-    """Seed everything, cap TensorFlow's threads, make the run folder."""
+    """Make the run folder, seed everything, cap TensorFlow's threads.
+
+    A folder with a backup holds an unfinished run, which this one continues; it must have the
+    options that run started with (``options.json``): another ``--epochs``, for one, would stretch
+    the learning-rate schedule mid-run. Without a backup a new run starts there, and the history
+    of an earlier one is dropped.
+    """
     import keras
     import tensorflow as tf
 
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    options = {k: v for k, v in vars(args).items() if k not in ("out", "threads")}   # neither changes the run
+    saved = out / "options.json"
+    if (out / "backup").exists():
+        before = json.loads(saved.read_text()) if saved.exists() else options   # runs from before options.json
+        changed = sorted(k for k in before.keys() | options.keys() if before.get(k) != options.get(k))
+        if changed:
+            raise SystemExit(f"{out} holds an unfinished run with other options ("
+                             + "; ".join(f"{k}: {before.get(k)} then, {options.get(k)} now" for k in changed)
+                             + "): continue it with the same options, or give another --out")
+    else:
+        (out / "history.csv").unlink(missing_ok=True)
+    saved.write_text(json.dumps(options, indent=2))
     if args.threads:
         tf.config.threading.set_intra_op_parallelism_threads(args.threads)
         tf.config.threading.set_inter_op_parallelism_threads(1)
     keras.utils.set_random_seed(args.seed)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 

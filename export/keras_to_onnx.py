@@ -107,12 +107,12 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
             else f"{len(meta['classes'])} expression classes: {', '.join(meta['classes'])}")
     size = meta["input_size"]
     dropout = meta.get("dropout")   # not recorded by the runs before it was an option
-    architecture_text = ("" if dropout is None else ", no dropout" if dropout == 0
-                         else f", dropout {dropout} before the last layer")
+    dropout_text = ("" if dropout is None else ", no dropout" if dropout == 0
+                    else f", dropout {dropout} before the last layer")
     lines = [f"# Model card: `{out.name}`", "",
              f"- **Task:** {task}: {what}.",
              f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters"
-             f"{architecture_text}.",
+             f"{dropout_text}.",
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{meta['data']}`.",
              f"- **Split:** {meta['split']}.",

@@ -211,6 +211,33 @@ def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
     assert (orders(False, 7) == np.arange(10)).all()
 
 
+def test_py_dataset_batches_give_every_item_once_an_epoch_in_a_new_seeded_order():
+    """The batches of another Keras backend (JAX on a GPU machine) as Keras' fit reads them: the
+    same promises as the tf.data batches above."""
+    import keras
+    from training.common import _py_dataset
+
+    def make_batch(idx):
+        return idx[:, None].astype(np.float32), np.zeros(len(idx), np.float32)
+
+    def orders(shuffle, seed):
+        ds = _py_dataset(np.arange(10), make_batch, 4, shuffle, seed)
+        assert isinstance(ds, keras.utils.PyDataset) and len(ds) == 3
+        epochs = []
+        for _ in range(3):
+            xs = [ds[i][0][:, 0] for i in range(len(ds))]
+            assert [len(x) for x in xs] == [4, 4, 2]
+            epochs.append(np.concatenate(xs))
+            ds.on_epoch_end()
+        return np.array(epochs)
+
+    epochs = orders(True, 7)
+    assert (np.sort(epochs, axis=1) == np.arange(10)).all()
+    assert len({tuple(e) for e in epochs}) == 3
+    np.testing.assert_array_equal(orders(True, 7), epochs)
+    assert (orders(False, 7) == np.arange(10)).all()
+
+
 def test_keep_best_remembers_the_best_epoch_across_a_restart(tmp_path):
     """A run killed after its best epoch and continued by a new process still ends on that epoch's
     weights; a new run in the same folder forgets them."""

@@ -70,10 +70,10 @@ def sample(image, points, names, rng, jitter: float, train: bool, flip_index, an
 
 def masked_unit_mse(y_true, y_pred):
     """MSE on coordinates divided by the crop side, ignoring NaN targets (Kaggle's partial rows)."""
-    import tensorflow as tf
-    mask = tf.math.logical_not(tf.math.is_nan(y_true))
-    diff = tf.where(mask, (y_pred - tf.where(mask, y_true, 0.0)) / SIZE, 0.0)
-    return tf.reduce_sum(diff ** 2) / tf.maximum(tf.reduce_sum(tf.cast(mask, tf.float32)), 1.0)
+    from keras import ops
+    mask = ops.logical_not(ops.isnan(y_true))
+    diff = ops.where(mask, (y_pred - ops.where(mask, y_true, 0.0)) / SIZE, 0.0)
+    return ops.sum(diff ** 2) / ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
 
 
 def masked_unit_distance(y_true, y_pred):
@@ -81,14 +81,14 @@ def masked_unit_distance(y_true, y_pred):
 
     NME averages point distances, so this loss optimises what is reported; MSE weighs the large
     errors more and the many small ones less."""
-    import tensorflow as tf
-    true = tf.reshape(y_true, (-1, 2))
-    pred = tf.reshape(y_pred, (-1, 2))
-    mask = tf.math.logical_not(tf.reduce_any(tf.math.is_nan(true), axis=-1))
-    diff = (pred - tf.where(tf.math.is_nan(true), 0.0, true)) / SIZE
-    distance = tf.sqrt(tf.reduce_sum(diff ** 2, axis=-1) + 1e-12)
-    mask = tf.cast(mask, tf.float32)
-    return tf.reduce_sum(distance * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
+    from keras import ops
+    true = ops.reshape(y_true, (-1, 2))
+    pred = ops.reshape(y_pred, (-1, 2))
+    missing = ops.isnan(true)
+    diff = (pred - ops.where(missing, 0.0, true)) / SIZE
+    distance = ops.sqrt(ops.sum(diff ** 2, axis=-1) + 1e-12)
+    mask = ops.cast(ops.logical_not(ops.any(missing, axis=-1)), "float32")
+    return ops.sum(distance * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
 def load_ibug(root):

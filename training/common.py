@@ -1,7 +1,7 @@
 """What both training scripts share: arguments, set-up, batches, the fit loop.
 
 The scripts run on Keras' TensorFlow backend (the ``train`` extra). They also run on its JAX
-backend (``KERAS_BACKEND=jax``), which is how a lent GPU machine with JAX and no TensorFlow runs them.
+backend (``KERAS_BACKEND=jax``), for a GPU machine that has JAX and no TensorFlow.
 """
 from __future__ import annotations
 

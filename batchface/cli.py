@@ -108,6 +108,9 @@ def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
             if key == "keypoint_names":  # 68 names do not fit a line: --json has them all
                 names = json.loads(value)
                 value = f"{len(names)}: {', '.join(names[:3])}, ..., {names[-1]}"
+            if key == "ensemble_members":  # each member's recipe is in the model card and --json
+                members = json.loads(value)
+                value = f"{len(members)}: " + ", ".join(f"{m['run']} ({m['epochs']} epochs)" for m in members)
             typer.echo(f"    {key}: {value}")
 
 

@@ -127,13 +127,17 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset {OPSET}); onnxruntime matches "
              f"Keras to {parity:.1e} on real crops.",
-             f"- **sha256:** `{sha}`", "", "## Metrics", "", "| measure | value |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in card.items()]
-    report = Path("reports") / task
-    lines += ["", f"The evaluation report with figures is `{report}/report.md` in the source repository.", ""]
+             f"- **sha256:** `{sha}`", ""]
+    lines += card_lines(card, task)
     path = out.with_suffix(".md")
     path.write_text("\n".join(lines))
     return path
+
+
+def card_lines(card: dict, task: str) -> list[str]:
+    """The model card's metrics table and where its evaluation report is."""
+    return (["## Metrics", "", "| measure | value |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in card.items()]
+            + ["", f"The evaluation report with figures is `reports/{task}/report.md` in the source repository.", ""])
 
 
 def parity_images(run: Path) -> np.ndarray:

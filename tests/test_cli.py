@@ -132,6 +132,8 @@ def test_models_lists_files_and_json():
     assert all(len(e["sha256"]) == 64 and Path(e["path"]).is_file() for e in entries)
     text = cli.invoke(app, ["models", "--detector", "blazeface"]).output
     assert "keypoints: keypoints.onnx" in text and "classes:" in text
+    members = json.loads(entries[2]["ensemble_members"])   # the shipped expression file averages three runs
+    assert f"    ensemble_members: 3: {members[0]['run']} ({members[0]['epochs']} epochs), " in text
 
 
 def test_version():

@@ -281,6 +281,15 @@ def test_a_run_folder_continues_only_with_the_options_it_started_with(tmp_path):
     assert not (out / "history.csv").exists() and json.loads((out / "options.json").read_text())["epochs"] == 80
 
 
+def tiny_fer(folder, rng, per_class=3):
+    """FER2013's image-folder layout with ``per_class`` random faces a class in Training and PublicTest."""
+    for split, usage in (("train", "Training"), ("test", "PublicTest")):
+        for c in FER_CLASSES:
+            (folder / split / c).mkdir(parents=True)
+            for i in range(per_class):
+                cv2.imwrite(str(folder / split / c / f"{usage}_{c}{i}.jpg"), rng.integers(0, 255, (48, 48), np.uint8))
+
+
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
     from export.keras_to_onnx import export
@@ -288,12 +297,7 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     from training import train_expression, train_keypoints, validate
 
     rng = np.random.default_rng(0)
-    for split, usage in (("train", "Training"), ("test", "PublicTest")):
-        for c in FER_CLASSES:
-            (tmp_path / "fer" / split / c).mkdir(parents=True)
-            for i in range(3):
-                cv2.imwrite(str(tmp_path / "fer" / split / c / f"{usage}_{c}{i}.jpg"),
-                            rng.integers(0, 255, (48, 48), np.uint8))
+    tiny_fer(tmp_path / "fer", rng)
     train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "ex"), "--epochs", "1",
                            "--batch-size", "8", "--erase", "1"])
     figures = export(tmp_path / "ex", tmp_path / "ex.onnx", {"test_accuracy": "0.0"})
@@ -329,3 +333,60 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     assert json.loads(model.metadata["test_time_zooms"]) == list(train_keypoints.TEST_TIME_ZOOMS)
     with pytest.raises(SystemExit, match="split with other fractions"):   # trained with 0.25 / 0.25
         validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])
+
+
+def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its_report(tmp_path, capsys):
+    """Two runs with one validation split and other training seeds, exported, averaged by
+    export.ensemble, validated together and reported through the averaged file."""
+    import onnx
+    from batchface.models import ExpressionModel
+    from export import ensemble, keras_to_onnx
+    from training import report_expression, train_expression, validate
+
+    rng = np.random.default_rng(0)
+    fer = tmp_path / "fer"
+    tiny_fer(fer, rng, per_class=4)   # the report's grid shows 24 test faces
+    runs = [tmp_path / "a", tmp_path / "b"]
+    for run, seed in zip(runs, ("1", "2")):
+        train_expression.main(["--data", str(fer), "--out", str(run), "--epochs", "1", "--batch-size", "8",
+                               "--seed", seed, "--split-seed", "1"])
+        keras_to_onnx.export(run, run / "model.onnx")
+    capsys.readouterr()
+    validate.main(["expression", *map(str, runs), "--data", str(fer)])   # one split: they compare
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+    out = tmp_path / "ensemble.onnx"
+    figures = ensemble.export(runs, out, {"test_accuracy": "0.5"})
+    assert figures["parity_max_abs_diff"] <= ensemble.FLOAT16_TOLERANCE
+    stored = {t.data_type for t in onnx.load(out).graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in stored and onnx.TensorProto.FLOAT not in stored
+    model = ExpressionModel(out)
+    assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.5"
+    members = json.loads(model.metadata["ensemble_members"])
+    assert [(m["run"], m["seed"], m["backend"]) for m in members] == [("a", 1, "tensorflow"), ("b", 2, "tensorflow")]
+    assert model.metadata["training_seed"] == "1, 2" and model.metadata["training_epochs"] == "1, 1"
+    crops = rng.integers(0, 255, (5, 48, 48), np.uint8)
+    alone = [ExpressionModel(run / "model.onnx").predict(crops) for run in runs]
+    # two seeds: the members differ by more than 0.01, so their mean is neither of them by over 0.005
+    assert np.abs(alone[0] - alone[1]).max() > 0.01
+    np.testing.assert_allclose(model.predict(crops), np.mean(alone, axis=0), atol=1e-3)
+    assert "| b | 1 | 2 | 0.0 | 10 | tensorflow |" in out.with_suffix(".md").read_text()
+
+    report_expression.main([*map(str, runs), "--model", str(out), "--data", str(fer), "--out", str(tmp_path / "rep")])
+    card = json.loads((tmp_path / "rep" / "card.json").read_text())
+    test_images = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for c in FER_CLASSES
+                            for p in sorted((fer / "test" / c).glob("*.jpg"))])
+    truth = np.repeat(np.arange(len(FER_CLASSES)), 4)
+    assert card["test_accuracy"] == round(float((model.predict(test_images).argmax(1) == truth).mean()), 4)
+    with pytest.raises(SystemExit, match="give --model"):
+        report_expression.main([*map(str, runs), "--data", str(fer), "--out", str(tmp_path / "rep")])
+
+    other = tmp_path / "c"   # a member with other classes cannot be averaged in
+    other.mkdir()
+    for name in ("train_meta.json", "options.json"):
+        (other / name).write_text((runs[1] / name).read_text())
+    proto = onnx.load(runs[1] / "model.onnx")
+    next(p for p in proto.metadata_props if p.key == "classes").value = json.dumps(FER_CLASSES[:6] + ("calm",))
+    onnx.save(proto, other / "model.onnx")
+    with pytest.raises(SystemExit, match="differs from .* in classes"):
+        ensemble.export([runs[0], other], tmp_path / "bad.onnx")

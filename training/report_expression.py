@@ -1,6 +1,11 @@
 """Evaluation report of an expression training run: markdown, PNG figures and card.json.
 
     python -m training.report_expression runs/expression --data ../shared/data/fer2013 --out reports/expression
+
+The shipped file averages several runs (``export.ensemble``); its report scores that file:
+
+    python -m training.report_expression runs/expression-a runs/expression-b runs/expression-c \
+        --model batchface/assets/expression.onnx --data ../shared/data/fer2013 --out reports/expression
 """
 from __future__ import annotations
 
@@ -17,19 +22,24 @@ from training.data import pixel_hashes, read_fer_folders, select_classes
 from training.metrics import confusion, per_class
 
 
-def curves(history_csv: Path, out_png: Path, metric: str | None = None):
-    """Training and validation loss per epoch, and ``metric`` beside it when given."""
+def curves(history_csv: Path | list[Path], out_png: Path, metric: str | None = None):
+    """Training and validation loss per epoch, and ``metric`` beside it when given; several runs'
+    histories in one figure, each line named after its run folder."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = list(csv.DictReader(open(history_csv)))
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    histories = history_csv if isinstance(history_csv, list) else [history_csv]
     keys = ["loss", metric] if metric else ["loss"]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
+    for path in histories:
+        rows = list(csv.DictReader(open(path)))
+        epochs = [int(r["epoch"]) + 1 for r in rows]
+        run = f"{path.parent.name}: " if len(histories) > 1 else ""
+        for ax, key in zip(axes[0], keys):
+            ax.plot(epochs, [float(r[key]) for r in rows], label=run + "train")
+            ax.plot(epochs, [float(r["val_" + key]) for r in rows], label=run + "validation")
     for ax, key in zip(axes[0], keys):
-        ax.plot(epochs, [float(r[key]) for r in rows], label="train")
-        ax.plot(epochs, [float(r["val_" + key]) for r in rows], label="validation")
-        ax.set_xlabel("epoch"), ax.set_title(key), ax.legend()
+        ax.set_xlabel("epoch"), ax.set_title(key), ax.legend(fontsize=6 if len(histories) > 1 else None)
     fig.tight_layout()
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
@@ -97,23 +107,33 @@ def framing_png(fer_images, samples: Path | None, out_png: Path, n: int = 12):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run")
-    p.add_argument("--data", required=True, help="the FER2013 image folders the run was trained on")
+    p.add_argument("runs", nargs="+", help="the training run, or the runs whose mean the --model file is")
+    p.add_argument("--model", help="score this exported file (onnxruntime) instead of the run's saved predictions")
+    p.add_argument("--data", required=True, help="the FER2013 image folders the runs were trained on")
     p.add_argument("--samples", default=None, help="photos for the crop-framing figure (default: DATA/../samples)")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
-    run, out = Path(args.run), Path(args.out)
+    runs, out = [Path(r) for r in args.runs], Path(args.out)
+    if len(runs) > 1 and not args.model:
+        raise SystemExit("several runs are reported through the file that averages them: give --model")
     out.mkdir(parents=True, exist_ok=True)
-    meta = json.loads((run / "train_meta.json").read_text())
+    metas = [json.loads((run / "train_meta.json").read_text()) for run in runs]
+    meta = metas[0]
     classes = meta["classes"]
-    saved = np.load(run / "test_predictions.npz")
-    probs, labels = saved["probabilities"], saved["labels"]
-    predicted = probs.argmax(1)
 
     data = read_fer_folders(args.data)
     train_imgs, _ = select_classes(*data["Training"][:2], classes)[:2]
-    test_imgs, test_labels = select_classes(*data["PublicTest"][:2], classes)[:2]
-    assert (test_labels == labels).all(), "the test set differs from the one the run predicted"
+    test_imgs, labels = select_classes(*data["PublicTest"][:2], classes)[:2]
+    if args.model:
+        from batchface.models import ExpressionModel
+        model = ExpressionModel(args.model, threads=0)
+        assert list(model.classes) == classes, f"{args.model} has other classes than {runs[0]}"
+        probs = np.concatenate([model.predict(test_imgs[i:i + 256]) for i in range(0, len(test_imgs), 256)])
+    else:
+        saved = np.load(runs[0] / "test_predictions.npz")
+        probs = saved["probabilities"]
+        assert (saved["labels"] == labels).all(), "the test set differs from the one the run predicted"
+    predicted = probs.argmax(1)
     train_hashes = set(pixel_hashes(train_imgs))
     duplicate = np.array([h in train_hashes for h in pixel_hashes(test_imgs)])
     blank = test_imgs.reshape(len(test_imgs), -1).std(1) < 3
@@ -136,17 +156,21 @@ def main(argv=None):
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
 
-    curves(run / "history.csv", out / "curves.png", "accuracy")
+    histories = [run / "history.csv" for run in runs if (run / "history.csv").exists()]
+    curves(histories, out / "curves.png", "accuracy")
     confusion_png(matrix, classes, out / "confusion.png")
     faces_grid(test_imgs, labels, predicted, classes, out / "faces.png")
     samples = Path(args.samples) if args.samples else Path(args.data).parent / "samples"
     n_runtime = framing_png(train_imgs, samples, out / "framing.png")
 
+    scored = f"the file `{args.model}` (onnxruntime)" if args.model else "the run's own predictions"
     lines = ["# Expression model: evaluation report", "",
-             f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
-             f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}`. Split: {meta['split']}; "
-             f"{meta['train_images']:,} training, {meta['val_images']:,} validation, {meta['test_images']:,} test images."
-             + (" Each prediction is the mean of the network's outputs on the image zoomed by "
+             *(f"Run `{run}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
+               f"seed {m['seed']}, {m['params']:,} parameters." for run, m in zip(runs, metas)), "",
+             f"Data: `{meta['data']}`. Split: {meta['split']}; {meta['train_images']:,} training, "
+             f"{meta['val_images']:,} validation, {meta['test_images']:,} test images. Scored: {scored}"
+             + (f", the mean of the {len(runs)} runs' outputs" if len(runs) > 1 else "") + "."
+             + (" Each network's output is the mean of its outputs on the image zoomed by "
                 f"{' and '.join(map(str, meta['test_time_zooms']))} and on each view's mirror image, as in the shipped "
                 "file." if meta.get("test_time_zooms") else ""), "",
              "## PublicTest", "",
@@ -164,7 +188,9 @@ def main(argv=None):
     for i, c in enumerate(classes):
         lines.append(f"| {c} | {stats['precision'][i]:.3f} | {stats['recall'][i]:.3f} | {stats['f1'][i]:.3f} | "
                      f"{stats['support'][i]} |")
+    missing = [run.name for run in runs if not (run / "history.csv").exists()]
     lines += ["", "![confusion](confusion.png)", "", "![faces](faces.png)", "", "## Training curves", "",
+              *([f"Not kept for {', '.join(missing)} (its run folder is gone).", ""] if missing else []),
               "![curves](curves.png)", "", "## Crop framing", "",
               "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
               f"shared crop rule (`batchface/crop.py`, BlazeFace points; {n_runtime} crops). The template was "

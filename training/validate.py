@@ -52,7 +52,7 @@ def expression(runs, data):
     meta = same_split(runs, "val_images")
     _, splits = te.load(argparse.Namespace(csv=None, data=data, classes=len(meta["classes"])))
     images, labels = splits["Training"]
-    _, val = te.stratified_split(labels, 0.1, np.random.default_rng(meta["seed"]))   # the training defaults
+    _, val = te.stratified_split(labels, 0.1, np.random.default_rng(split_seed(meta)))   # the training defaults
     check_split(len(val), meta["val_images"])
     x = images[val].astype(np.float32)[..., None] / 255.0
     for run in runs:
@@ -65,11 +65,16 @@ def expression(runs, data):
 
 
 def same_split(runs, count):
-    """The first run's training facts, after checking that every run has the same seed and split size."""
+    """The first run's training facts, after checking that every run has the same split seed and size."""
     metas = [json.loads((Path(run) / "train_meta.json").read_text()) for run in runs]
-    if len({(m["seed"], m[count]) for m in metas}) > 1:
+    if len({(split_seed(m), m[count]) for m in metas}) > 1:
         raise SystemExit("the runs were split differently (seed or validation size): compare them apart")
     return metas[0]
+
+
+def split_seed(meta) -> int:
+    """The seed of a run's validation split: its training seed unless it was given apart."""
+    return meta.get("split_seed", meta["seed"])
 
 
 def check_split(found, trained):

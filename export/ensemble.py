@@ -1,0 +1,160 @@
+"""Average the exported expression models of several training runs into the one file batchface ships.
+
+    python -m export.ensemble runs/expression-a runs/expression-b runs/expression-c \\
+        --card reports/expression/card.json --out batchface/assets/expression.onnx
+
+Each run folder holds the member's file as ``model.onnx`` (``export.keras_to_onnx RUN --out
+RUN/model.onnx``), its ``train_meta.json`` and ``options.json``. The members must agree on what the
+runtime reads (task, input size, normalisation, crop template, classes); the file feeds all of them
+the one ``image`` input and its ``probabilities`` are the mean of theirs. Weights are stored as
+float16 and cast to float32 when onnxruntime loads the file (it folds the casts), so the arithmetic
+stays float32 and three 1.6 M-parameter members fit in under 10 MB. The export fails unless the file
+matches the mean of its float32 members to ``FLOAT16_TOLERANCE`` on real crops.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from export.keras_to_onnx import card_lines, parity_images
+
+#: what every member must share: the runtime reads these from the file
+RUNTIME_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "classes")
+#: largest |float16-weight file - float32 members| allowed on a probability: float16 keeps 11
+#: significant bits; the shipped members differ by up to 3.8e-3 on the 6,461 validation and
+#: PublicTest faces, and 4 of those faces change their answer
+FLOAT16_TOLERANCE = 1e-2
+
+
+def merge(members: list):
+    """One graph running every member (``onnx.ModelProto``, one input ``image``, one output
+    ``probabilities``) on the shared input and averaging their outputs; weights as float16."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes, weights, outputs = [], [], []
+    for i, member in enumerate(members):
+        member = onnx.compose.add_prefix(member, f"m{i}/")
+        graph = member.graph
+        own_input = graph.input[0].name
+        for node in graph.node:
+            node.input[:] = ["image" if name == own_input else name for name in node.input]
+        nodes += graph.node
+        outputs.append(graph.output[0].name)
+        for tensor in graph.initializer:
+            if tensor.data_type != TensorProto.FLOAT:
+                weights.append(tensor)
+                continue
+            # stored as float16 under another name, cast back to the name the member's nodes read
+            half = numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), tensor.name + "/fp16")
+            weights.append(half)
+            nodes.insert(0, helper.make_node("Cast", [half.name], [tensor.name], to=TensorProto.FLOAT))
+    nodes.append(helper.make_node("Mean", outputs, ["probabilities"]))
+    first = members[0].graph
+    graph = helper.make_graph(nodes, "expression_ensemble", [first.input[0]], [first.output[0]], weights)
+    graph.input[0].name, graph.output[0].name = "image", "probabilities"
+    model = helper.make_model(graph, opset_imports=members[0].opset_import, ir_version=members[0].ir_version)
+    onnx.checker.check_model(model)
+    return model
+
+
+def export(runs, out, card: dict | None = None) -> dict:
+    """Merge the runs' ``model.onnx``, attach metadata, check parity, write the model card."""
+    import onnx
+    import onnxruntime as ort
+
+    runs, out = [Path(r) for r in runs], Path(out)
+    members = [onnx.load(run / "model.onnx") for run in runs]
+    metas = [{p.key: p.value for p in m.metadata_props} for m in members]
+    for run, meta in zip(runs[1:], metas[1:]):
+        differ = [k for k in RUNTIME_KEYS if meta.get(k) != metas[0].get(k)]
+        if differ:
+            raise SystemExit(f"{run} differs from {runs[0]} in {', '.join(differ)}: they cannot be averaged")
+    if metas[0]["batchface_task"] != "expression":
+        raise SystemExit("only expression models are averaged (their outputs are probabilities)")
+    model = merge(members)
+    facts = [member_facts(run, m) for run, m in zip(runs, members)]
+    props = {k: metas[0][k] for k in RUNTIME_KEYS}
+    props.update({"training_data": metas[0]["training_data"], "training_split": metas[0]["training_split"],
+                  # one per member, in member order, as ensemble_members has them
+                  "training_seed": ", ".join(str(f["seed"]) for f in facts),
+                  "training_epochs": ", ".join(str(f["epochs"]) for f in facts),
+                  "ensemble_members": json.dumps(facts), "exported_on": datetime.date.today().isoformat()})
+    props.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in (card or {}).items()})
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    out.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, out)
+
+    sample = parity_images(runs[0])
+    expected = np.mean([ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
+                        .run(None, {"image": sample})[0] for run in runs], axis=0)
+    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": sample})[0]
+    diff = float(np.abs(expected - got).max())
+    if not diff <= FLOAT16_TOLERANCE:
+        out.unlink()
+        raise SystemExit(f"parity check failed: max |mean of members - file| = {diff:.3g} > {FLOAT16_TOLERANCE}")
+    sha = hashlib.sha256(out.read_bytes()).hexdigest()
+    print(f"{out}: {len(runs)} members, {out.stat().st_size / 1e6:.1f} MB; parity max abs diff {diff:.2e} "
+          f"on {len(sample)} real crops; sha256 {sha}")
+    write_card(out, props, facts, card or {}, diff, sha)
+    return {"parity_max_abs_diff": diff, "sha256": sha}
+
+
+def member_facts(run: Path, member) -> dict:
+    """What the model card says of one member: its run, epochs, seed, options, parameters, views."""
+    from onnx import numpy_helper
+
+    meta = json.loads((run / "train_meta.json").read_text())
+    options = json.loads((run / "options.json").read_text())
+    params = sum(numpy_helper.to_array(t).size for t in member.graph.initializer)
+    return {"run": run.name, "epochs": meta["epochs_run"], "seed": meta["seed"], "erase": options.get("erase", 0.0),
+            "patience": options.get("patience"), "backend": meta.get("backend", "tensorflow"),
+            "weights_in_file": int(params), "test_time_zooms": meta.get("test_time_zooms")}
+
+
+def write_card(out: Path, props: dict, facts: list[dict], card: dict, parity: float, sha: str) -> Path:
+    """The model card beside the file (``<name>.md``), as ``export.keras_to_onnx`` writes for one run."""
+    classes = json.loads(props["classes"])
+    size = props["input_size"]
+    zooms = " and ".join(map(str, facts[0]["test_time_zooms"] or [1.0]))
+    lines = [f"# Model card: `{out.name}`", "",
+             f"- **Task:** expression: {len(classes)} expression classes: {', '.join(classes)}.",
+             f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
+             f"alike but for the options below; {sum(f['weights_in_file'] for f in facts):,} weights in the file "
+             "(batch norms folded into the convolutions), stored as float16, computed in float32.",
+             f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
+             f"- **Training data:** `{props['training_data']}`.",
+             f"- **Split:** {props['training_split']} (the same for every member).",
+             f"- **Inside the file:** each member runs on the crop zoomed about its centre by {zooms}, each view "
+             "also mirrored; the outputs of all views and members are averaged.",
+             "- **Members** (batch 64, Adam with cosine decay; `training/train_expression.py`):", "",
+             "| run | epochs | seed | random erasing | early-stopping patience | Keras backend |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {f['run']} | {f['epochs']} | {f['seed']} | {f['erase']} | {f['patience']} | {f['backend']} |"
+              for f in facts]
+    lines += ["", f"- **Exported:** {props['exported_on']} (`export/ensemble.py`); onnxruntime matches the mean "
+              f"of the float32 members to {parity:.1e} on real crops.", f"- **sha256:** `{sha}`", ""]
+    lines += card_lines(card, "expression")
+    path = out.with_suffix(".md")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+", help="training run folders, each with model.onnx, train_meta.json, options.json")
+    p.add_argument("--out", required=True)
+    p.add_argument("--card", help="a JSON file of model-card facts (metrics) to embed")
+    args = p.parse_args(argv)
+    export(args.runs, args.out, json.loads(Path(args.card).read_text()) if args.card else {})
+
+
+if __name__ == "__main__":
+    main()

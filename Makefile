@@ -53,7 +53,8 @@ bench: $(BIN)/batchface $(DEMO_OUT)/input
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
 # The shipped expression file is the mean of three runs that share the validation split. The third
 # was trained on Keras' JAX backend, whose random numbers differ from TensorFlow's for one seed; here
-# another training seed stands in for them, so that it is not the second run over again.
+# another training seed stands in for them, so that it is not the second run over again. The report
+# scores the averaged file; the second export only adds the report's figures to it.
 EXPRESSION_RUNS = runs/expression-a runs/expression-b runs/expression-c
 train-expression: $(VENV)/.train
 	$(BIN)/python -m training.train_expression --data $(SHARED)/fer2013 --out runs/expression-a
@@ -61,7 +62,6 @@ train-expression: $(VENV)/.train
 	$(BIN)/python -m training.train_expression --data $(SHARED)/fer2013 --out runs/expression-c --erase 0.5 \
 	  --epochs 56 --patience 1000 --seed 1235 --split-seed 1234
 	for run in $(EXPRESSION_RUNS); do $(BIN)/python -m export.keras_to_onnx $$run --out $$run/model.onnx || exit 1; done
-	# the report scores the averaged file; the second export only adds the report's figures to it
 	$(BIN)/python -m export.ensemble $(EXPRESSION_RUNS) --out batchface/assets/expression.onnx
 	$(BIN)/python -m training.report_expression $(EXPRESSION_RUNS) --model batchface/assets/expression.onnx \
 	  --data $(SHARED)/fer2013 --out reports/expression

@@ -338,6 +338,7 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
 def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its_report(tmp_path, capsys):
     """Two runs with one validation split and other training seeds, exported, averaged by
     export.ensemble, validated together and reported through the averaged file."""
+    import keras
     import onnx
     from batchface.models import ExpressionModel
     from export import ensemble, keras_to_onnx
@@ -363,14 +364,15 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
     model = ExpressionModel(out)
     assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.5"
     members = json.loads(model.metadata["ensemble_members"])
-    assert [(m["run"], m["seed"], m["backend"]) for m in members] == [("a", 1, "tensorflow"), ("b", 2, "tensorflow")]
+    backend = keras.backend.backend()
+    assert [(m["run"], m["seed"], m["backend"]) for m in members] == [("a", 1, backend), ("b", 2, backend)]
     assert model.metadata["training_seed"] == "1, 2" and model.metadata["training_epochs"] == "1, 1"
     crops = rng.integers(0, 255, (5, 48, 48), np.uint8)
     alone = [ExpressionModel(run / "model.onnx").predict(crops) for run in runs]
     # two seeds: the members differ by more than 0.01, so their mean is neither of them by over 0.005
     assert np.abs(alone[0] - alone[1]).max() > 0.01
     np.testing.assert_allclose(model.predict(crops), np.mean(alone, axis=0), atol=1e-3)
-    assert "| b | 1 | 2 | 0.0 | 10 | tensorflow |" in out.with_suffix(".md").read_text()
+    assert f"| b | 1 | 8 | 2 | 0.0 | 10 | {backend} |" in out.with_suffix(".md").read_text()
 
     report_expression.main([*map(str, runs), "--model", str(out), "--data", str(fer), "--out", str(tmp_path / "rep")])
     card = json.loads((tmp_path / "rep" / "card.json").read_text())
@@ -381,12 +383,15 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
     with pytest.raises(SystemExit, match="give --model"):
         report_expression.main([*map(str, runs), "--data", str(fer), "--out", str(tmp_path / "rep")])
 
-    other = tmp_path / "c"   # a member with other classes cannot be averaged in
+    other = tmp_path / "c"   # a member with other classes, or validated on another split, cannot be averaged in
     other.mkdir()
     for name in ("train_meta.json", "options.json"):
         (other / name).write_text((runs[1] / name).read_text())
-    proto = onnx.load(runs[1] / "model.onnx")
-    next(p for p in proto.metadata_props if p.key == "classes").value = json.dumps(FER_CLASSES[:6] + ("calm",))
-    onnx.save(proto, other / "model.onnx")
-    with pytest.raises(SystemExit, match="differs from .* in classes"):
-        ensemble.export([runs[0], other], tmp_path / "bad.onnx")
+    for key, value in (("classes", json.dumps(FER_CLASSES[:6] + ("calm",))),
+                       ("training_split", "validation = 10% of Training (stratified, seed 2); test = PublicTest")):
+        proto = onnx.load(runs[1] / "model.onnx")
+        next(p for p in proto.metadata_props if p.key == key).value = value
+        onnx.save(proto, other / "model.onnx")
+        with pytest.raises(SystemExit, match=f"differs from .* in {key}"):
+            ensemble.export([runs[0], other], out)
+    assert ExpressionModel(out).metadata["test_accuracy"] == "0.5"   # a refused export leaves the file as it was

@@ -22,13 +22,13 @@ from training.data import pixel_hashes, read_fer_folders, select_classes
 from training.metrics import confusion, per_class
 
 
-def curves(history_csv: Path | list[Path], out_png: Path, metric: str | None = None):
+def curves(histories: Path | list[Path], out_png: Path, metric: str | None = None):
     """Training and validation loss per epoch, and ``metric`` beside it when given; several runs'
     histories in one figure, each line named after its run folder."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    histories = history_csv if isinstance(history_csv, list) else [history_csv]
+    histories = histories if isinstance(histories, list) else [histories]
     keys = ["loss", metric] if metric else ["loss"]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
     for path in histories:
@@ -190,7 +190,7 @@ def main(argv=None):
                      f"{stats['support'][i]} |")
     missing = [run.name for run in runs if not (run / "history.csv").exists()]
     lines += ["", "![confusion](confusion.png)", "", "![faces](faces.png)", "", "## Training curves", "",
-              *([f"Not kept for {', '.join(missing)} (its run folder is gone).", ""] if missing else []),
+              *([f"Not kept for {', '.join(missing)} (no history.csv).", ""] if missing else []),
               "![curves](curves.png)", "", "## Crop framing", "",
               "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
               f"shared crop rule (`batchface/crop.py`, BlazeFace points; {n_runtime} crops). The template was "

@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
+from batchface.models import onnx_session
 from export.keras_to_onnx import card_lines, parity_images
 
-#: what every member must share: what the runtime reads from the file, and the data and split
-#: (members chosen on one validation split must all have been kept off it)
-RUNTIME_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "classes")
-SHARED_KEYS = RUNTIME_KEYS + ("training_data", "training_split")
+#: what every member must share: what the runtime reads from the file (task to classes), and the
+#: data and split (members chosen on one validation split must all have been kept off it)
+SHARED_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "classes",
+               "training_data", "training_split")
 #: largest |float16-weight file - mean of the float32 members| allowed on a probability: float16
 #: keeps 11 significant bits; the shipped file is up to 3.8e-3 from its members' mean on the 6,461
 #: validation and PublicTest faces, and 4 of those faces change their answer
@@ -68,7 +69,6 @@ def merge(members: list):
 def export(runs, out, card: dict | None = None) -> dict:
     """Merge the runs' ``model.onnx``, attach metadata, check parity, write the model card."""
     import onnx
-    import onnxruntime as ort
 
     runs, out = [Path(r) for r in runs], Path(out)
     members = [onnx.load(run / "model.onnx") for run in runs]
@@ -97,9 +97,8 @@ def export(runs, out, card: dict | None = None) -> dict:
     onnx.save(model, written)
 
     sample = parity_images(runs[0])
-    expected = np.mean([ort.InferenceSession(str(run / "model.onnx"), providers=["CPUExecutionProvider"])
-                        .run(None, {"image": sample})[0] for run in runs], axis=0)
-    got = ort.InferenceSession(str(written), providers=["CPUExecutionProvider"]).run(None, {"image": sample})[0]
+    expected = np.mean([onnx_session(run / "model.onnx").run(None, {"image": sample})[0] for run in runs], axis=0)
+    got = onnx_session(written).run(None, {"image": sample})[0]
     diff = float(np.abs(expected - got).max())
     if not diff <= FLOAT16_TOLERANCE:
         written.unlink()
@@ -156,7 +155,7 @@ def write_card(out: Path, props: dict, facts: list[dict], card: dict, parity: fl
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="training run folders, each with model.onnx, train_meta.json, options.json")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="the averaged ONNX file; its model card is written beside it (.md)")
     p.add_argument("--card", help="a JSON file of model-card facts (metrics) to embed")
     args = p.parse_args(argv)
     export(args.runs, args.out, json.loads(Path(args.card).read_text()) if args.card else {})

@@ -127,7 +127,8 @@ def main(argv=None):
     if args.model:
         from batchface.models import ExpressionModel
         model = ExpressionModel(args.model, threads=0)
-        assert list(model.classes) == classes, f"{args.model} has other classes than {runs[0]}"
+        if list(model.classes) != classes:
+            raise SystemExit(f"{args.model} has other classes than {runs[0]}: {model.classes} against {classes}")
         probs = np.concatenate([model.predict(test_imgs[i:i + 256]) for i in range(0, len(test_imgs), 256)])
     else:
         saved = np.load(runs[0] / "test_predictions.npz")

@@ -4,9 +4,11 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 SHARED ?= ../shared/data
 DEMO_OUT = demo-output
-YUNET  ?= $(SHARED)/models/face_detection_yunet_2023mar.onnx
+YUNET_SOURCE ?= $(SHARED)/models/face_detection_yunet_2023mar.onnx
+PEER    = .venv-peer
+BASELINE ?=
 
-.PHONY: demo test bench train-expression train-keypoints export-blazeface check-blazeface clean
+.PHONY: demo test bench train-expression train-keypoints export-blazeface check-blazeface export-yunet clean
 
 $(BIN)/batchface: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +48,19 @@ demo: $(BIN)/batchface $(DEMO_OUT)/input
 test: $(VENV)/.train
 	$(BIN)/python -m pytest -q tests
 
+# The peer of the bench, fer, in an environment of its own: it needs OpenCV 4 and TensorFlow
+# (tests/peer-requirements.txt). Without it (offline, say) the bench runs and says fer was skipped.
+$(PEER)/.done: tests/peer-requirements.txt
+	$(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/pip install -q -r tests/peer-requirements.txt
+	$(PEER)/bin/pip install -q --no-deps fer==25.10.3
+	touch $@
+
+# BASELINE=DIR also times the batchface of another checkout (git worktree add DIR COMMIT).
 bench: $(BIN)/batchface $(DEMO_OUT)/input
-	$(BIN)/python tests/bench.py $(DEMO_OUT)/input
-	$(BIN)/python tests/bench.py $(DEMO_OUT)/input --min-face 80 --out reports/bench-min-face-80.md
+	-$(MAKE) $(PEER)/.done
+	$(BIN)/python tests/bench.py --photos $(DEMO_OUT)/input --frames $(SHARED)/keypoints/udacity_p1/test \
+	  --peer-python $(PEER)/bin/python $(if $(BASELINE),--baseline $(BASELINE))
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------
 # The shipped expression file is the mean of three runs that share the validation split. The third
@@ -68,10 +80,9 @@ train-expression: $(VENV)/.train
 	$(BIN)/python -m export.ensemble $(EXPRESSION_RUNS) --card reports/expression/card.json --out batchface/assets/expression.onnx
 
 train-keypoints: $(VENV)/.train
-	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints \
-	  --detectors blazeface,yunet=$(YUNET)
+	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints
 	$(BIN)/python -m training.report_keypoints runs/keypoints --data $(SHARED)/keypoints/udacity_p1 \
-	  --yunet $(YUNET) --out reports/keypoints
+	  --out reports/keypoints
 	$(BIN)/python -m export.keras_to_onnx runs/keypoints --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
 
 export-blazeface: $(VENV)/.train $(DEMO_OUT)/input
@@ -81,6 +92,11 @@ export-blazeface: $(VENV)/.train $(DEMO_OUT)/input
 check-blazeface: $(VENV)/.train $(DEMO_OUT)/input
 	$(BIN)/python -m export.blazeface --out /tmp/batchface-blazeface-check.onnx \
 	  --check batchface/assets/blazeface_full_range.onnx $(PHOTOS)
+
+# YuNet from OpenCV Zoo's file (../shared/data/models, or a copy of yours: YUNET_SOURCE=PATH), its
+# input freed; the parity check runs it beside OpenCV's own cv2.FaceDetectorYN on the photos.
+export-yunet: $(BIN)/batchface $(DEMO_OUT)/input
+	$(BIN)/python -m export.yunet $(YUNET_SOURCE) $(PHOTOS) --out batchface/assets/yunet.onnx
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache

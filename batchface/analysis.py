@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from batchface import crop
@@ -38,10 +37,10 @@ class Face:
 
 class Analyzer:
     """Detector plus the two face models, loaded once; ``threads`` caps the onnxruntime threads of
-    each model (YuNet runs in OpenCV, whose threads ``cv2.setNumThreads`` sets); ``min_face``
-    (pixels) skips smaller faces for speed (see :func:`batchface.detection.create_detector`)."""
+    each model (OpenCV's resizing and cropping follow ``cv2.setNumThreads``); ``min_face``
+    (pixels): the smallest face to look for (see :func:`batchface.detection.create_detector`)."""
 
-    def __init__(self, detector: str = "auto", detector_model=None, keypoint_model=KEYPOINTS_FILE,
+    def __init__(self, detector: str = "yunet", detector_model=None, keypoint_model=KEYPOINTS_FILE,
                  expression_model=EXPRESSION_FILE, threads: int = 1, min_face: int | None = None):
         self.detector = create_detector(detector, detector_model, threads=threads, min_face=min_face)
         self.keypoints = KeypointModel(keypoint_model, threads=threads)
@@ -61,23 +60,31 @@ class Analyzer:
     def analyze_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
         """Faces of several images; the faces of all images go through each model in one call."""
         detections = [self.detect(image) for image in images]
-        return self.describe(images, detections)
+        return self.run_models(images, detections)
 
-    def describe(self, images: list[np.ndarray], detections: list[Detections]) -> list[list[Face]]:
-        """Run both models on the detected faces of ``images`` (one batched call per model)."""
+    def cut(self, images: list[np.ndarray], detections: list[Detections]):
+        """The crops of every detected face, in order: (keypoint crops [N, S, S] uint8 grayscale, their
+        2x3 image-to-crop matrices [N, 2, 3], expression crops [N, s, s] uint8 grayscale)."""
+        kp, ex = self.keypoints, self.expression
         kp_crops, kp_maps, ex_crops = [], [], []
         for image, det in zip(images, detections):
-            gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             for points in det.points:
-                m = crop.alignment_matrix(points, self.keypoints.input_size, self.keypoints.template)
-                kp_crops.append(crop.cut(gray, m, self.keypoints.input_size))
+                # cut from the colour image and convert only the crops: cheaper than the whole image in gray
+                m = crop.alignment_matrix(points, kp.input_size, kp.template)
+                kp_crops.append(crop.gray(crop.cut(image, m, kp.input_size)))
                 kp_maps.append(m)
-                m = crop.alignment_matrix(points, self.expression.input_size, self.expression.template)
-                ex_crops.append(crop.cut(gray, m, self.expression.input_size))
-        n = len(kp_crops)
-        kp_size, ex_size = self.keypoints.input_size, self.expression.input_size
-        points = self.keypoints.predict(np.stack(kp_crops) if n else np.zeros((0, kp_size, kp_size), np.uint8))
-        probs = self.expression.predict(np.stack(ex_crops) if n else np.zeros((0, ex_size, ex_size), np.uint8))
+                m = crop.alignment_matrix(points, ex.input_size, ex.template)
+                ex_crops.append(crop.gray(crop.cut(image, m, ex.input_size)))
+        stack = lambda crops, size: np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
+        return stack(kp_crops, kp.input_size), np.array(kp_maps).reshape(-1, 2, 3), stack(ex_crops, ex.input_size)
+
+    def run_models(self, images: list[np.ndarray], detections: list[Detections]) -> list[list[Face]]:
+        """Both face models on the detected faces of ``images`` (one batched call per model)."""
+        kp_crops, kp_maps, ex_crops = self.cut(images, detections)
+        return self.assemble(detections, self.keypoints.predict(kp_crops), kp_maps, self.expression.predict(ex_crops))
+
+    def assemble(self, detections: list[Detections], points, kp_maps, probs) -> list[list[Face]]:
+        """The :class:`Face` of each detection from the models' answers (crop pixels mapped to the image's)."""
         names, classes = self.keypoints.names, self.expression.classes
         out, k = [], 0
         for det in detections:
@@ -96,4 +103,3 @@ class Analyzer:
                 k += 1
             out.append(faces)
         return out
-

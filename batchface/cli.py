@@ -12,9 +12,6 @@ from batchface import __version__
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Faces, facial keypoints and expressions for folders of photos and videos.")
-models_app = typer.Typer(no_args_is_help=False, invoke_without_command=True,
-                         help="List the models in use, or fetch an optional one.")
-app.add_typer(models_app, name="models")
 
 
 def _version(value: bool):
@@ -38,9 +35,9 @@ def run(
     every: int = typer.Option(1, "--every", min=1, help="Video: keep every Nth frame."),
     fps: Optional[float] = typer.Option(None, "--fps", min=0.0001, help="Video: sample this many frames per second of video time (instead of --every)."),
     max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Video: stop after this many sampled frames."),
-    detector: str = typer.Option("auto", "--detector", help="auto|blazeface|yunet. auto = YuNet when its file is at hand, else the built-in BlazeFace."),
-    detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="Path to the detector's model file (YuNet's .onnx)."),
-    min_face: Optional[int] = typer.Option(None, "--min-face", min=1, help="Look only for faces at least this many pixels wide (box width; narrower ones are left out): faster (80: detection about 2.5x faster with BlazeFace). Default: as small as the detector finds (BlazeFace: about 37 px, or 1/40 of the image's longer side)."),
+    detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface. yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is unsure of; blazeface: BlazeFace alone, on image tiles."),
+    detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one)."),
+    min_face: Optional[int] = typer.Option(None, "--min-face", min=1, help="Look only for faces at least this many pixels wide (box width; narrower ones are left out). Default: YuNet finds faces from about 24 px, or 1/40 of the image's longer side; a larger value is faster, a smaller one finds smaller faces in large images, slower."),
     landmarks: bool = typer.Option(False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."),
     annotate: Optional[Path] = typer.Option(None, "--annotate", help="Write annotated copies here, mirroring the input paths."),
     workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."),
@@ -79,13 +76,11 @@ def run(
     raise typer.Exit(1 if summary.errors else 0)
 
 
-@models_app.callback()
-def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
-           detector: str = typer.Option("auto", "--detector", help="auto|blazeface|yunet, as for `run`."),
+@app.command()
+def models(as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
+           detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface, as for `run`."),
            detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="The detector's model file, as for `run`.")):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
-    if ctx.invoked_subcommand:
-        return
     from batchface.analysis import Analyzer
     from batchface.models import sha256_of
 
@@ -94,9 +89,11 @@ def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2)
-    entries = [{"name": f"detector ({analyzer.detector_name})", "file": analyzer.detector.path.name,
-                "path": str(analyzer.detector.path), "sha256": sha256_of(analyzer.detector.path)},
-               analyzer.keypoints.describe(), analyzer.expression.describe()]
+    detectors = [("detector", analyzer.detector)] + (
+        [("detector check", analyzer.detector.checker)] if getattr(analyzer.detector, "checker", None) else [])
+    entries = [{"name": f"{role} ({type(d).__name__.lower()})", "file": d.path.name, "path": str(d.path),
+                "sha256": sha256_of(d.path)} for role, d in detectors]
+    entries += [analyzer.keypoints.describe(), analyzer.expression.describe()]
     if as_json:
         typer.echo(json.dumps(entries, indent=2))
         return
@@ -112,23 +109,6 @@ def models(ctx: typer.Context, as_json: bool = typer.Option(False, "--json", hel
                 members = json.loads(value)
                 value = f"{len(members)}: " + ", ".join(f"{m['run']} ({m['epochs']} epochs)" for m in members)
             typer.echo(f"    {key}: {value}")
-
-
-@models_app.command("fetch")
-def fetch(name: str = typer.Argument(..., help="yunet"),
-          url: Optional[str] = typer.Option(None, "--url", help="Download from here instead of OpenCV Zoo."),
-          cache: Optional[Path] = typer.Option(None, "--cache-dir", help="Folder to keep it in (default: $BATCHFACE_CACHE, else $XDG_CACHE_HOME/batchface, else ~/.cache/batchface).")):
-    """Download an optional model, check its sha256 and keep it in the cache folder."""
-    from batchface.detection import YUNET_URL, fetch_yunet
-
-    if name != "yunet":
-        raise typer.BadParameter("the only fetchable model is 'yunet'", param_hint="NAME")
-    try:
-        path = fetch_yunet(url or YUNET_URL, cache)
-    except (OSError, ValueError) as e:
-        typer.echo(f"batchface: error: {e}", err=True)
-        raise typer.Exit(1)
-    typer.echo(str(path))
 
 
 def entry():

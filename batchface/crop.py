@@ -46,6 +46,11 @@ def cut(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def gray(crop_bgr: np.ndarray) -> np.ndarray:
+    """A crop in grayscale (as the face models read it); one already gray is returned as it is."""
+    return crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
+
+
 def to_crop(points, matrix: np.ndarray) -> np.ndarray:
     """Map Nx2 image-pixel points into crop pixels."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)

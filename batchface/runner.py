@@ -32,7 +32,7 @@ SEGMENT_FRAMES = 1500      # a video is cut into pieces of this many source fram
 class Options:
     """What shapes the rows: detector, video sampling, extra columns, annotated copies."""
 
-    detector: str = "auto"
+    detector: str = "yunet"
     detector_model: str | None = None
     min_face: int | None = None
     every: int = 1
@@ -302,8 +302,10 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
 
     analyzer = Analyzer(options.detector, options.detector_model, min_face=options.min_face)  # validates options
     table_schema = schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ())
+    checker = getattr(analyzer.detector, "checker", None)
     metadata = {"batchface_version": __version__, "detector": analyzer.detector_name,
                 "detector_sha256": sha256_of(analyzer.detector.path),
+                "detector_check_sha256": sha256_of(checker.path) if checker else None,
                 "keypoint_model_sha256": analyzer.keypoints.sha256,
                 "expression_model_sha256": analyzer.expression.sha256, "options": asdict(options)}
     if overwrite and not resume:

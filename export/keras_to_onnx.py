@@ -8,7 +8,8 @@ The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale /
 keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` has
 ``test_time_zooms`` is exported with those views inside (``training.blocks.as_exported``). The
 export fails unless onnxruntime matches Keras to 1e-4 on real crops (probabilities as they are,
-keypoints divided by the crop side).
+keypoints divided by the crop side). ``--int8`` then quantizes the file (``export.quantize``,
+calibrated on the run's ``calibration_crops.npz``) and says how far its answers move.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from batchface import crop
-from batchface.models import INPUT_NORMALIZATION
+from batchface.models import INPUT_NORMALIZATION, onnx_session
 
 PARITY_TOLERANCE = 1e-4
 OPSET = 17
@@ -53,11 +54,11 @@ def metadata_for(meta: dict, card: dict) -> dict[str, str]:
     return props
 
 
-def export(run, out, card: dict | None = None) -> dict:
-    """Convert ``run/model.keras``, attach metadata, check parity; returns the parity figures."""
+def export(run, out, card: dict | None = None, int8: bool = False) -> dict:
+    """Convert ``run/model.keras``, attach metadata, check parity, quantize if asked; returns the
+    parity figures."""
     import keras
     import onnx
-    import onnxruntime as ort
     import tensorflow as tf
     import tf2onnx
 
@@ -82,25 +83,35 @@ def export(run, out, card: dict | None = None) -> dict:
         entry.key, entry.value = key, value
     onnx.checker.check_model(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
-    onnx.save(proto, out)
+    written = out.with_name(out.name + ".float.onnx" if int8 else out.name)
+    onnx.save(proto, written)
 
     sample = parity_images(run)
     expected = model.predict(sample, verbose=0)
-    got = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"]).run(None, {"image": sample})[0]
+    got = onnx_session(written).run(None, {"image": sample})[0]
     # keypoints are in crop pixels: compare them on the unit scale, as the probabilities are
     scale = size if task == "keypoints" else 1
     diff = float(np.abs(expected - got).max()) / scale
     if not diff <= PARITY_TOLERANCE:
-        out.unlink()
+        written.unlink()
         raise SystemExit(f"parity check failed: max |keras - onnxruntime| / {scale} = {diff:.3g} "
                          f"> {PARITY_TOLERANCE}")
-    sha = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"{out}: parity max abs diff {diff:.2e} on {len(sample)} real crops; sha256 {sha}")
-    write_card(out, meta, card or {}, diff, sha)
-    return {"parity_max_abs_diff": diff, "sha256": sha}
+    facts = {"parity_max_abs_diff": diff}
+    if int8:
+        from export.quantize import quantize, read_crops
+        moved = quantize(written, read_crops(run / "calibration_crops.npz"), out)
+        written.unlink()
+        got8 = onnx_session(out).run(None, {"image": sample})[0]
+        facts["int8_mean_abs_diff"] = float(np.abs(expected - got8).mean()) / scale
+        facts["int8_max_abs_diff"] = float(np.abs(expected - got8).max()) / scale
+        print(f"{out}: 8-bit; on the calibration crops its answers move by {moved}")
+    facts["sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
+    print(f"{out}: parity max abs diff {diff:.2e} on {len(sample)} real crops; {facts}")
+    write_card(out, meta, card or {}, facts)
+    return facts
 
 
-def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Path:
+def write_card(out: Path, meta: dict, card: dict, facts: dict) -> Path:
     """The model card beside the ONNX file (``<name>.md``): data, split, seed, metrics, date, sha256."""
     task = meta["task"]
     what = (f"{len(meta['keypoint_names'])} facial keypoints (x, y in crop pixels)" if task == "keypoints"
@@ -126,8 +137,12 @@ def write_card(out: Path, meta: dict, card: dict, parity: float, sha: str) -> Pa
              f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
              f"batch {meta['batch_size']}.",
              f"- **Exported:** {datetime.date.today().isoformat()} with tf2onnx (opset {OPSET}); onnxruntime matches "
-             f"Keras to {parity:.1e} on real crops.",
-             f"- **sha256:** `{sha}`", ""]
+             f"Keras to {facts['parity_max_abs_diff']:.1e} on real crops"
+             + (f"; then quantized (`export/quantize.py`): 8-bit weights and activations, whose answers differ "
+                f"from Keras' by {facts['int8_mean_abs_diff']:.1e} on average, at most {facts['int8_max_abs_diff']:.1e}"
+                + (" (points divided by the crop side)" if task == "keypoints" else "")
+                if "int8_mean_abs_diff" in facts else "") + ".",
+             f"- **sha256:** `{facts['sha256']}`", ""]
     lines += card_lines(card, task)
     path = out.with_suffix(".md")
     path.write_text("\n".join(lines))
@@ -153,9 +168,10 @@ def main(argv=None):
     p.add_argument("run", help="a training run folder (model.keras, train_meta.json)")
     p.add_argument("--out", required=True)
     p.add_argument("--card", help="a JSON file of model-card facts (metrics, date) to embed")
+    p.add_argument("--int8", action="store_true", help="quantize the file to 8 bits (export.quantize)")
     args = p.parse_args(argv)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
-    export(args.run, args.out, card)
+    export(args.run, args.out, card, args.int8)
 
 
 if __name__ == "__main__":

@@ -1,32 +1,45 @@
-"""`make bench`: speed of `batchface run` beside two references measured in the same run.
+"""`make bench`: the speed of `batchface run` beside references and a peer, measured in one run.
 
-    python tests/bench.py PHOTOS_DIR [--repeat 3] [--workers 2] [--detector auto] [--min-face PX]
+    python tests/bench.py --photos DIR [--frames DIR] [--peer-python PY] [--baseline DIR] [--out FILE]
+
+For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times under distinct names;
+``--frames``: small video frames, one face each):
 
 1. decode only: every file read and decoded, in WORKERS processes;
-2. a bare loop of ``Analyzer.analyze`` (decode + detect + both models) in WORKERS processes;
-3. ``batchface run`` (the runner: tasks, ordering, writing Parquet) with WORKERS workers.
-The photos are repeated REPEAT times under distinct names so that every run sees the same work.
+2. a bare loop of ``Analyzer.analyze`` (decode, detect, both models) in WORKERS processes;
+3. ``batchface run`` with WORKERS workers, its default settings, timed from the call to the
+   finished table (starting the workers and loading the models included);
+4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit);
+5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
+   is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
+6. milliseconds an image in each stage, in one process on one thread.
+
+The machine's speed drifts; ratios of rows measured minutes apart in one run are what to compare.
 """
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import multiprocessing
 import os
-import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+HERE = Path(__file__).resolve().parent
 _analyzer = None
 
 
-def _init(detector, min_face):
+def _init(load_models: bool):
     global _analyzer
     import cv2
 
     from batchface import Analyzer
     cv2.setNumThreads(1)
-    _analyzer = Analyzer(detector, threads=1, min_face=min_face) if detector else None
+    _analyzer = Analyzer(threads=1) if load_models else None
 
 
 def _decode(path):
@@ -39,58 +52,154 @@ def _analyze(path):
     return len(_analyzer.analyze(read_image(path)))
 
 
-def timed_pool(fn, paths, workers, detector, min_face=None):
+def timed_pool(fn, paths, workers, load_models):
+    """Seconds for ``fn`` over ``paths`` in a pool (start-up and model loading not timed), and its results."""
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(workers, initializer=_init, initargs=(detector, min_face)) as pool:
-        pool.map(fn, paths[:workers])   # start-up and model loading are not timed
+    with ctx.Pool(workers, initializer=_init, initargs=(load_models,)) as pool:
+        pool.map(fn, paths[:workers])
         start = time.perf_counter()
         results = pool.map(fn, paths, chunksize=4)
         return time.perf_counter() - start, results
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("photos", type=Path)
-    p.add_argument("--repeat", type=int, default=3)
-    p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--detector", default="auto")
-    p.add_argument("--min-face", type=int, help="as `batchface run --min-face`")
-    p.add_argument("--out", type=Path, default=Path("reports/bench.md"))
-    args = p.parse_args(argv)
+def timed_run(folder: Path, workers: int, code_dir: Path | None = None) -> dict:
+    """``tests/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given."""
+    env = dict(os.environ)
+    if code_dir:
+        env["PYTHONPATH"] = str(code_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        env["BATCHFACE_CACHE"] = tmp   # an older batchface looks for a fetched detector there: there is none
+        done = subprocess.run([sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet",
+                               str(workers)], env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
-    from batchface.inputs import walk
-    from batchface.runner import Options, run
 
-    originals = [s.path for s in walk([args.photos]) if s.media_type == "image"]
-    work = Path(tempfile.mkdtemp(prefix="batchface-bench-"))
+def peer(paths: list[str], python: str | None) -> dict | str:
+    """fer's figures, or why they are missing."""
+    if not python or not Path(python).exists():
+        return "skipped: no peer environment (`make bench` makes .venv-peer with tests/peer-requirements.txt)"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
+        listing.write("\n".join(paths))
+        listing.flush()
+        done = subprocess.run([python, str(HERE / "peer_fer.py"), listing.name], capture_output=True, text=True)
+    if done.returncode:
+        return f"skipped: the peer failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})"
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def stages(paths: list[str], batch: int = 8) -> dict:
+    """Milliseconds an image in each stage, one process and one thread, images in batches as the runner's."""
+    import cv2
+
+    from batchface import Analyzer
+    from batchface.inputs import read_image
+    cv2.setNumThreads(1)
+    analyzer = Analyzer(threads=1)
+    analyzer.analyze(read_image(paths[0]))
+    spent = dict.fromkeys(("decode", "detect", "crops", "keypoint model", "expression model", "faces' fields"), 0.0)
+    faces = 0
+    clock = time.perf_counter
+    for i in range(0, len(paths), batch):
+        t = clock()
+        images = [read_image(p) for p in paths[i:i + batch]]
+        spent["decode"] += clock() - t
+        t = clock()
+        detections = [analyzer.detect(image) for image in images]
+        spent["detect"] += clock() - t
+        t = clock()
+        kp_crops, kp_maps, ex_crops = analyzer.cut(images, detections)
+        spent["crops"] += clock() - t
+        t = clock()
+        points = analyzer.keypoints.predict(kp_crops)
+        spent["keypoint model"] += clock() - t
+        t = clock()
+        probs = analyzer.expression.predict(ex_crops)
+        spent["expression model"] += clock() - t
+        t = clock()
+        analyzer.assemble(detections, points, kp_maps, probs)
+        spent["faces' fields"] += clock() - t
+        faces += len(kp_crops)
+    return {"ms": {k: 1000 * v / len(paths) for k, v in spent.items()}, "faces": faces, "images": len(paths),
+            "ms_per_face": {k: 1000 * spent[k] / max(faces, 1) for k in ("keypoint model", "expression model")}}
+
+
+def linked_copies(originals: list[str], repeat: int, into: Path) -> list[str]:
+    """Symbolic links to ``originals`` under distinct names, ``repeat`` times over."""
     paths = []
-    for k in range(args.repeat):
+    for k in range(repeat):
+        (into / f"r{k}").mkdir(parents=True)
         for i, src in enumerate(originals):
-            dst = work / f"r{k}" / f"{i:04d}{Path(src).suffix}"
-            dst.parent.mkdir(exist_ok=True)
+            dst = into / f"r{k}" / f"{i:04d}{Path(src).suffix}"
             os.symlink(os.path.abspath(src), dst)
             paths.append(str(dst))
-    n = len(paths)
+    return paths
 
-    t_decode, _ = timed_pool(_decode, paths, args.workers, None)
-    t_loop, faces = timed_pool(_analyze, paths, args.workers, args.detector, args.min_face)
-    start = time.perf_counter()
-    summary = run([work], work / "out.parquet", options=Options(detector=args.detector, min_face=args.min_face), workers=args.workers,
-                  progress=False)
-    t_run = time.perf_counter() - start   # includes worker start-up and model loading
-    shutil.rmtree(work)
-    n_faces = sum(faces)
-    rows = [("decode only", n / t_decode, None), ("Analyzer.analyze loop", n / t_loop, n_faces / t_loop),
-            ("batchface run", n / t_run, summary.faces / t_run)]
-    from batchface import Analyzer
-    min_face = f" --min-face {args.min_face}" if args.min_face else ""
-    lines = [f"# Bench: {len(originals)} photos x {args.repeat} = {n} images, {args.workers} processes, "
-             f"detector {args.detector} ({Analyzer(args.detector).detector_name}){min_face}", "", f"Command: `python tests/bench.py {args.photos} --repeat "
-             f"{args.repeat} --workers {args.workers} --detector {args.detector}{min_face}` on {os.cpu_count()} CPUs.", "",
-             "| what | images/s | faces/s |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} |" for name, ips, fps in rows]
-    lines += ["", f"The runner keeps {t_loop / t_run:.0%} of the bare loop's speed (its time includes starting "
-              f"the workers and loading the models; the loop's does not).", ""]
+
+def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str]:
+    with tempfile.TemporaryDirectory(prefix="batchface-bench-") as tmp:
+        folder = Path(tmp) / "in"
+        paths = linked_copies(originals, repeat, folder)
+        n = len(paths)
+        t_decode, _ = timed_pool(_decode, paths, args.workers, False)
+        t_loop, found = timed_pool(_analyze, paths, args.workers, True)
+        ours = timed_run(folder, args.workers)
+        old = timed_run(folder, args.workers, args.baseline) if args.baseline else None
+        fer = peer(paths, args.peer_python)
+    faces = sum(found)
+    run_ips = ours["images"] / ours["seconds"]
+    rows = [("decode only", f"{args.workers} processes", n / t_decode, None, None),
+            ("`Analyzer.analyze` loop", f"{args.workers} processes", n / t_loop, faces / t_loop, None),
+            ("**`batchface run`**", f"{args.workers} workers", run_ips, ours["faces"] / ours["seconds"],
+             ours["worker_peak_mb"])]
+    if old:
+        rows.append((f"`batchface run` at {args.baseline_name}", f"{args.workers} workers", old["images"] / old["seconds"],
+                     old["faces"] / old["seconds"], old["worker_peak_mb"]))
+    if isinstance(fer, dict):
+        rows.append((fer["name"], "1 process", fer["images"] / fer["seconds"], fer["faces"] / fer["seconds"], fer["peak_mb"]))
+    lines = [f"## {name}: {len(originals)} files" + (f" x {repeat} = {n} images" if repeat > 1 else ""), "",
+             "| what | processes | images/s | faces/s | peak MB a process | `batchface run` is |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for what, procs, ips, fps, mb in rows:
+        lines.append(f"| {what} | {procs} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} | "
+                     f"{'' if mb is None else f'{mb:.0f}'} | {run_ips / ips:.2f}x |")
+    if not isinstance(fer, dict):
+        lines += ["", f"Peer: {fer}."]
+    stage = stages(originals)
+    lines += ["", f"Stages (one process, one thread, {stage['images']} images, {stage['faces']} faces; "
+              "milliseconds an image):", "",
+              "| " + " | ".join(stage["ms"]) + " | total |", "|" + " --- |" * (len(stage["ms"]) + 1),
+              "| " + " | ".join(f"{v:.2f}" for v in stage["ms"].values()) + f" | {sum(stage['ms'].values()):.2f} |",
+              "", "Milliseconds a face: " + ", ".join(f"{k} {v:.2f}" for k, v in stage["ms_per_face"].items()) + ".", ""]
+    return lines
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--photos", type=Path, required=True, help="a folder of photos (walked)")
+    p.add_argument("--frames", type=Path, help="a folder of small video frames")
+    p.add_argument("--repeat", type=int, default=5, help="how many times the photos are run")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--peer-python", help="the python of an environment with fer")
+    p.add_argument("--baseline", type=Path, help="a checkout of another batchface to time beside this one")
+    p.add_argument("--out", type=Path, default=Path("reports/bench.md"))
+    args = p.parse_args(argv)
+    args.baseline_name = (subprocess.run(["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"],
+                                         capture_output=True, text=True).stdout.strip() or str(args.baseline)
+                          if args.baseline else None)
+
+    from batchface.inputs import walk
+
+    lines = [f"# Bench, {datetime.date.today().isoformat()}", "",
+             f"`python tests/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {os.cpu_count()} CPUs. "
+             "Each table's rows were measured one after the other in one run; compare ratios within a table.", ""]
+    photos = [s.path for s in walk([args.photos]) if s.media_type == "image"]
+    lines += bench_folder(f"Photos (`{args.photos}`)", photos, args.repeat, args)
+    if args.frames:
+        if args.frames.is_dir():
+            frames = [s.path for s in walk([args.frames]) if s.media_type == "image"]
+            lines += bench_folder(f"Video frames (`{args.frames}`)", frames, 1, args)
+        else:
+            lines += [f"Video frames: skipped, {args.frames} is not here.", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

@@ -33,4 +33,4 @@ def yunet_file() -> Path:
 @pytest.fixture(scope="session")
 def analyzer():
     from batchface import Analyzer
-    return Analyzer("blazeface")
+    return Analyzer()

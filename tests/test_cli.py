@@ -1,11 +1,8 @@
 """The command line, through typer's runner and as a real subprocess."""
-import functools
-import http.server
 import json
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +10,6 @@ from typer.testing import CliRunner
 
 from batchface import __version__
 from batchface.cli import app
-from batchface.detection import YUNET_NAME, YUNET_SHA256
 from batchface.writers import read_table
 
 cli = CliRunner()
@@ -40,7 +36,7 @@ def faceless_folder(tmp_path):
 
 def test_run_writes_csv_and_a_summary(folder, tmp_path):
     out = tmp_path / "r.csv"
-    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"])
+    result = cli.invoke(app, ["run", str(folder), "--out", str(out), "-w", "0", "-q"])
     assert result.exit_code == 0, result.output
     assert "1 inputs (1 images, 0 videos), 1 frames, 1 faces, 0 skipped, 0 errors" in result.output
     assert [r["status"] for r in read_table(out).to_pylist()] == ["ok"]
@@ -65,8 +61,7 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
 
 def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
     (faceless_folder / "broken.jpg").write_bytes(b"nope")
-    result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.jsonl"),
-                              "--detector", "blazeface", "-w", "0", "-q"])
+    result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.jsonl"), "-w", "0", "-q"])
     assert result.exit_code == 1
     assert "1 errors" in result.output
 
@@ -88,9 +83,10 @@ def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(facele
             result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q",
                                       "--detector", detector, "--detector-model", str(path)])
             assert result.exit_code == 2 and message in result.output, result.output
-    from batchface.models import KEYPOINTS_FILE   # an ONNX file, but not BlazeFace's
-    result = cli.invoke(app, ["models", "--detector", "blazeface", "--detector-model", str(KEYPOINTS_FILE)])
-    assert result.exit_code == 2 and "not a face detector made by export/blazeface.py" in result.output
+    from batchface.models import KEYPOINTS_FILE   # an ONNX file, but no detector
+    for detector in ("blazeface", "yunet"):
+        result = cli.invoke(app, ["models", "--detector", detector, "--detector-model", str(KEYPOINTS_FILE)])
+        assert result.exit_code == 2 and f"not a face detector made by export/{detector}.py" in result.output
     result = cli.invoke(app, ["models", "--detector", "haar"])
     assert result.exit_code == 2 and "unknown detector" in result.output
 
@@ -98,7 +94,7 @@ def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(facele
 def test_existing_output_is_not_clobbered(faceless_folder, tmp_path):
     out = tmp_path / "r.csv"
     out.write_text("precious")
-    args = ["run", str(faceless_folder), "--out", str(out), "--detector", "blazeface", "-w", "0", "-q"]
+    args = ["run", str(faceless_folder), "--out", str(out), "-w", "0", "-q"]
     result = cli.invoke(app, args)
     assert result.exit_code == 2 and "--resume" in result.output and out.read_text() == "precious"
     result = cli.invoke(app, args + ["--overwrite"])
@@ -108,8 +104,7 @@ def test_existing_output_is_not_clobbered(faceless_folder, tmp_path):
 def test_files_from_stdin(faceless_folder, tmp_path):
     out = tmp_path / "r.parquet"
     (faceless_folder / "x.txt").write_text("notes")
-    result = cli.invoke(app, ["run", "--files-from", "-", "--out", str(out), "--detector", "blazeface", "-w", "0",
-                              "-q", "--verbose"], input=f"{faceless_folder / 'one.jpg'}\n{faceless_folder / 'x.txt'}\n")
+    result = cli.invoke(app, ["run", "--files-from", "-", "--out", str(out), "-w", "0", "-q", "--verbose"], input=f"{faceless_folder / 'one.jpg'}\n{faceless_folder / 'x.txt'}\n")
     assert result.exit_code == 0, result.output
     assert "skipped (not an image or video)" in result.output
     assert read_table(out).column("source").to_pylist() == [str(faceless_folder / "one.jpg")]
@@ -117,23 +112,22 @@ def test_files_from_stdin(faceless_folder, tmp_path):
 
 def test_a_named_file_that_is_missing_gets_an_error_row(tmp_path):
     out = tmp_path / "r.csv"
-    result = cli.invoke(app, ["run", str(tmp_path / "gone.jpg"), "--out", str(out), "--detector", "blazeface",
-                              "-w", "0", "-q"])
+    result = cli.invoke(app, ["run", str(tmp_path / "gone.jpg"), "--out", str(out), "-w", "0", "-q"])
     assert result.exit_code == 1
     (row,) = read_table(out).to_pylist()
     assert (row["status"], row["error"]) == ("error", "file not found")
 
 
 def test_models_lists_files_and_json():
-    result = cli.invoke(app, ["models", "--detector", "blazeface", "--json"])
+    result = cli.invoke(app, ["models", "--json"])
     assert result.exit_code == 0, result.output
     entries = json.loads(result.output)
-    assert [e["name"] for e in entries] == ["detector (blazeface)", "keypoints", "expression"]
+    assert [e["name"] for e in entries] == ["detector (yunet)", "detector check (blazeface)", "keypoints", "expression"]
     assert all(len(e["sha256"]) == 64 and Path(e["path"]).is_file() for e in entries)
-    text = cli.invoke(app, ["models", "--detector", "blazeface"]).output
-    assert "keypoints: keypoints.onnx" in text and "classes:" in text
-    members = json.loads(entries[2]["ensemble_members"])   # the shipped expression file averages three runs
-    assert f"    ensemble_members: 3: {members[0]['run']} ({members[0]['epochs']} epochs), " in text
+    text = cli.invoke(app, ["models"]).output
+    assert "detector (yunet): yunet.onnx" in text and "keypoints: keypoints.onnx" in text and "classes:" in text
+    alone = json.loads(cli.invoke(app, ["models", "--detector", "blazeface", "--json"]).output)
+    assert [e["name"] for e in alone] == ["detector (blazeface)", "keypoints", "expression"]
 
 
 def test_version():
@@ -142,41 +136,8 @@ def test_version():
 
 def test_as_a_subprocess(folder, tmp_path):
     out = tmp_path / "r.jsonl"
-    done = subprocess.run([sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out),
-                           "--detector", "blazeface", "--workers", "1"], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "--workers", "1"],
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "1 faces" in done.stderr
     assert read_table(out).num_rows == 1
-
-
-@pytest.fixture()
-def local_server(yunet_file, tmp_path):
-    """An HTTP server on 127.0.0.1 serving the models folder."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(yunet_file.parent))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-
-
-def test_fetch_yunet_checks_sha256_and_caches(local_server, tmp_path, samples):
-    cache = tmp_path / "cache"
-    result = cli.invoke(app, ["models", "fetch", "yunet", "--url", f"{local_server}/{YUNET_NAME}",
-                              "--cache-dir", str(cache)])
-    assert result.exit_code == 0, result.output
-    import hashlib
-    assert hashlib.sha256((cache / YUNET_NAME).read_bytes()).hexdigest() == YUNET_SHA256
-    # the wrong file is refused and nothing is kept
-    bad = cli.invoke(app, ["models", "fetch", "yunet", "--url", f"{local_server}/haarcascade_frontalface_default.xml",
-                           "--cache-dir", str(tmp_path / "other")])
-    assert bad.exit_code == 1 and "sha256" in bad.output
-    assert not any((tmp_path / "other").iterdir())
-
-
-def test_auto_detector_picks_up_a_fetched_yunet(folder, tmp_path, yunet_file, monkeypatch):
-    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path / "cache"))
-    (tmp_path / "cache").mkdir()
-    shutil.copy(yunet_file, tmp_path / "cache" / YUNET_NAME)
-    result = cli.invoke(app, ["models", "--json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)[0]["name"] == "detector (yunet)"

@@ -3,15 +3,16 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.detection import BlazeFace, YuNet, _tile_starts, create_detector, nms
+from batchface.blazeface import BlazeFace, _tile_starts
+from batchface.detection import Detections, create_detector, iou, nms
+from batchface.yunet import YuNet
+from closeups import cut_by_the_border, filling_the_frame
 from groundtruth import annotated_boxes, matched
 
 
-@pytest.fixture(params=["blazeface", "yunet"])
+@pytest.fixture(params=["yunet", "blazeface"], scope="module")
 def detector(request):
-    if request.param == "yunet":
-        return YuNet(request.getfixturevalue("yunet_file"))
-    return BlazeFace()
+    return create_detector(request.param)
 
 
 def test_every_annotated_face_is_found(detector, samples):
@@ -25,26 +26,61 @@ def test_small_faces_of_a_group_photo(detector, samples):
     assert len(detector.detect(cv2.imread(str(samples / "dlib_faces" / "bald_guys.jpg")))) == 24
 
 
-@pytest.mark.parametrize("name", ["blazeface", "yunet"])
+def test_no_face_among_dogs(detector, samples):
+    assert len(detector.detect(cv2.imread(str(samples / "dlib_faces" / "dogs.jpg")))) == 0
+
+
+def test_blazeface_rejects_what_yunet_alone_takes_for_a_face(samples):
+    """YuNet scores a dog's face 0.77: large, frontal and unsure, so BlazeFace is asked, and says no."""
+    image = cv2.imread(str(samples / "dlib_faces" / "dogs.jpg"))
+    alone = YuNet().detect(image)
+    assert len(alone) == 1 and alone.scores[0] < YuNet.SURE
+    assert YuNet().needs_check(alone, image.shape[1], image.shape[0]).tolist() == [True]
+    assert len(create_detector("yunet").detect(image)) == 0
+
+
+@pytest.mark.parametrize("fill", [0.8, 1.0])
+def test_the_default_finds_a_face_that_fills_the_frame(samples, fill):
+    for name in ("img5.jpg", "img17.jpg", "img44.jpg"):
+        image = cv2.imread(str(samples / "deepface" / name))
+        close = filling_the_frame(image, create_detector("yunet").detect(image).boxes[0], fill)
+        found = create_detector("yunet").detect(close)
+        assert len(found) == 1, name
+        assert found.boxes[0][2] > 0.6 * fill * close.shape[1], name
+
+
+@pytest.mark.parametrize("kept", [0.75, 0.5])
+def test_the_default_finds_a_face_cut_by_the_border(samples, kept):
+    for name in ("img5.jpg", "img17.jpg", "img44.jpg"):
+        image = cv2.imread(str(samples / "deepface" / name))
+        cut = cut_by_the_border(image, create_detector("yunet").detect(image).boxes[0], kept)
+        found = create_detector("yunet").detect(cut)
+        assert len(found) == 1, name
+        assert found.boxes[0][0] < 0.1 * found.boxes[0][2], f"{name}: the face runs off the left edge"
+
+
+@pytest.mark.parametrize("name", ["yunet", "blazeface"])
 @pytest.mark.parametrize("photo,min_face", [("2007_007763.jpg", 35), ("bald_guys.jpg", 150)])
-def test_min_face_still_finds_every_face_that_wide(name, photo, min_face, samples, request):
-    path = request.getfixturevalue("yunet_file") if name == "yunet" else None
+def test_min_face_still_finds_every_face_that_wide(name, photo, min_face, samples):
     image = cv2.imread(str(samples / "dlib_faces" / photo))
-    everything = create_detector(name, path).detect(image)
+    everything = create_detector(name).detect(image)
     wide = [box for box in everything.boxes if box[2] >= 1.1 * min_face]   # 10 % margin: box sizes vary a little
-    found = create_detector(name, path, min_face=min_face).detect(image)
+    found = create_detector(name, min_face=min_face).detect(image)
     assert 0 < len(wide) < len(everything)
     assert matched(wide, found.boxes) == len(wide)
     assert (found.boxes[:, 2] >= min_face).all()   # narrower faces are left out
 
 
+def test_yunet_scale_follows_the_image_and_min_face():
+    assert YuNet().scale_for(640, 480) == 1.0                  # never enlarged
+    assert YuNet().scale_for(1920, 1080) == YuNet.SIDE / 1920
+    assert YuNet(min_face=96).scale_for(1920, 1080) == YuNet.FACE_PX / 96
+    assert YuNet(min_face=12).scale_for(6000, 4000) == 1.0     # small faces in a large photo: at full size
+
+
 def test_min_face_must_be_a_width():
     with pytest.raises(ValueError, match="at least 1 pixel"):
-        create_detector("blazeface", min_face=0)
-
-
-def test_blazeface_finds_no_face_among_dogs(samples):
-    assert len(BlazeFace().detect(cv2.imread(str(samples / "dlib_faces" / "dogs.jpg")))) == 0
+        create_detector("yunet", min_face=0)
 
 
 def test_alignment_points_are_eyes_left_to_right_above_the_mouth(detector, samples):
@@ -97,10 +133,35 @@ def test_nms_keeps_the_best_of_overlapping_boxes():
     assert sorted(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.3).tolist()) == [0, 2]
 
 
-def test_auto_uses_blazeface_without_a_yunet_file(tmp_path, monkeypatch):
-    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path))
-    assert isinstance(create_detector("auto"), BlazeFace)
-    with pytest.raises(FileNotFoundError, match="models fetch yunet"):
-        create_detector("yunet")
+def test_iou_of_boxes():
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0
+    assert iou((0, 0, 10, 10), (5, 0, 10, 10)) == pytest.approx(50 / 150)
+    assert iou((0, 0, 10, 10), (20, 20, 5, 5)) == 0.0 and iou((0, 0, 0, 0), (0, 0, 0, 0)) == 0.0
+
+
+def test_detections_select_and_sort():
+    found = Detections(np.array([[50, 0, 10, 10], [0, 0, 10, 10]], float), np.array([0.9, 0.8]),
+                       np.zeros((2, 3, 2)))
+    assert found.sorted().scores.tolist() == [0.8, 0.9]
+    assert found.select(found.scores > 0.85).boxes.tolist() == [[50, 0, 10, 10]]
+    assert len(found.at_least(11)) == 0 and len(found.at_least(None)) == 2
+
+
+def test_unknown_detectors_and_files_that_are_no_detector_are_refused(tmp_path):
+    from batchface.models import KEYPOINTS_FILE
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("haar")
+    with pytest.raises(FileNotFoundError):
+        create_detector("yunet", tmp_path / "missing.onnx")
+    with pytest.raises(ValueError, match="not a face detector made by export/yunet.py"):
+        create_detector("yunet", KEYPOINTS_FILE)
+
+
+def test_export_makes_the_shipped_yunet_from_opencv_zoos_file(yunet_file, samples, tmp_path):
+    from batchface.yunet import YUNET_FILE
+    from export import yunet
+
+    photos = [str(samples / "dlib_faces" / name) for name in ("2008_002079.jpg", "bald_guys.jpg", "dogs.jpg")]
+    yunet.main([str(yunet_file), *photos, "--out", str(tmp_path / "yunet.onnx"), "--check", str(YUNET_FILE)])
+    with pytest.raises(SystemExit, match="not the published file"):
+        yunet.main([str(samples / "dlib_faces" / "dogs.jpg"), "--out", str(tmp_path / "other.onnx")])

@@ -48,7 +48,7 @@ def photos(samples, tmp_path_factory):
 
 def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     out = tmp_path / "r.parquet"
-    summary = run([photos], out, options=Options(detector="blazeface", annotate=str(tmp_path / "ann")),
+    summary = run([photos], out, options=Options(annotate=str(tmp_path / "ann")),
                   workers=0, progress=False)
     got = rows(out)
     per_source = {}
@@ -72,15 +72,15 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
 
 
 def test_worker_processes_give_the_same_table_in_the_same_order(photos, tmp_path):
-    run([photos], tmp_path / "one.csv", options=Options(detector="blazeface"), workers=0, progress=False)
-    run([photos], tmp_path / "two.csv", options=Options(detector="blazeface"), workers=2, progress=False)
+    run([photos], tmp_path / "one.csv", options=Options(), workers=0, progress=False)
+    run([photos], tmp_path / "two.csv", options=Options(), workers=2, progress=False)
     assert_same_rows(rows(tmp_path / "one.csv"), rows(tmp_path / "two.csv"))
 
 
 def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
     video = samples / "videos" / "0492_03_009_bill_gates.avi"
     out = tmp_path / "v.jsonl"
-    summary = run([video], out, options=Options(detector="blazeface", every=25, landmarks=True,
+    summary = run([video], out, options=Options(every=25, landmarks=True,
                                                 annotate=str(tmp_path / "ann")), workers=0, progress=False)
     got = rows(out)
     assert [r["frame_index"] for r in got] == [0, 25, 50, 75, 100, 125, 150, 175, 200]
@@ -95,7 +95,7 @@ def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
 
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
-    summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=2,
+    summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2,
                   progress=False)
     got = {os.path.basename(r["source"]): r for r in rows(tmp_path / "r.csv")}
     assert set(got) == set(expect)
@@ -123,7 +123,7 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     """Run ``batchface run`` on ``folder`` as a subprocess, SIGKILL it once it has committed an
     input, then ``--resume`` it: the table must be exactly that of an uninterrupted run."""
     command = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(tmp_path / "r.parquet"),
-               "--detector", "blazeface", "--workers", "2", "--quiet", "--commit-seconds", "0"]
+               "--workers", "2", "--quiet", "--commit-seconds", "0"]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
     deadline = time.time() + 120
@@ -142,7 +142,7 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     done = subprocess.run(command + ["--resume"], capture_output=True, text=True)
     assert done.returncode == exit_status, done.stderr
     assert f"{committed} already done" in done.stderr
-    run([folder], tmp_path / "straight.parquet", options=Options(detector="blazeface"), workers=2, progress=False)
+    run([folder], tmp_path / "straight.parquet", options=Options(), workers=2, progress=False)
     assert_same_rows(rows(tmp_path / "r.parquet"), rows(tmp_path / "straight.parquet"))
     assert not progress.exists()
 
@@ -171,7 +171,7 @@ def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
 def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):
     import batchface.runner as runner
     video = samples / "videos" / "short_hamilton_clip.mp4"
-    options = Options(detector="blazeface", every=5)
+    options = Options(every=5)
     run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
     monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
     assert [(w.start, w.stop) for w in runner.plan([runner.Source(str(video), "video")], options)] == [
@@ -186,7 +186,7 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
     import batchface.runner as runner
     video = samples / "videos" / "short_hamilton_clip.mp4"
-    options = Options(detector="blazeface", every=5)
+    options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
     monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
     real, pieces_done = runner._video_rows, []
@@ -203,7 +203,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     monkeypatch.setattr(runner, "_video_rows", real)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145   # pieces [0, 150) were committed
     with pytest.raises(ValueError, match="differ in: options"):  # other sampling would mix two runs
-        run([video], tmp_path / "r.csv", options=Options(detector="blazeface", every=2), workers=0,
+        run([video], tmp_path / "r.csv", options=Options(every=2), workers=0,
             progress=False, resume=True)
     summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
     assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))
@@ -234,10 +234,10 @@ def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_p
     folder.mkdir()
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
     shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "a.jpg")
-    first = run([folder], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=0, progress=False)
+    first = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False)
     assert first.errors == 1
     shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "b.jpg")
-    again = run([folder], tmp_path / "r.csv", options=Options(detector="blazeface"), workers=0, progress=False,
+    again = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False,
                 resume=True)
     assert (again.resumed, again.errors) == (2, 1)   # exit status 1: the table holds an error row
     assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.csv")] == ["a.jpg", "broken.jpg", "b.jpg"]
@@ -248,7 +248,7 @@ def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(sampl
     blocked.write_text("a file where the folder should be")
     video = samples / "videos" / "0492_03_009_bill_gates.avi"
     photo = samples / "face_recognition" / "obama_small.jpg"
-    summary = run([photo, video], tmp_path / "r.csv", options=Options(detector="blazeface", every=100,
+    summary = run([photo, video], tmp_path / "r.csv", options=Options(every=100,
                   annotate=str(blocked)), workers=0, progress=False)
     got = rows(tmp_path / "r.csv")
     assert [(r["media_type"], r["status"]) for r in got] == [("image", "ok")] + [("video", "ok")] * 3

@@ -306,9 +306,20 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     assert "dropout 0.4 before the last layer." in card
     model = ExpressionModel(tmp_path / "ex.onnx")
     assert model.classes == FER_CLASSES and model.metadata["test_accuracy"] == "0.0"
-    assert json.loads(model.metadata["test_time_zooms"]) == list(train_expression.TEST_TIME_ZOOMS)
+    assert json.loads(model.metadata["test_time_zooms"]) == [1.0, 1.08]
     crops = rng.integers(0, 255, (2, 48, 48), np.uint8)
     np.testing.assert_allclose(model.predict(crops), model.predict(crops[:, :, ::-1]), atol=1e-6)
+
+    # a student of that file, alone on each face, exported in 8 bits
+    train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "student"), "--epochs", "1",
+                           "--batch-size", "8", "--teacher", str(tmp_path / "ex.onnx"), "--test-time-zooms", "none"])
+    meta = json.loads((tmp_path / "student" / "train_meta.json").read_text())
+    assert meta["teacher"]["file"] == "ex.onnx" and meta["teacher"]["weight"] == 0.7 and meta["class_weight"] is None
+    figures = export(tmp_path / "student", tmp_path / "student.onnx", int8=True)
+    assert figures["int8_mean_abs_diff"] < 0.05 and not (tmp_path / "student.onnx.float.onnx").exists()
+    student = ExpressionModel(tmp_path / "student.onnx")
+    assert "int8" in student.metadata["weights"] and "test_time_zooms" not in student.metadata
+    assert student.predict(crops).shape == (2, 7) and "quantized" in (tmp_path / "student.md").read_text()
     capsys.readouterr()   # what training printed
     validate.main(["expression", str(tmp_path / "ex"), str(tmp_path / "ex"), "--data", str(tmp_path / "fer")])
     lines = capsys.readouterr().out.splitlines()
@@ -327,10 +338,10 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
                           "--test-fraction", "0.25", "--val-fraction", "0.25"])
     meta = json.loads((tmp_path / "kprun" / "train_meta.json").read_text())
     assert meta["train_frames"] == 4 and meta["test_frames"] == 2 and len(meta["test_people"]) == 2
-    export(tmp_path / "kprun", tmp_path / "kp.onnx")
+    export(tmp_path / "kprun", tmp_path / "kp.onnx", int8=True)
     model = KeypointModel(tmp_path / "kp.onnx")
     assert model.names == IBUG68_NAMES and model.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 68, 2)
-    assert json.loads(model.metadata["test_time_zooms"]) == list(train_keypoints.TEST_TIME_ZOOMS)
+    assert json.loads(model.metadata["test_time_zooms"]) == [1.0, 1.08] and "int8" in model.metadata["weights"]
     with pytest.raises(SystemExit, match="split with other fractions"):   # trained with 0.25 / 0.25
         validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])
 

@@ -1,6 +1,6 @@
 """Measure where a detector puts the eyes and mouth on FER2013 images, to set ``batchface.crop.TEMPLATE``.
 
-    python -m training.calibrate_template --data ../shared/data/fer2013 --yunet ../shared/data/models/face_detection_yunet_2023mar.onnx
+    python -m training.calibrate_template --data ../shared/data/fer2013 --detector yunet
 
 FER images are already face crops: upscaled 4x, a detector finds one face in most of them, and
 the mean of its alignment points (as fractions of the image side) is the framing that run-time
@@ -16,17 +16,17 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.detection import BlazeFace, YuNet
+from batchface.detection import DETECTORS, create_detector
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", required=True)
-    p.add_argument("--yunet", help="YuNet's file (default: the built-in BlazeFace)")
+    p.add_argument("--detector", choices=DETECTORS, default="yunet")
     p.add_argument("--n", type=int, default=3000)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    detector = YuNet(args.yunet) if args.yunet else BlazeFace()
+    detector = create_detector(args.detector)
     files = sorted(Path(args.data).glob("train/*/*.jpg"))
     random.Random(args.seed).shuffle(files)
     side = 192

@@ -174,5 +174,11 @@ def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), clas
     return time.time() - start_time
 
 
+def save_calibration_crops(out: Path, crops: np.ndarray, seed: int, n: int = 512) -> None:
+    """``n`` of the run's training crops (uint8, as cut), picked at random, for ``export.quantize``."""
+    pick = np.sort(np.random.default_rng(seed).choice(len(crops), size=min(n, len(crops)), replace=False))
+    np.savez_compressed(out / "calibration_crops.npz", crops=np.asarray(crops)[pick])
+
+
 def epochs_run(out: Path) -> int:
     return len((out / "history.csv").read_text().splitlines()) - 1

@@ -84,10 +84,10 @@ def faces_grid(images, labels, predicted, classes, out_png: Path, n: int = 24, s
 
 def framing_png(fer_images, samples: Path | None, out_png: Path, n: int = 12):
     """Run-time crops (detector -> shared crop rule) beside FER2013 training images."""
-    from batchface.detection import BlazeFace
+    from batchface.detection import create_detector
     crops = []
     if samples and samples.exists():
-        detector = BlazeFace()
+        detector = create_detector()
         for path in sorted(samples.rglob("*.jpg")):
             image = cv2.imread(str(path))
             if image is None:
@@ -194,7 +194,7 @@ def main(argv=None):
               *([f"Not kept for {', '.join(missing)} (no history.csv).", ""] if missing else []),
               "![curves](curves.png)", "", "## Crop framing", "",
               "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
-              f"shared crop rule (`batchface/crop.py`, BlazeFace points; {n_runtime} crops). The template was "
+              f"shared crop rule (`batchface/crop.py`, the default detector's points; {n_runtime} crops). The template was "
               "calibrated on FER2013 itself (`training/calibrate_template.py`), so the two rows should be framed alike.",
               "", "![framing](framing.png)", ""]
     (out / "report.md").write_text("\n".join(lines))

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from batchface import crop
-from batchface.detection import BlazeFace, YuNet
+from batchface.detection import create_detector
 from batchface.landmarks import IBUG68_NAMES, alignment_points, kaggle_keypoints
 from training.metrics import nme, rmse
 from training.report_expression import curves
@@ -62,6 +62,17 @@ def end_to_end(model, detector, data: Path, frames, size: int):
     return np.array(preds), np.array(truths), missed
 
 
+class ExportedPoints:
+    """An exported keypoint file, answering the ``predict`` call of a Keras model."""
+
+    def __init__(self, path):
+        from batchface.models import KeypointModel
+        self.session = KeypointModel(path).session
+
+    def predict(self, x, verbose=0):
+        return self.session.run(None, {"image": np.asarray(x, np.float32)})[0]
+
+
 def figures(out: Path, crops, truth, predicted, errors68, per_point, ced):
     import matplotlib
     matplotlib.use("Agg")
@@ -96,7 +107,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run")
     p.add_argument("--data", required=True)
-    p.add_argument("--yunet", help="also measure end to end with YuNet (its .onnx file)")
+    p.add_argument("--model", help="score this exported file (.onnx) instead of the run's Keras network, "
+                                    "e.g. the 8-bit file that ships")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
     import keras
@@ -109,8 +121,9 @@ def main(argv=None):
     size = meta["input_size"]
     saved = np.load(run / "test_crops.npz")
     crops, truth, frames = saved["crops"], saved["truth"], list(saved["frames"])
-    # the network as the shipped file runs it, with the views inside
-    model = as_exported(keras.models.load_model(run / "model.keras", compile=False), meta)
+    # the network as the shipped file runs it, with the views inside, or that file itself
+    model = (ExportedPoints(args.model) if args.model
+             else as_exported(keras.models.load_model(run / "model.keras", compile=False), meta))
     predicted = model.predict(crops[..., None], verbose=0).reshape(len(crops), -1, 2)
 
     errors68, errors15 = nme(predicted, truth, *OUTER), nme15(predicted, truth)
@@ -122,9 +135,7 @@ def main(argv=None):
             "rmse15_crop_px": round(rmse15, 3)}
     ced = {"crops, 68 points": errors68, "crops, 15 Kaggle points": errors15}
 
-    detectors = {"blazeface": BlazeFace()}
-    if args.yunet:
-        detectors["yunet"] = YuNet(args.yunet)
+    detectors = {"yunet": create_detector("yunet"), "blazeface": create_detector("blazeface")}
     e2e_rows = []
     for name, detector in detectors.items():
         pred_img, truth_img, missed = end_to_end(model, detector, data, frames, size)

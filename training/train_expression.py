@@ -19,9 +19,6 @@ from training.data import FER_CLASSES, FER_CLASSES_5, read_fer_csv, read_fer_fol
 
 SIZE = 48
 DROPOUT = 0.4   # before the last layer
-#: each face is read at these zooms about its centre, each also mirrored, and the outputs averaged
-#: (chosen on validation: see training.blocks.views_averaged); the exported file does the same
-TEST_TIME_ZOOMS = (1.0, 1.08)
 
 
 def load(args):
@@ -44,6 +41,16 @@ def stratified_split(labels, fraction: float, rng):
     return np.setdiff1d(np.arange(len(labels)), val), val
 
 
+def load_teacher(path, classes):
+    """An onnxruntime session of the expression model ``path``, which must answer in ``classes``."""
+    from batchface.models import ExpressionModel
+
+    teacher = ExpressionModel(path)
+    if teacher.classes != tuple(classes) or teacher.input_size != SIZE:
+        raise SystemExit(f"{path}: a teacher must answer in {', '.join(classes)} on {SIZE}-pixel crops")
+    return teacher.session
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -54,8 +61,14 @@ def main(argv=None):
     p.add_argument("--split-seed", type=int,
                    help="seed of the validation split (default: --seed); the runs of one averaged file share it")
     p.add_argument("--erase", type=float, default=0.0,
-                   help="probability that a training face gets a random rectangle of noise (random erasing; "
-                        "0.5 in two of the shipped file's three runs)")
+                   help="probability that a training face gets a random rectangle of noise (random erasing)")
+    p.add_argument("--test-time-zooms", default="1.0,1.08",
+                   help="the views the exported file averages: the face zoomed about its centre by each of these, "
+                        "each view also mirrored ('none': the face alone)")
+    p.add_argument("--teacher", help="an expression model file (.onnx) to distil: its answers on each augmented "
+                                     "training face are mixed into that face's target")
+    p.add_argument("--teacher-weight", type=float, default=0.7,
+                   help="with --teacher: the share of the teacher's answer in a target; the rest is the label")
     common.add_common_args(p, epochs=50, batch_size=64, patience=10,
                            limit_help="use only this many training images (smoke runs)")
     args = p.parse_args(argv)
@@ -74,9 +87,11 @@ def main(argv=None):
     tr, va = stratified_split(labels, args.val_fraction, rng)
     n_classes = len(classes)
     counts = np.bincount(labels[tr], minlength=n_classes)
-    # sqrt-balanced weights lift the rare classes (disgust: 436 images) without drowning the rest
+    # sqrt-balanced weights lift the rare classes (disgust: 436 images) without drowning the rest; a
+    # teacher's answers already lean that way (its runs were weighted so), so its student is not weighted again
     weights = np.sqrt(counts.sum() / (n_classes * np.maximum(counts, 1)))
-    class_weight = {i: float(w) for i, w in enumerate(weights)}
+    class_weight = None if args.teacher else {i: float(w) for i, w in enumerate(weights)}
+    teacher = load_teacher(args.teacher, classes) if args.teacher else None
     aug_rng = np.random.default_rng(args.seed)
 
     def augment_one(image):
@@ -91,18 +106,32 @@ def main(argv=None):
         x = images[idx].astype(np.float32) / 255.0
         if train:
             x = np.stack([augment_one(im) for im in x])
-        return x[..., None], labels[idx]
+        x = x[..., None]
+        if teacher is None:
+            return x, labels[idx]
+        # targets as class distributions: the label, and in training the teacher's answer on this very view
+        target = np.eye(n_classes, dtype=np.float32)[labels[idx]]
+        if train:
+            answer = teacher.run(None, {"image": x.astype(np.float32)})[0]
+            target = (1 - args.teacher_weight) * target + args.teacher_weight * answer
+        return x, target
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
     model = expression_net(SIZE, n_classes, DROPOUT)
-    seconds = common.fit(model, train_data, val_data, args, out, "sparse_categorical_crossentropy",
-                         monitor="val_accuracy", metrics=["accuracy"], class_weight=class_weight)
+    if teacher is None:
+        loss, metric = "sparse_categorical_crossentropy", "accuracy"
+    else:
+        loss, metric = "categorical_crossentropy", keras.metrics.CategoricalAccuracy(name="accuracy")
+    seconds = common.fit(model, train_data, val_data, args, out, loss,
+                         monitor="val_accuracy", metrics=[metric], class_weight=class_weight)
     test_images, test_labels = splits["PublicTest"]
-    # the shipped model averages each face over zooms and mirror images (export does the same wrapping)
-    probs = views_averaged(model, TEST_TIME_ZOOMS).predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
+    # the exported file averages each face over zooms and mirror images (export does the same wrapping)
+    zooms = [] if args.test_time_zooms == "none" else [float(z) for z in args.test_time_zooms.split(",")]
+    probs = (views_averaged(model, zooms) if zooms else model).predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
     np.savez_compressed(out / "test_predictions.npz", probabilities=probs, labels=test_labels,
                         crops=test_images[:64].astype(np.float32) / 255.0)
+    common.save_calibration_crops(out, images[tr], args.seed)
     meta = {
         "task": "expression", "classes": list(classes), "input_size": SIZE,
         "data": args.csv or args.data, "split": f"validation = {args.val_fraction:.0%} of Training "
@@ -112,9 +141,13 @@ def main(argv=None):
         "batch_size": args.batch_size, "seed": args.seed, "split_seed": split_seed, "erase": args.erase, "dropout": DROPOUT,
         "params": int(model.count_params()),
         "train_seconds_last_session": round(seconds), "backend": keras.backend.backend(), "class_weight": class_weight,
-        "test_time_zooms": list(TEST_TIME_ZOOMS),
+        "test_time_zooms": zooms,
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),
     }
+    if args.teacher:
+        from batchface.models import sha256_of
+        meta["teacher"] = {"file": os.path.basename(args.teacher), "sha256": sha256_of(args.teacher),
+                           "weight": args.teacher_weight}
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta, indent=2))
 

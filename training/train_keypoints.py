@@ -9,7 +9,8 @@ centres, mouth-corner midpoint) and the points of each runtime detector that fin
 (``--detectors``), plus random jitter. The detectors' points are what the runtime cuts from, and
 they differ from the ground truth's by a bias of their own (about 7 % of the eye distance for
 BlazeFace, 11 % for YuNet): training on them teaches the model the crops it will see; the ground
-truth keeps frames that a detector misses in training. Validation and test crops come from the
+truth keeps frames that a detector misses in training, and teaches the crops cut from the model's
+own points (a face followed through a video). Validation and test crops come from the
 ground truth without jitter. An interrupted run continues when started again with the same ``--out``.
 """
 from __future__ import annotations
@@ -27,9 +28,6 @@ from training import augment, common
 from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
 
 SIZE = 96
-#: The exported file averages the points found on the crop as it is and zoomed in by 8 %
-#: (chosen on validation: see training.blocks.points_zoom_averaged).
-TEST_TIME_ZOOMS = (1.0, 1.08)
 
 #: Index of each iBUG point's mirror image: a horizontal flip must swap left and right labels.
 IBUG68_FLIP = np.array(
@@ -136,10 +134,10 @@ def person_split(names, test_fraction, val_fraction, seed):
     return pick(set(people) - test - val), pick(val), pick(test)
 
 
-def make_detectors(specs):
-    from batchface.detection import BlazeFace, YuNet
+def make_detectors(names):
+    from batchface.detection import create_detector
 
-    return [BlazeFace() if spec == "blazeface" else YuNet(spec.split("=", 1)[1]) for spec in specs]
+    return [create_detector(name) for name in names]
 
 
 def main(argv=None):
@@ -149,15 +147,18 @@ def main(argv=None):
     src.add_argument("--kaggle-csv", help="Kaggle training.csv (96x96 images, 15 keypoints)")
     p.add_argument("--jitter", type=float, default=0.05,
                    help="sd of the alignment-point noise, as a fraction of the eye distance")
-    p.add_argument("--detectors", default="blazeface",
-                   help="comma-separated runtime detectors whose points also cut training crops: blazeface, "
-                        "yunet=PATH (the YuNet .onnx); empty: ground truth only")
+    p.add_argument("--detectors", default="yunet",
+                   help="comma-separated runtime detectors whose points also cut training crops (yunet, "
+                        "blazeface); empty: ground truth only")
     p.add_argument("--dropout", type=float, default=0.0,
                    help="dropout before the last layer (validation NME15 through BlazeFace 4.79 %% without it "
                         "in 80 epochs, 5.06 %% with 0.3 in 160: this model underfits rather than overfits)")
     p.add_argument("--loss", choices=("mse", "distance"), default="distance",
                    help="the mean point distance (what NME measures; validation NME15 4.9 %% against 5.7 %% "
                         "with mse, 60 epochs each), or the mse of the coordinates (Kaggle's RMSE)")
+    p.add_argument("--test-time-zooms", default="1.0,1.08",
+                   help="the views the exported file averages: the crop zoomed about its centre by each of these "
+                        "('1.0': the crop alone)")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
     common.add_common_args(p, epochs=80, batch_size=32, patience=40,
@@ -203,6 +204,8 @@ def main(argv=None):
     crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
     np.savez_compressed(out / "test_crops.npz", crops=np.stack(crops), truth=np.stack(truth),
                         frames=np.array([frame_names[j] for j in te]))
+    train_crops = [sample(images[j], points[j], point_names, rng, 0, False, flip_index)[0] for j in tr]
+    common.save_calibration_crops(out, np.round(np.stack(train_crops) * 255).astype(np.uint8), args.seed)
     meta = {
         "task": "keypoints", "keypoint_names": list(point_names), "input_size": SIZE,
         "data": args.data or args.kaggle_csv, "split": f"by person, seed {args.seed}: "
@@ -210,11 +213,11 @@ def main(argv=None):
         "train_frames": int(len(tr)), "val_frames": int(len(va)), "test_frames": int(len(te)),
         "test_people": sorted({person_of(frame_names[j]) for j in te}),
         "alignment": "ground truth eye centres and mouth-corner midpoint"
-        + "".join(f" or {d.split('=')[0]}'s points" for d in args.detectors.split(",") if d and args.data)
+        + "".join(f" or {d}'s points" for d in args.detectors.split(",") if d and args.data)
         + f" (picked at random per sample) + N(0, {args.jitter} x eye distance)",
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
         "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
-        "loss": args.loss, "dropout": args.dropout, "test_time_zooms": list(TEST_TIME_ZOOMS),
+        "loss": args.loss, "dropout": args.dropout, "test_time_zooms": [float(z) for z in args.test_time_zooms.split(",")],
         "train_seconds_last_session": round(seconds),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))

@@ -4,7 +4,7 @@
     python -m training.validate expression runs/expression-a runs/expression-b --data ../shared/data/fer2013
 
 Keypoints: NME of the 15 Kaggle points on the validation people, on crops from the true points and
-end to end through BlazeFace (as ``batchface run`` sees them). Expression: validation accuracy.
+end to end through the default detector (as ``batchface run`` sees them). Expression: validation accuracy.
 Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are
 never read here.
 """
@@ -18,7 +18,7 @@ import numpy as np
 
 
 def keypoints(runs, data):
-    from batchface.detection import BlazeFace
+    from batchface.detection import create_detector
     from training import train_keypoints as tk
     from training.blocks import as_exported
     from training.report_keypoints import end_to_end, nme15
@@ -31,7 +31,7 @@ def keypoints(runs, data):
     crops, truth = zip(*(tk.sample(images[j], points[j], tk.IBUG68_NAMES, rng, 0, False, tk.IBUG68_FLIP)
                          for j in val))
     x, truth = np.stack(crops)[..., None], np.stack(truth)
-    detector = BlazeFace()
+    detector = create_detector()
     for run in runs:
         plain, run_meta = load(run)
         zooms = run_meta.get("test_time_zooms")
@@ -42,7 +42,7 @@ def keypoints(runs, data):
             on_crops = nme15(model.predict(x, verbose=0).reshape(len(x), -1, 2), truth).mean()
             predicted, true, missed = end_to_end(model, detector, Path(data), [names[j] for j in val], tk.SIZE)
             print(f"{run} ({label}): validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
-                  f"through BlazeFace {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
+                  f"through the default detector {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
 
 
 def expression(runs, data):

@@ -1,0 +1,133 @@
+"""YuNet, the default face detector: OpenCV Zoo's ``face_detection_yunet_2023mar`` (MIT), shipped
+inside the package (``export/yunet.py``) and run with onnxruntime.
+
+The network sees the image scaled so that its longer side is at most :attr:`YuNet.SIDE` pixels
+(never enlarged), padded to multiples of 32. It finds faces from about :attr:`YuNet.FACE_PX`
+pixels wide at that scale up to faces that fill the frame or run off its edge, dim, blurred and
+turned ones included (``reports/detectors.md``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from batchface.detection import Detections, nms
+from batchface.models import ASSETS, onnx_session
+
+YUNET_FILE = ASSETS / "yunet.onnx"
+#: what :class:`YuNet` feeds the network; the file's ``input_normalization`` must say the same
+YUNET_NORMALIZATION = "BGR uint8 as float32 in [0, 255], NCHW, sides padded to multiples of 32"
+
+
+class YuNet:
+    """YuNet on one image at a time; :meth:`detect` returns faces in original-image pixels.
+
+    ``min_face`` (pixels): look only for faces at least that wide, by showing the network the image
+    scaled so that such a face is :attr:`FACE_PX` pixels wide (faster when that is smaller than the
+    default scale, slower and finding smaller faces when larger); narrower faces are dropped.
+    ``checker``: a :class:`batchface.blazeface.BlazeFace` that must agree where YuNet is unsure of a
+    large frontal face (:meth:`needs_check`); the default detector has one. ``side``: the longer
+    side (pixels) the network sees without ``min_face`` (default :attr:`SIDE`).
+    """
+
+    SIDE = 960      # the longer side (pixels) the network sees by default: faces of 1/40 of it are FACE_PX wide
+    FACE_PX = 24    # on the keypoint set's frames scaled so, YuNet finds 99 % of faces this wide, 93 % at 20 px
+    SURE = 0.9      # a score from which YuNet is trusted alone
+    EDGE_SCORE = 0.6    # the score that suffices for a face cut by the image's border: it shows less of itself
+    EDGE = 0.1          # a face is cut when an eye or its mouth is this close to a border (a fraction of its width)
+    CHECK_WIDTH = 64    # pixels: from this width on, BlazeFace found every frontal face of the keypoint set's
+    FRONTAL = 3.5       # training frames that YuNet found, 586 of 586; frontal: box width < 3.5 x eye distance
+
+    def __init__(self, path=YUNET_FILE, threads: int = 1, min_face: int | None = None, checker=None,
+                 side: int | None = None):
+        self.path = Path(path)
+        self.session = onnx_session(self.path, threads)
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if (meta.get("batchface_task"), meta.get("input_normalization")) != ("face_detection", YUNET_NORMALIZATION):
+            raise ValueError(f"{self.path}: not a face detector made by export/yunet.py (its metadata says "
+                             f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})")
+        self.strides = json.loads(meta["strides"])
+        self.multiple = int(meta["input_multiple"])
+        self.score_threshold = float(meta["score_threshold"])
+        self.nms_iou = float(meta["nms_iou"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.min_face = min_face
+        self.checker = checker
+        self.side = side or self.SIDE
+
+    def scale_for(self, width: int, height: int) -> float:
+        """The factor (at most 1) by which the image is scaled for the network."""
+        if self.min_face:
+            return min(1.0, self.FACE_PX / self.min_face)
+        return min(1.0, self.side / max(width, height))
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        height, width = image_bgr.shape[:2]
+        scale = self.scale_for(width, height)
+        image = image_bgr
+        if scale < 1.0:
+            image = cv2.resize(image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
+                               interpolation=cv2.INTER_AREA)
+        found = self._run(image)
+        # each axis has its own factor back: the sides were rounded (and kept >= 1 pixel) apart
+        to_image = np.array([width / image.shape[1], height / image.shape[0]])
+        found = Detections(found.boxes * np.tile(to_image, 2), found.scores, found.points * to_image)
+        found = found.select((found.scores >= self.score_threshold) | self.cut_off(found, width, height))
+        if self.checker is not None:
+            unsure = self.needs_check(found, width, height)
+            agreed = np.array([not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))],
+                              dtype=bool)
+            found = found.select(agreed)
+        return found.at_least(self.min_face).sorted()
+
+    def _run(self, image: np.ndarray) -> Detections:
+        """Faces in ``image``'s own pixels: the network's output decoded as ``cv2.FaceDetectorYN`` does."""
+        height, width = image.shape[:2]
+        padded_h, padded_w = (-(-side // self.multiple) * self.multiple for side in (height, width))
+        padded = cv2.copyMakeBorder(image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_CONSTANT, value=0)
+        outputs = dict(zip(self.output_names, self.session.run(
+            None, {self.input_name: padded.transpose(2, 0, 1)[None].astype(np.float32)})))
+        boxes, scores, points = [], [], []
+        for stride in self.strides:
+            cols = padded_w // stride
+            score = np.sqrt(np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1)
+                            * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1))
+            keep = np.flatnonzero(score >= min(self.score_threshold, self.EDGE_SCORE))
+            cell = np.stack([keep % cols, keep // cols], 1).astype(np.float64)   # x, y of each anchor cell
+            box = outputs[f"bbox_{stride}"][0, keep].astype(np.float64)
+            centre, size = (cell + box[:, :2]) * stride, np.exp(box[:, 2:4]) * stride
+            boxes.append(np.hstack([centre - size / 2, size]))
+            scores.append(score[keep].astype(np.float64))
+            points.append((outputs[f"kps_{stride}"][0, keep].reshape(-1, 5, 2) + cell[:, None]) * stride)
+        boxes, scores, points = np.concatenate(boxes), np.concatenate(scores), np.concatenate(points)
+        keep = nms(boxes, scores, self.nms_iou)
+        # five points: image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
+        five = points[keep]
+        alignment = np.stack([five[:, 0], five[:, 1], (five[:, 3] + five[:, 4]) / 2], 1)
+        return Detections(boxes[keep], scores[keep], alignment)
+
+    def needs_check(self, found: Detections, width: int, height: int) -> np.ndarray:
+        """Which faces YuNet is unsure of where BlazeFace is competent: below :attr:`SURE`, at least
+        :attr:`CHECK_WIDTH` pixels wide, frontal, and away from the border.
+
+        That is where YuNet's few false positives lie that BlazeFace rejects (a dog's face, scored
+        0.77), while YuNet's unsure small, dim, turned or cut-off faces are left as they are:
+        BlazeFace misses most of those.
+        """
+        if len(found) == 0:
+            return np.zeros(0, bool)
+        w = found.boxes[:, 2]
+        eyes = np.linalg.norm(found.points[:, 1] - found.points[:, 0], axis=1)
+        return ((found.scores < self.SURE) & (w >= self.CHECK_WIDTH) & (w < self.FRONTAL * eyes)
+                & ~self.cut_off(found, width, height))
+
+    def cut_off(self, found: Detections, width: int, height: int) -> np.ndarray:
+        """Which faces the border of a ``width`` x ``height`` image cuts: an eye or the mouth outside
+        it, or closer to it than :attr:`EDGE` of the box's width."""
+        margin = (self.EDGE * found.boxes[:, 2])[:, None]
+        x, y = found.points[..., 0], found.points[..., 1]
+        return ((x < margin) | (y < margin) | (x > width - margin) | (y > height - margin)).any(axis=1)

@@ -1,0 +1,26 @@
+"""One timed ``batchface run`` for ``tests/bench.py``, in a process of its own; prints JSON.
+
+    python tests/bench_run.py FOLDER OUT.parquet WORKERS
+
+Seconds count from the call of ``run()`` to its return, so they include starting the workers and
+loading the models. ``worker_peak_mb`` is the largest resident size any worker reached. Only the
+API of every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``).
+"""
+import json
+import multiprocessing
+import resource
+import sys
+import time
+
+if __name__ == "__main__":
+    from batchface.runner import run
+
+    folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    start = time.perf_counter()
+    summary = run([folder], out, workers=workers, progress=False)
+    seconds = time.perf_counter() - start
+    for worker in multiprocessing.active_children():   # reaped, so that their peak is counted
+        worker.join(30)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024   # kilobytes on Linux
+    print(json.dumps({"images": summary.images, "faces": summary.faces, "errors": summary.errors,
+                      "seconds": seconds, "worker_peak_mb": peak}))

@@ -79,11 +79,20 @@ train-expression: $(VENV)/.train
 	  --data $(SHARED)/fer2013 --out reports/expression
 	$(BIN)/python -m export.ensemble $(EXPRESSION_RUNS) --card reports/expression/card.json --out batchface/assets/expression.onnx
 
+# The shipped keypoint file is the mean of two runs, each reading the crop once: the recipe shipped
+# until 2026-11-29 (crops cut from BlazeFace's and YuNet's points too) and one whose crops come from
+# YuNet's, with another seed. The report scores the averaged file.
+KEYPOINT_RUNS = runs/keypoints-a runs/keypoints-c
 train-keypoints: $(VENV)/.train
-	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints
-	$(BIN)/python -m training.report_keypoints runs/keypoints --data $(SHARED)/keypoints/udacity_p1 \
-	  --out reports/keypoints
-	$(BIN)/python -m export.keras_to_onnx runs/keypoints --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
+	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints-a \
+	  --detectors blazeface,yunet --test-time-zooms 1.0
+	$(BIN)/python -m training.train_keypoints --data $(SHARED)/keypoints/udacity_p1 --out runs/keypoints-c \
+	  --detectors yunet --test-time-zooms 1.0 --seed 1235 --split-seed 1234
+	for run in $(KEYPOINT_RUNS); do $(BIN)/python -m export.keras_to_onnx $$run --out $$run/model.onnx || exit 1; done
+	$(BIN)/python -m export.ensemble $(KEYPOINT_RUNS) --out runs/keypoints.onnx
+	$(BIN)/python -m training.report_keypoints $(KEYPOINT_RUNS) --model runs/keypoints.onnx \
+	  --data $(SHARED)/keypoints/udacity_p1 --out reports/keypoints
+	$(BIN)/python -m export.ensemble $(KEYPOINT_RUNS) --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
 
 export-blazeface: $(VENV)/.train $(DEMO_OUT)/input
 	$(BIN)/python -m export.blazeface --out batchface/assets/blazeface_full_range.onnx $(PHOTOS)

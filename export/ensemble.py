@@ -1,15 +1,16 @@
-"""Average the exported expression models of several training runs into the one file batchface ships.
+"""Average the exported models of several training runs of one task into one file.
 
-    python -m export.ensemble runs/expression-a runs/expression-b runs/expression-c \\
-        --card reports/expression/card.json --out batchface/assets/expression.onnx
+    python -m export.ensemble runs/keypoints-a runs/keypoints-b \\
+        --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
 
 Each run folder holds the member's file as ``model.onnx`` (``export.keras_to_onnx RUN --out
 RUN/model.onnx``), its ``train_meta.json`` and ``options.json``. The members must agree on what the
-runtime reads (task, input size, normalisation, crop template, classes); the file feeds all of them
-the one ``image`` input and its ``probabilities`` are the mean of theirs. Weights are stored as
-float16 and cast to float32 when onnxruntime loads the file (it folds the casts), so the arithmetic
-stays float32 and three 1.6 M-parameter members fit in under 10 MB. The export fails unless the file
-matches the mean of its float32 members to ``FLOAT16_TOLERANCE`` on real crops.
+runtime reads (task, input size, normalisation, crop template, classes or keypoint names); the file
+feeds all of them the one ``image`` input and its output (``probabilities``, or ``keypoints`` in the
+pixels of the one crop they share) is the mean of theirs. Weights are stored as float16 and cast to
+float32 when onnxruntime loads the file (it folds the casts), so the arithmetic stays float32 and the
+file is half the size. The export fails unless the file matches the mean of its float32 members to
+``TOLERANCE`` on real crops.
 """
 from __future__ import annotations
 
@@ -24,19 +25,19 @@ import numpy as np
 from batchface.models import onnx_session
 from export.keras_to_onnx import card_lines, parity_images
 
-#: what every member must share: what the runtime reads from the file (task to classes), and the
-#: data and split (members chosen on one validation split must all have been kept off it)
-SHARED_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "classes",
-               "training_data", "training_split")
-#: largest |float16-weight file - mean of the float32 members| allowed on a probability: float16
-#: keeps 11 significant bits; the shipped file is up to 3.8e-3 from its members' mean on the 6,461
-#: validation and PublicTest faces, and 4 of those faces change their answer
-FLOAT16_TOLERANCE = 5e-3
+#: what every member must share: what the runtime reads from the file (task to classes or keypoint
+#: names), and the data and split (members chosen on one validation split must all have been kept off it)
+SHARED_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "training_data",
+               "training_split")
+TASK_KEYS = {"expression": "classes", "keypoints": "keypoint_names"}
+#: largest |float16-weight file - mean of the float32 members| allowed, on a probability or on a
+#: point divided by the crop side: float16 keeps 11 significant bits
+TOLERANCE = 5e-3
 
 
 def merge(members: list):
-    """One graph running every member (``onnx.ModelProto``, one input ``image``, one output
-    ``probabilities``) on the shared input and averaging their outputs; weights as float16."""
+    """One graph running every member (``onnx.ModelProto``, one input ``image``, one output) on the
+    shared input and averaging their outputs; weights as float16."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
@@ -57,10 +58,11 @@ def merge(members: list):
             half = numpy_helper.from_array(numpy_helper.to_array(tensor).astype(np.float16), tensor.name + "/fp16")
             weights.append(half)
             nodes.insert(0, helper.make_node("Cast", [half.name], [tensor.name], to=TensorProto.FLOAT))
-    nodes.append(helper.make_node("Mean", outputs, ["probabilities"]))
     first = members[0].graph
-    graph = helper.make_graph(nodes, "expression_ensemble", [first.input[0]], [first.output[0]], weights)
-    graph.input[0].name, graph.output[0].name = "image", "probabilities"
+    output = first.output[0].name
+    nodes.append(helper.make_node("Mean", outputs, [output]))
+    graph = helper.make_graph(nodes, f"{output}_ensemble", [first.input[0]], [first.output[0]], weights)
+    graph.input[0].name = "image"
     model = helper.make_model(graph, opset_imports=members[0].opset_import, ir_version=members[0].ir_version)
     onnx.checker.check_model(model)
     return model
@@ -73,17 +75,19 @@ def export(runs, out, card: dict | None = None) -> dict:
     runs, out = [Path(r) for r in runs], Path(out)
     members = [onnx.load(run / "model.onnx") for run in runs]
     metas = [{p.key: p.value for p in m.metadata_props} for m in members]
+    task = metas[0].get("batchface_task")
+    if task not in TASK_KEYS:
+        raise SystemExit(f"{runs[0]}: a {task!r} model cannot be averaged (expression or keypoints can)")
+    keys = SHARED_KEYS + (TASK_KEYS[task],)
     for run, meta, member in zip(runs[1:], metas[1:], members[1:]):
-        differ = [k for k in SHARED_KEYS if meta.get(k) != metas[0].get(k)]
+        differ = [k for k in keys if meta.get(k) != metas[0].get(k)]
         if (member.ir_version, member.opset_import) != (members[0].ir_version, members[0].opset_import):
             differ.append("ONNX version or opset")
         if differ:
             raise SystemExit(f"{run} differs from {runs[0]} in {', '.join(differ)}: they cannot be averaged")
-    if metas[0]["batchface_task"] != "expression":
-        raise SystemExit("only expression models are averaged (their outputs are probabilities)")
     model = merge(members)
     facts = [member_facts(run, m) for run, m in zip(runs, members)]
-    props = {k: metas[0][k] for k in SHARED_KEYS}
+    props = {k: metas[0][k] for k in keys}
     props.update({# one per member, in member order, as ensemble_members has them
                   "training_seed": ", ".join(str(f["seed"]) for f in facts),
                   "training_epochs": ", ".join(str(f["epochs"]) for f in facts),
@@ -99,10 +103,11 @@ def export(runs, out, card: dict | None = None) -> dict:
     sample = parity_images(runs[0])
     expected = np.mean([onnx_session(run / "model.onnx").run(None, {"image": sample})[0] for run in runs], axis=0)
     got = onnx_session(written).run(None, {"image": sample})[0]
-    diff = float(np.abs(expected - got).max())
-    if not diff <= FLOAT16_TOLERANCE:
+    scale = int(props["input_size"]) if task == "keypoints" else 1   # points on the unit scale, as probabilities
+    diff = float(np.abs(expected - got).max()) / scale
+    if not diff <= TOLERANCE:
         written.unlink()
-        raise SystemExit(f"parity check failed: max |mean of members - file| = {diff:.3g} > {FLOAT16_TOLERANCE}")
+        raise SystemExit(f"parity check failed: max |mean of members - file| / {scale} = {diff:.3g} > {TOLERANCE}")
     written.replace(out)
     sha = hashlib.sha256(out.read_bytes()).hexdigest()
     print(f"{out}: {len(runs)} members, {out.stat().st_size / 1e6:.1f} MB; parity max abs diff {diff:.2e} "
@@ -118,35 +123,49 @@ def member_facts(run: Path, member) -> dict:
     meta = json.loads((run / "train_meta.json").read_text())
     options = json.loads((run / "options.json").read_text())
     weights = sum(numpy_helper.to_array(t).size for t in member.graph.initializer if t.data_type == TensorProto.FLOAT)
-    return {"run": run.name, "epochs": meta["epochs_run"], "batch": meta["batch_size"], "seed": meta["seed"],
-            "erase": options.get("erase", 0.0),
-            "patience": options.get("patience"), "backend": meta.get("backend", "tensorflow"),
+    facts = {"run": run.name, "epochs": meta["epochs_run"], "batch": meta["batch_size"], "seed": meta["seed"]}
+    if meta["task"] == "keypoints":
+        facts["detectors"] = options.get("detectors", "")
+    else:
+        facts["erase"] = options.get("erase", 0.0)
+    return {**facts, "patience": options.get("patience"), "backend": meta.get("backend", "tensorflow"),
             "weights_in_file": int(weights), "test_time_zooms": meta.get("test_time_zooms")}
 
 
 def write_card(out: Path, props: dict, facts: list[dict], card: dict, parity: float, sha: str) -> Path:
     """The model card beside the file (``<name>.md``), as ``export.keras_to_onnx`` writes for one run."""
-    classes = json.loads(props["classes"])
+    task = props["batchface_task"]
     size = props["input_size"]
-    zooms = " and ".join(map(str, facts[0]["test_time_zooms"] or [1.0]))
+    zooms = facts[0]["test_time_zooms"] or [1.0]
+    if task == "keypoints":
+        what = f"{len(json.loads(props['keypoint_names']))} facial keypoints (x, y in crop pixels)"
+        views = ("the crop as it is, and the members' points are averaged" if zooms == [1.0] else
+                 f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, points mapped back to the "
+                 "crop; the points of all views and members are averaged")
+        option = ("detectors whose points cut training crops", "detectors")
+    else:
+        classes = json.loads(props["classes"])
+        what = f"{len(classes)} expression classes: {', '.join(classes)}"
+        views = (f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, each view also mirrored; "
+                 "the outputs of all views and members are averaged")
+        option = ("random erasing", "erase")
     lines = [f"# Model card: `{out.name}`", "",
-             f"- **Task:** expression: {len(classes)} expression classes: {', '.join(classes)}.",
+             f"- **Task:** {task}: {what}.",
              f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
              f"alike but for the options below; {sum(f['weights_in_file'] for f in facts):,} weights in the file "
              "(batch norms folded into the convolutions), stored as float16, computed in float32.",
              f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
              f"- **Training data:** `{props['training_data']}`.",
              f"- **Split:** {props['training_split']} (the same for every member).",
-             f"- **Inside the file:** each member runs on the crop zoomed about its centre by {zooms}, each view "
-             "also mirrored; the outputs of all views and members are averaged.",
-             "- **Members** (`training/train_expression.py`):", "",
-             "| run | epochs | batch | seed | random erasing | early-stopping patience | Keras backend |",
+             f"- **Inside the file:** each member runs on {views}.",
+             f"- **Members** (`training/train_{task}.py`):", "",
+             f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f['erase']} | {f['patience']} | "
+    lines += [f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]} | {f['patience']} | "
               f"{f['backend']} |" for f in facts]
     lines += ["", f"- **Exported:** {props['exported_on']} (`export/ensemble.py`); onnxruntime matches the mean "
               f"of the float32 members to {parity:.1e} on real crops.", f"- **sha256:** `{sha}`", ""]
-    lines += card_lines(card, "expression")
+    lines += card_lines(card, task)
     path = out.with_suffix(".md")
     path.write_text("\n".join(lines))
     return path

@@ -87,14 +87,15 @@ def peer(paths: list[str], python: str | None) -> dict | str:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def stages(paths: list[str], batch: int = 8) -> dict:
-    """Milliseconds an image in each stage, one process and one thread, images in batches as the runner's."""
+def stages(paths: list[str], batch: int = 8, **models) -> dict:
+    """Milliseconds an image in each stage, one process and one thread, images in batches as the
+    runner's; ``models``: the ``Analyzer``'s arguments (default: the shipped models)."""
     import cv2
 
     from batchface import Analyzer
     from batchface.inputs import read_image
     cv2.setNumThreads(1)
-    analyzer = Analyzer(threads=1)
+    analyzer = Analyzer(threads=1, **models)
     analyzer.analyze(read_image(paths[0]))
     spent = dict.fromkeys(("decode", "detect", "crops", "keypoint model", "expression model", "faces' fields"), 0.0)
     faces = 0
@@ -164,13 +165,25 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
                      f"{'' if mb is None else f'{mb:.0f}'} | {run_ips / ips:.2f}x |")
     if not isinstance(fer, dict):
         lines += ["", f"Peer: {fer}."]
-    stage = stages(originals)
-    lines += ["", f"Stages (one process, one thread, {stage['images']} images, {stage['faces']} faces; "
-              "milliseconds an image):", "",
-              "| " + " | ".join(stage["ms"]) + " | total |", "|" + " --- |" * (len(stage["ms"]) + 1),
-              "| " + " | ".join(f"{v:.2f}" for v in stage["ms"].values()) + f" | {sum(stage['ms'].values()):.2f} |",
-              "", "Milliseconds a face: " + ", ".join(f"{k} {v:.2f}" for k, v in stage["ms_per_face"].items()) + ".", ""]
-    return lines
+    steps = [("the shipped models", {})]
+    if args.baseline:   # the models of the baseline, then this checkout's, one change at a time
+        old_kp, old_ex = (args.baseline / "batchface" / "assets" / f"{m}.onnx" for m in ("keypoints", "expression"))
+        steps = [(f"{args.baseline_name}'s models, BlazeFace",
+                  {"detector": "blazeface", "keypoint_model": old_kp, "expression_model": old_ex}),
+                 ("+ YuNet checked by BlazeFace", {"keypoint_model": old_kp, "expression_model": old_ex}),
+                 ("+ this checkout's expression model", {"keypoint_model": old_kp}),
+                 ("+ this checkout's keypoint model (all shipped now)", {})]
+    lines += ["", f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); "
+              "models per face:", "",
+              "| models | decode | detect | crops | keypoint model | expression model | faces' fields | total "
+              "| images/s | faces | keypoint ms a face | expression ms a face |", "|" + " --- |" * 12]
+    for label, models in steps:
+        stage = stages(originals, **models)
+        ms = stage["ms"]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in ms.values()) + f" | {sum(ms.values()):.2f} | "
+                     f"{1000 / sum(ms.values()):.1f} | {stage['faces']} | "
+                     + " | ".join(f"{v:.2f}" for v in stage["ms_per_face"].values()) + " |")
+    return lines + [""]
 
 
 def main(argv=None):

@@ -369,7 +369,7 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
 
     out = tmp_path / "ensemble.onnx"
     figures = ensemble.export(runs, out, {"test_accuracy": "0.5"})
-    assert figures["parity_max_abs_diff"] <= ensemble.FLOAT16_TOLERANCE
+    assert figures["parity_max_abs_diff"] <= ensemble.TOLERANCE
     stored = {t.data_type for t in onnx.load(out).graph.initializer}
     assert onnx.TensorProto.FLOAT16 in stored and onnx.TensorProto.FLOAT not in stored
     model = ExpressionModel(out)

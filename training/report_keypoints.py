@@ -2,6 +2,11 @@
 
     python -m training.report_keypoints runs/keypoints --data ../shared/data/keypoints/udacity_p1 --out reports/keypoints
 
+The shipped file averages several runs (``export.ensemble``); its report scores that file:
+
+    python -m training.report_keypoints runs/keypoints-a runs/keypoints-c --model batchface/assets/keypoints.onnx \
+        --data ../shared/data/keypoints/udacity_p1 --out reports/keypoints
+
 Two measurements: on crops cut from the true eye and mouth points (the model alone), and end to
 end (detector -> shared crop rule -> model -> original-image pixels), which is what a user gets.
 NME is the mean point error divided by the distance of the outer eye corners (iBUG 36 and 45).
@@ -105,19 +110,24 @@ def figures(out: Path, crops, truth, predicted, errors68, per_point, ced):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("run")
+    p.add_argument("runs", nargs="+", help="the training run, or the runs whose mean the --model file is")
     p.add_argument("--data", required=True)
-    p.add_argument("--model", help="score this exported file (.onnx) instead of the run's Keras network, "
-                                    "e.g. the 8-bit file that ships")
+    p.add_argument("--model", help="score this exported file (.onnx) instead of the run's Keras network")
     p.add_argument("--out", required=True)
     args = p.parse_args(argv)
+    if len(args.runs) > 1 and not args.model:
+        raise SystemExit("several runs are reported through the file that averages them: give --model")
     import keras
 
     from training.blocks import as_exported
 
-    run, out, data = Path(args.run), Path(args.out), Path(args.data)
+    runs, out, data = [Path(r) for r in args.runs], Path(args.out), Path(args.data)
+    run = runs[0]
     out.mkdir(parents=True, exist_ok=True)
-    meta = json.loads((run / "train_meta.json").read_text())
+    metas = [json.loads((r / "train_meta.json").read_text()) for r in runs]
+    if len({(m["split"], m["test_frames"]) for m in metas}) > 1:
+        raise SystemExit("the runs were split differently: they cannot be reported together")
+    meta = metas[0]
     size = meta["input_size"]
     saved = np.load(run / "test_crops.npz")
     crops, truth, frames = saved["crops"], saved["truth"], list(saved["frames"])
@@ -147,17 +157,21 @@ def main(argv=None):
         e2e_rows.append(f"| {name} | {len(frames) - missed}/{len(frames)} | {e68.mean():.2%} | {e15.mean():.2%} | "
                         f"{np.median(e15):.2%} | {(e15 > 0.1).mean():.1%} |")
     (out / "card.json").write_text(json.dumps(card, indent=2))
-    curves(run / "history.csv", out / "curves.png")
+    curves([r / "history.csv" for r in runs if (r / "history.csv").exists()], out / "curves.png")
     figures(out, crops, truth, predicted, errors68, per_point, ced)
 
     worst = np.argsort(per_point)[::-1][:5]
-    lines = ["# Keypoint model: evaluation report", "",
-             f"Run `{run}`: {meta['epochs_run']} epochs (of at most {meta['epochs_max']}), batch {meta['batch_size']}, "
-             f"seed {meta['seed']}, {meta['params']:,} parameters. Data: `{meta['data']}` (68 iBUG points). "
-             f"Split: {meta['split']}; {meta['train_frames']} training, {meta['val_frames']} validation and "
-             f"{meta['test_frames']} test frames. Crops for training: {meta['alignment']}. Loss (`--loss`): {meta.get('loss', 'mse')}."
-             + (f" Points, as inside the shipped file: the mean over the crop zoomed about its centre by "
-                f"{' and '.join(map(str, meta['test_time_zooms']))}." if meta.get("test_time_zooms") else ""), "",
+    scored = (f"Scored: `{args.model}`" + (f", the mean of the points of {len(runs)} runs" if len(runs) > 1 else "")
+              + "." if args.model else "Scored: the run's network, with the views its exported file runs.")
+    lines = ["# Keypoint model: evaluation report", "", scored, ""]
+    lines += [f"- Run `{r}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
+              f"seed {m['seed']}, {m['params']:,} parameters. Crops for training: {m['alignment']}. "
+              f"Loss (`--loss`): {m.get('loss', 'mse')}."
+              + (f" Views: the crop zoomed about its centre by {' and '.join(map(str, m['test_time_zooms']))}, "
+                 "points averaged." if len(m.get("test_time_zooms") or []) > 1 else "")
+              + (f" {m['rebuilt_from']}." if m.get("rebuilt_from") else "") for r, m in zip(runs, metas)]
+    lines += ["", f"Data: `{meta['data']}` (68 iBUG points). Split: {meta['split']}; {meta['train_frames']} training, "
+              f"{meta['val_frames']} validation and {meta['test_frames']} test frames.", "",
              "## Held-out people, on crops", "",
              "Crops cut by the shared rule from the true eye centres and mouth-corner midpoint (no jitter).", "",
              "| measure | value |", "| --- | --- |",

@@ -159,6 +159,8 @@ def main(argv=None):
     p.add_argument("--test-time-zooms", default="1.0,1.08",
                    help="the views the exported file averages: the crop zoomed about its centre by each of these "
                         "('1.0': the crop alone)")
+    p.add_argument("--split-seed", type=int,
+                   help="seed of the split into people (default: --seed); the runs of one averaged file share it")
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
     common.add_common_args(p, epochs=80, batch_size=32, patience=40,
@@ -167,11 +169,12 @@ def main(argv=None):
     out = common.start(args)
     from training.blocks import keypoint_net
 
+    split_seed = args.seed if args.split_seed is None else args.split_seed
     anchors = None
     if args.data:
         images, points, frame_names = load_ibug(args.data)
         point_names, flip_index = IBUG68_NAMES, IBUG68_FLIP
-        tr, va, te = person_split(frame_names, args.test_fraction, args.val_fraction, args.seed)
+        tr, va, te = person_split(frame_names, args.test_fraction, args.val_fraction, split_seed)
         detectors = [d for d in args.detectors.split(",") if d]
         if detectors:
             cache = out / "anchors.npz"  # detection takes minutes: a continued run reuses it
@@ -183,7 +186,7 @@ def main(argv=None):
         kimages, points = read_kaggle_keypoints(args.kaggle_csv)
         images, frame_names = list(kimages), [f"row{i}" for i in range(len(kimages))]
         point_names, flip_index = KAGGLE_NAMES, KAGGLE_FLIP
-        order = np.random.default_rng(args.seed).permutation(len(images))
+        order = np.random.default_rng(split_seed).permutation(len(images))
         n_te, n_va = int(len(order) * args.test_fraction), int(len(order) * args.val_fraction)
         te, va, tr = np.sort(order[:n_te]), np.sort(order[n_te:n_te + n_va]), np.sort(order[n_te + n_va:])
     if args.limit:
@@ -208,7 +211,7 @@ def main(argv=None):
     common.save_calibration_crops(out, np.round(np.stack(train_crops) * 255).astype(np.uint8), args.seed)
     meta = {
         "task": "keypoints", "keypoint_names": list(point_names), "input_size": SIZE,
-        "data": args.data or args.kaggle_csv, "split": f"by person, seed {args.seed}: "
+        "data": args.data or args.kaggle_csv, "split": f"by person, seed {split_seed}: "
         f"{args.test_fraction:.0%} of people test, {args.val_fraction:.0%} validation",
         "train_frames": int(len(tr)), "val_frames": int(len(va)), "test_frames": int(len(te)),
         "test_people": sorted({person_of(frame_names[j]) for j in te}),
@@ -216,7 +219,8 @@ def main(argv=None):
         + "".join(f" or {d}'s points" for d in args.detectors.split(",") if d and args.data)
         + f" (picked at random per sample) + N(0, {args.jitter} x eye distance)",
         "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
-        "batch_size": args.batch_size, "seed": args.seed, "params": int(model.count_params()),
+        "batch_size": args.batch_size, "seed": args.seed, "split_seed": split_seed,
+        "params": int(model.count_params()),
         "loss": args.loss, "dropout": args.dropout, "test_time_zooms": [float(z) for z in args.test_time_zooms.split(",")],
         "train_seconds_last_session": round(seconds),
     }

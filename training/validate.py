@@ -25,7 +25,7 @@ def keypoints(runs, data):
 
     images, points, names = tk.load_ibug(data)
     meta = same_split(runs, "val_frames")
-    _, val, _ = tk.person_split(names, 0.15, 0.1, meta["seed"])   # the training defaults
+    _, val, _ = tk.person_split(names, 0.15, 0.1, split_seed(meta))   # the training defaults
     check_split(len(val), meta["val_frames"])
     rng = np.random.default_rng(0)   # unused: no jitter outside training
     crops, truth = zip(*(tk.sample(images[j], points[j], tk.IBUG68_NAMES, rng, 0, False, tk.IBUG68_FLIP)

@@ -13,6 +13,7 @@ import numpy as np
 
 from batchface import crop
 from batchface.detection import Detections, create_detector
+from batchface.inputs import Picture
 from batchface.landmarks import KAGGLE_NAMES, kaggle_keypoints
 from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
 
@@ -62,25 +63,50 @@ class Analyzer:
         detections = [self.detect(image) for image in images]
         return self.run_models(images, detections)
 
-    def cut(self, images: list[np.ndarray], detections: list[Detections]):
+    def analyze_pictures(self, pictures: list[Picture]) -> list[list[Face]]:
+        """Faces of decoded files (:func:`batchface.inputs.read_picture`), in their full size's pixels.
+
+        A picture decoded reduced is searched as it is; its crops are cut from it too when every face
+        is large enough there for the models' crops (not enlarged), else from the full-size image.
+        """
+        detections, sources = [], []
+        for picture in pictures:
+            found = self.detect(picture.image).scaled(*picture.scale)
+            if picture.reduced and not self.large_enough(found, min(picture.scale)):
+                picture = picture.full()
+            detections.append(found)
+            sources.append(picture)
+        return self.run_models([p.image for p in sources], detections, [p.scale for p in sources])
+
+    def large_enough(self, detections: Detections, scale: float) -> bool:
+        """Whether every face is at least as large in an image ``scale`` times smaller as in the crops
+        of both models (eye distances)."""
+        eyes = np.linalg.norm(detections.points[:, 1] - detections.points[:, 0], axis=1) / scale
+        return bool((eyes >= max(m.eye_distance for m in (self.keypoints, self.expression))).all())
+
+    def cut(self, images: list[np.ndarray], detections: list[Detections], scales=None):
         """The crops of every detected face, in order: (keypoint crops [N, S, S] uint8 grayscale, their
-        2x3 image-to-crop matrices [N, 2, 3], expression crops [N, s, s] uint8 grayscale)."""
+        2x3 image-to-crop matrices [N, 2, 3], expression crops [N, s, s] uint8 grayscale).
+
+        ``scales``: for each image, the pixels of the image the detections' points are in per pixel
+        of ``image`` (x, y), when the image was decoded reduced (default: 1, the same image)."""
         kp, ex = self.keypoints, self.expression
         kp_crops, kp_maps, ex_crops = [], [], []
-        for image, det in zip(images, detections):
+        for image, det, scale in zip(images, detections, scales or [(1.0, 1.0)] * len(images)):
             for points in det.points:
                 # cut from the colour image and convert only the crops: cheaper than the whole image in gray
                 m = crop.alignment_matrix(points, kp.input_size, kp.template)
-                kp_crops.append(crop.gray(crop.cut(image, m, kp.input_size)))
+                kp_crops.append(crop.gray(crop.cut(image, crop.for_reduced(m, *scale), kp.input_size)))
                 kp_maps.append(m)
                 m = crop.alignment_matrix(points, ex.input_size, ex.template)
-                ex_crops.append(crop.gray(crop.cut(image, m, ex.input_size)))
+                ex_crops.append(crop.gray(crop.cut(image, crop.for_reduced(m, *scale), ex.input_size)))
         stack = lambda crops, size: np.stack(crops) if crops else np.zeros((0, size, size), np.uint8)
         return stack(kp_crops, kp.input_size), np.array(kp_maps).reshape(-1, 2, 3), stack(ex_crops, ex.input_size)
 
-    def run_models(self, images: list[np.ndarray], detections: list[Detections]) -> list[list[Face]]:
-        """Both face models on the detected faces of ``images`` (one batched call per model)."""
-        kp_crops, kp_maps, ex_crops = self.cut(images, detections)
+    def run_models(self, images: list[np.ndarray], detections: list[Detections], scales=None) -> list[list[Face]]:
+        """Both face models on the detected faces of ``images`` (one batched call per model);
+        ``scales`` as for :meth:`cut`."""
+        kp_crops, kp_maps, ex_crops = self.cut(images, detections, scales)
         return self.assemble(detections, self.keypoints.predict(kp_crops), kp_maps, self.expression.predict(ex_crops))
 
     def assemble(self, detections: list[Detections], points, kp_maps, probs) -> list[list[Face]]:

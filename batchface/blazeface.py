@@ -80,6 +80,10 @@ class BlazeFace:
             sides.append(side)
         return sides
 
+    def side_needed(self, width: int, height: int) -> int:
+        """The longer side (pixels) of the image it needs: all of it (its finest tiles are at full size)."""
+        return max(width, height)
+
     def detect(self, image_bgr: np.ndarray) -> Detections:
         height, width = image_bgr.shape[:2]
         all_boxes, all_scores, all_points = [], [], []

@@ -46,6 +46,15 @@ def cut(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
                           borderMode=cv2.BORDER_REPLICATE)
 
 
+def for_reduced(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
+    """``matrix`` (from full-image pixels) for the image reduced ``sx`` times in width and ``sy`` in
+    height: a reduced pixel's centre x' lies at ``sx * x' + (sx - 1) / 2`` of the full image."""
+    if sx == sy == 1.0:
+        return matrix
+    offset = matrix @ [(sx - 1) / 2, (sy - 1) / 2, 1.0]
+    return np.hstack([matrix[:, :2] * [sx, sy], offset[:, None]])
+
+
 def gray(crop_bgr: np.ndarray) -> np.ndarray:
     """A crop in grayscale (as the face models read it); one already gray is returned as it is."""
     return crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)

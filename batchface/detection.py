@@ -38,6 +38,10 @@ class Detections:
         """The faces picked by ``keep`` (a boolean mask or indices)."""
         return Detections(self.boxes[keep], self.scores[keep], self.points[keep])
 
+    def scaled(self, sx: float, sy: float) -> "Detections":
+        """The same faces in pixels ``sx`` times wider and ``sy`` times taller (an image's full size)."""
+        return Detections(self.boxes * [sx, sy, sx, sy], self.scores, self.points * [sx, sy])
+
     def at_least(self, min_face: int | None) -> "Detections":
         """The faces whose box is at least ``min_face`` pixels wide (all when None)."""
         return self.select(self.boxes[:, 2] >= min_face) if min_face else self

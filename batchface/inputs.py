@@ -13,6 +13,8 @@ from typing import Iterable, Iterator
 import cv2  # after batchface/__init__.py, which sets the image-size limit that OpenCV reads here
 import numpy as np
 
+from batchface import MAX_IMAGE_PIXELS
+
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -117,8 +119,79 @@ def _must_exist(path) -> None:
         raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
 
 
+@dataclass
+class Picture:
+    """A decoded image file: ``image`` 8-bit BGR with the EXIF orientation applied, and ``width`` and
+    ``height``, the full image's size in pixels (after that rotation).
+
+    A large JPEG may be decoded at a half, a quarter or an eighth of its size, which libjpeg does in
+    a fraction of the time (:func:`read_picture`); :meth:`full` decodes it again at its full size.
+    """
+
+    path: str
+    image: np.ndarray
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Full-image pixels per pixel of ``image``, along x and along y (1.0 at full size)."""
+        return self.width / self.image.shape[1], self.height / self.image.shape[0]
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.shape[:2] != (self.height, self.width)
+
+    def full(self) -> "Picture":
+        return read_picture(self.path) if self.reduced else self
+
+
+REDUCED_FLAGS = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
+
+
+def read_picture(path, side_needed=None) -> Picture:
+    """Decode an image file (see :func:`read_image`). ``side_needed(width, height)``: the longer side
+    (pixels) that is enough for whoever looks at the image first; a JPEG at least twice that long is
+    decoded reduced by the largest of 2, 4 or 8 that keeps it. Raises :class:`InputError`."""
+    data = _read_bytes(path)
+    if side_needed and data[:3].tobytes() == b"\xff\xd8\xff":
+        width, height = _jpeg_size(data)
+        if width * height > MAX_IMAGE_PIXELS:
+            _refuse_bomb()
+        if width:
+            longer = max(width, height)
+            for factor, flag in REDUCED_FLAGS.items():
+                if longer / factor >= side_needed(width, height):
+                    return Picture(str(path), _decode(data, flag), width, height)
+    image = _decode(data, cv2.IMREAD_COLOR)
+    return Picture(str(path), image, image.shape[1], image.shape[0])
+
+
+def _refuse_bomb():
+    raise InputError(f"image too large: its header declares more than {MAX_IMAGE_PIXELS} pixels "
+                     "(a decompression bomb?); refused before decoding") from None
+
+
+def _jpeg_size(data: np.ndarray) -> tuple[int, int]:
+    """A JPEG's size after its EXIF rotation, from its header; (0, 0) when the header cannot say."""
+    import io
+
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data.tobytes())) as header:   # reads the header only
+            width, height = header.size
+            turned = header.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # orientations that swap the sides
+    except Exception:   # a header Pillow cannot read: OpenCV decodes the file whole, or says why not
+        return 0, 0
+    return (height, width) if turned else (width, height)
+
+
 def read_image(path) -> np.ndarray:
     """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+    return _decode(_read_bytes(path), cv2.IMREAD_COLOR)
+
+
+def _read_bytes(path) -> np.ndarray:
     _must_exist(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
@@ -126,14 +199,16 @@ def read_image(path) -> np.ndarray:
         raise InputError(f"cannot read file: {e.strerror or e}") from None
     if data.size == 0:
         raise InputError("empty file")
+    return data
+
+
+def _decode(data: np.ndarray, flag: int) -> np.ndarray:
     try:
-        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        image = cv2.imdecode(data, flag)
     except cv2.error as e:
         # OpenCV raises for a header that declares more than OPENCV_IO_MAX_IMAGE_PIXELS
         if "validateInputImageSize" in str(e):
-            limit = os.environ["OPENCV_IO_MAX_IMAGE_PIXELS"]
-            raise InputError(f"image too large: its header declares more than {limit} pixels "
-                             "(a decompression bomb?); refused before decoding") from None
+            _refuse_bomb()
         message = str(e).strip().splitlines()[-1] if str(e).strip() else "decoder error"
         raise InputError(f"cannot decode image: {message}") from None
     if image is None:

@@ -53,6 +53,8 @@ class FaceModel:
                              f"is not {INPUT_NORMALIZATION!r}")
         self.input_size = int(self.metadata["input_size"])
         self.template = np.array(json.loads(self.metadata["crop_template"]), dtype=np.float64)
+        #: the distance of the eyes in the crop (pixels)
+        self.eye_distance = float(np.linalg.norm(self.template[1] - self.template[0]) * self.input_size)
 
     @cached_property
     def sha256(self) -> str:

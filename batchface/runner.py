@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from batchface import __version__, annotate
-from batchface.inputs import InputError, Source, VideoReader, read_image, read_paths_file, walk
+from batchface.inputs import InputError, Source, VideoReader, read_paths_file, read_picture, walk
 from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, schema
 
 START_METHOD = "spawn"
@@ -114,9 +114,8 @@ def base_row(source: Source, frame_index, timestamp_s, width, height, status: st
             "status": status, "error": error}
 
 
-def face_rows(source, frame_index, timestamp_s, image, faces, landmarks: bool) -> list[dict]:
-    """The rows of one image or frame: one per face, or one ``no_face`` row."""
-    height, width = image.shape[:2]
+def face_rows(source, frame_index, timestamp_s, width, height, faces, landmarks: bool) -> list[dict]:
+    """The rows of one image or frame (``width`` x ``height`` pixels): one per face, or one ``no_face`` row."""
     if not faces:
         return [base_row(source, frame_index, timestamp_s, width, height, "no_face")]
     rows = []
@@ -175,28 +174,30 @@ def process(task: list[Work]) -> list[tuple[Work, list[dict], int]]:
 
 def _image_rows(sources: list[Source]) -> list[list[dict]]:
     decoded, results = [], {}
+    # an annotated copy is drawn at full size; otherwise a large JPEG is decoded no larger than the detector needs
+    side_needed = None if _options.annotate else _analyzer.detector.side_needed
     for s in sources:
         try:
-            decoded.append((s, read_image(s.path)))
+            decoded.append((s, read_picture(s.path, side_needed)))
         except InputError as e:
             results[s] = [base_row(s, 0, None, None, None, "error", str(e))]
         except Exception as e:  # anything else a decoder throws stays this file's problem
             results[s] = [base_row(s, 0, None, None, None, "error", one_line(e))]
     try:
-        faces_per_image = _analyzer.analyze_batch([image for _, image in decoded])
+        faces_per_image = _analyzer.analyze_pictures([picture for _, picture in decoded])
     except Exception:
         faces_per_image = None  # analyse one by one below, so one bad image cannot spoil its batch
-    for i, (s, image) in enumerate(decoded):
+    for i, (s, picture) in enumerate(decoded):
         try:
-            faces = faces_per_image[i] if faces_per_image is not None else _analyzer.analyze(image)
+            faces = faces_per_image[i] if faces_per_image is not None else _analyzer.analyze_pictures([picture])[0]
         except Exception as e:
-            results[s] = [base_row(s, 0, None, *image.shape[1::-1], "error", one_line(e))]
+            results[s] = [base_row(s, 0, None, picture.width, picture.height, "error", one_line(e))]
             continue
-        results[s] = face_rows(s, 0, None, image, faces, _options.landmarks)
+        results[s] = face_rows(s, 0, None, picture.width, picture.height, faces, _options.landmarks)
         if _options.annotate:
             try:
                 annotate.write_image(annotate.mirrored_path(_options.annotate, s.path, "image"),
-                                     annotate.draw(image, faces))
+                                     annotate.draw(picture.image, faces))
             except Exception as e:  # the rows are good; say in them that their picture is missing
                 for row in results[s]:
                     row["error"] = f"annotated copy not written: {one_line(e)}"
@@ -252,7 +253,7 @@ def _frame_rows(source, frames, sink) -> list[dict]:
             rows.append(base_row(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1], "error",
                                  one_line(e)))
             continue
-        rows += face_rows(source, frame.index, frame.timestamp_s, frame.image, faces, _options.landmarks)
+        rows += face_rows(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1], faces, _options.landmarks)
         if sink is not None:
             sink.write(annotate.draw(frame.image, faces))
     return rows

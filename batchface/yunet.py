@@ -65,6 +65,10 @@ class YuNet:
             return min(1.0, self.FACE_PX / self.min_face)
         return min(1.0, self.side / max(width, height))
 
+    def side_needed(self, width: int, height: int) -> int:
+        """The longer side (pixels) of the image as the network sees it: more resolution is not used."""
+        return int(np.ceil(max(width, height) * self.scale_for(width, height)))
+
     def detect(self, image_bgr: np.ndarray) -> Detections:
         height, width = image_bgr.shape[:2]
         scale = self.scale_for(width, height)

@@ -48,8 +48,8 @@ def _decode(path):
 
 
 def _analyze(path):
-    from batchface.inputs import read_image
-    return len(_analyzer.analyze(read_image(path)))
+    from batchface.inputs import read_picture
+    return len(_analyzer.analyze_pictures([read_picture(path, _analyzer.detector.side_needed)])[0])
 
 
 def timed_pool(fn, paths, workers, load_models):
@@ -93,22 +93,27 @@ def stages(paths: list[str], batch: int = 8, **models) -> dict:
     import cv2
 
     from batchface import Analyzer
-    from batchface.inputs import read_image
+    from batchface.inputs import read_picture
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1, **models)
-    analyzer.analyze(read_image(paths[0]))
+    side_needed = analyzer.detector.side_needed
+    analyzer.analyze_pictures([read_picture(paths[0], side_needed)])
     spent = dict.fromkeys(("decode", "detect", "crops", "keypoint model", "expression model", "faces' fields"), 0.0)
     faces = 0
     clock = time.perf_counter
     for i in range(0, len(paths), batch):
         t = clock()
-        images = [read_image(p) for p in paths[i:i + batch]]
+        pictures = [read_picture(p, side_needed) for p in paths[i:i + batch]]
         spent["decode"] += clock() - t
         t = clock()
-        detections = [analyzer.detect(image) for image in images]
+        detections = [analyzer.detect(p.image).scaled(*p.scale) for p in pictures]
         spent["detect"] += clock() - t
+        t = clock()   # as Analyzer.analyze_pictures does
+        pictures = [p.full() if p.reduced and not analyzer.large_enough(d, min(p.scale)) else p
+                    for p, d in zip(pictures, detections)]
+        spent["decode"] += clock() - t
         t = clock()
-        kp_crops, kp_maps, ex_crops = analyzer.cut(images, detections)
+        kp_crops, kp_maps, ex_crops = analyzer.cut([p.image for p in pictures], detections, [p.scale for p in pictures])
         spent["crops"] += clock() - t
         t = clock()
         points = analyzer.keypoints.predict(kp_crops)

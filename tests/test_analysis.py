@@ -60,3 +60,29 @@ def test_a_batch_of_images_equals_images_one_by_one(analyzer, photo, samples):
 
 def test_no_face_gives_an_empty_list(analyzer):
     assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8)) == []
+
+
+def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer, samples):
+    """the_beatles.jpg, 3648 x 2406: decoded at half size, its four faces are large enough there to be cut from it."""
+    from batchface.inputs import read_image, read_picture
+
+    path = samples / "udacity_p1" / "the_beatles.jpg"
+    picture = read_picture(path, analyzer.detector.side_needed)
+    assert picture.image.shape[:2] == (1203, 1824) and (picture.width, picture.height) == (3648, 2406)
+    reduced, full = analyzer.analyze_pictures([picture])[0], analyzer.analyze(read_image(path))
+    assert len(reduced) == len(full) == 4
+    for a, b in zip(reduced, full):
+        d = eye_distance(b)
+        assert np.abs(np.array(a.box) - b.box).max() < 0.1 * d
+        assert np.median(np.hypot(*(np.array(list(a.keypoints.values())) - list(b.keypoints.values())).T)) < 0.05 * d
+
+
+def test_faces_too_small_in_the_reduced_image_are_cut_from_the_full_one(analyzer, samples, monkeypatch):
+    from batchface.inputs import Picture, read_picture
+
+    picture = read_picture(samples / "dlib_faces" / "bald_guys.jpg", lambda w, h: 960)   # 24 faces of 60-75 px eyes
+    assert picture.reduced and not analyzer.large_enough(
+        analyzer.detect(picture.image).scaled(*picture.scale), min(picture.scale))
+    decoded_again = []
+    monkeypatch.setattr(Picture, "full", lambda self: decoded_again.append(self) or read_picture(self.path))
+    assert len(analyzer.analyze_pictures([picture])[0]) == 24 and decoded_again == [picture]

@@ -5,7 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.inputs import InputError, VideoReader, media_type_of, read_image, read_paths_file, walk
+from batchface.inputs import (InputError, VideoReader, media_type_of, read_image, read_paths_file, read_picture,
+                              walk)
 from corpus import png_header_only, write_video
 
 
@@ -90,10 +91,41 @@ def test_exif_orientation_is_applied(tmp_path):
     assert shown[:15].mean() > 200 and shown[25:].mean() < 50   # the white half is now on top
 
 
+def test_a_large_jpeg_is_decoded_no_larger_than_needed(tmp_path):
+    from PIL import Image
+    pixels = np.random.default_rng(0).integers(0, 255, (1601, 2403, 3), np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "big.jpg", quality=90)
+    exif = Image.Exif()
+    exif[0x0112] = 6                                    # displayed turned: 1601 wide, 2403 high
+    Image.fromarray(pixels).save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=90)
+    cv2.imwrite(str(tmp_path / "big.png"), pixels)
+    cases = {("big.jpg", 960): (801, 1202, 2403, 1601),   # reduced by 2: 1202 >= 960, by 4 it would be 601
+             ("big.jpg", 500): (401, 601, 2403, 1601),    # by 4
+             ("big.jpg", 2000): (1601, 2403, 2403, 1601),  # not reduced
+             ("turned.jpg", 960): (1202, 801, 1601, 2403),
+             ("big.png", 300): (1601, 2403, 2403, 1601)}   # only JPEGs are decoded reduced
+    for (name, side), (h, w, width, height) in cases.items():
+        picture = read_picture(tmp_path / name, lambda width, height, side=side: side)
+        assert picture.image.shape[:2] == (h, w) and (picture.width, picture.height) == (width, height), name
+        assert picture.reduced == (h != height)
+        assert picture.full().image.shape[:2] == (height, width)
+    assert read_picture(tmp_path / "big.jpg").image.shape[:2] == (1601, 2403)
+    np.testing.assert_allclose(read_picture(tmp_path / "big.jpg", lambda w, h: 960).scale, (2403 / 1202, 1601 / 801))
+
+
 def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     bomb = touch(tmp_path / "bomb.png", png_header_only(15000, 15000))  # 2.25e8 pixels: over our limit only
     with pytest.raises(InputError, match="too large"):
         read_image(bomb)
+    from PIL import Image
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "small.jpg")
+    data = bytearray((tmp_path / "small.jpg").read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (15000).to_bytes(2, "big") * 2   # the header claims 15000 x 15000
+    (tmp_path / "bomb.jpg").write_bytes(bytes(data))
+    for side_needed in (None, lambda w, h: 960):
+        with pytest.raises(InputError, match="too large"):
+            read_picture(tmp_path / "bomb.jpg", side_needed)
 
 
 @pytest.mark.parametrize("content,message", [(b"", "empty file"), (b"hello" * 100, "not a decodable image")])

@@ -71,6 +71,19 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
         assert (tmp_path / "ann" / Path(str(photos).lstrip("/")) / rel).stat().st_size > 1000
 
 
+def test_a_large_photo_is_decoded_reduced_and_reported_at_its_full_size(samples, tmp_path):
+    photo = samples / "udacity_p1" / "the_beatles.jpg"   # 3648 x 2406: decoded at half size
+    run([photo], tmp_path / "r.csv", workers=0, progress=False)
+    got = rows(tmp_path / "r.csv")
+    assert [(r["width"], r["height"], r["status"]) for r in got] == [(3648, 2406, "ok")] * 4
+    assert max(r["box_x"] + r["box_w"] for r in got) > 2000   # in the full image's pixels
+    run([photo], tmp_path / "annotated.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    copy = next((tmp_path / "ann").rglob("the_beatles.jpg"))
+    assert cv2.imread(str(copy)).shape[:2] == (2406, 3648)   # drawn on the full-size image
+    full = rows(tmp_path / "annotated.csv")   # decoded at full size for the copy: the same faces
+    assert len(full) == 4 and all(abs(a["box_x"] - b["box_x"]) < 10 for a, b in zip(got, full))
+
+
 def test_worker_processes_give_the_same_table_in_the_same_order(photos, tmp_path):
     run([photos], tmp_path / "one.csv", options=Options(), workers=0, progress=False)
     run([photos], tmp_path / "two.csv", options=Options(), workers=2, progress=False)

@@ -130,7 +130,9 @@ def main(argv=None):
         if list(model.classes) != classes:
             raise SystemExit(f"{args.model} has other classes than {runs[0]}: {model.classes} against {classes}")
         probs = np.concatenate([model.predict(test_imgs[i:i + 256]) for i in range(0, len(test_imgs), 256)])
+        weights = model.metadata.get("weights")
     else:
+        weights = None
         saved = np.load(runs[0] / "test_predictions.npz")
         probs = saved["probabilities"]
         assert (saved["labels"] == labels).all(), "the test set differs from the one the run predicted"
@@ -158,13 +160,15 @@ def main(argv=None):
     (out / "card.json").write_text(json.dumps(card, indent=2))
 
     histories = [run / "history.csv" for run in runs if (run / "history.csv").exists()]
-    curves(histories, out / "curves.png", "accuracy")
+    if histories:   # else the figure drawn when the runs' histories were at hand stays
+        curves(histories, out / "curves.png", "accuracy")
     confusion_png(matrix, classes, out / "confusion.png")
     faces_grid(test_imgs, labels, predicted, classes, out / "faces.png")
     samples = Path(args.samples) if args.samples else Path(args.data).parent / "samples"
     n_runtime = framing_png(train_imgs, samples, out / "framing.png")
 
-    scored = f"the file `{args.model}` (onnxruntime)" if args.model else "the run's own predictions"
+    scored = (f"the file `{args.model}` (onnxruntime{'; weights ' + weights if weights else ''})" if args.model
+              else "the run's own predictions")
     lines = ["# Expression model: evaluation report", "",
              *(f"Run `{run}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
                f"seed {m['seed']}, {m['params']:,} parameters." for run, m in zip(runs, metas)), "",
@@ -191,7 +195,9 @@ def main(argv=None):
                      f"{stats['support'][i]} |")
     missing = [run.name for run in runs if not (run / "history.csv").exists()]
     lines += ["", "![confusion](confusion.png)", "", "![faces](faces.png)", "", "## Training curves", "",
-              *([f"Not kept for {', '.join(missing)} (no history.csv).", ""] if missing else []),
+              *([f"Not kept for {', '.join(missing)} (no history.csv)"
+                 + ("; the figure was drawn when they were trained." if len(missing) == len(runs) else "."), ""]
+                if missing else []),
               "![curves](curves.png)", "", "## Crop framing", "",
               "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
               f"shared crop rule (`batchface/crop.py`, the default detector's points; {n_runtime} crops). The template was "

@@ -1,13 +1,9 @@
 """batchface: faces, facial keypoints and expressions for folders of photos and videos."""
-import os
-
 __version__ = "0.1.0"
 
-# OpenCV reads this limit once, when it is first imported, and checks it against an image's header
-# before it allocates any pixel: a file that declares more pixels (a decompression bomb) is refused.
-# Pillow refuses above the same number by default. Set here, so it holds whatever module imports cv2.
+#: An image whose header declares more pixels is refused before it is decoded (a decompression
+#: bomb): Pillow's own limit, read from the header (:mod:`batchface.decoding`).
 MAX_IMAGE_PIXELS = 178_956_970
-os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 
 
 def __getattr__(name):

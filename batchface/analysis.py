@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from batchface import crop
-from batchface.detection import Detections, create_detector
-from batchface.inputs import Picture
+from batchface.boxes import Detections
+from batchface.decoding import Picture
+from batchface.detection import create_detector
 from batchface.landmarks import KAGGLE_NAMES, kaggle_keypoints
 from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
 
@@ -64,7 +65,7 @@ class Analyzer:
         return self.run_models(images, detections)
 
     def analyze_pictures(self, pictures: list[Picture]) -> list[list[Face]]:
-        """Faces of decoded files (:func:`batchface.inputs.read_picture`), in their full size's pixels.
+        """Faces of decoded files (:func:`batchface.decoding.read_picture`), in their full size's pixels.
 
         A picture decoded reduced is searched as it is; its crops are cut from it too when every face
         is large enough there for the models' crops (not enlarged), else from the full-size image.

@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.detection import Detections, iou, nms
+from batchface.boxes import Detections, iou, nms
 from batchface.models import ASSETS, onnx_session
 
 BLAZEFACE_FILE = ASSETS / "blazeface_full_range.onnx"

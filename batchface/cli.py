@@ -53,16 +53,12 @@ def run(
     """
     from batchface.runner import Options, run as run_batch
 
-    if fps and every != 1:
-        raise typer.BadParameter("use either --every or --fps", param_hint="--fps")
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
-    if resume and overwrite:
-        raise typer.BadParameter("--resume and --overwrite exclude each other", param_hint="--resume")
-    options = Options(detector=detector, detector_model=str(detector_model) if detector_model else None,
-                      min_face=min_face, every=every, fps=fps, max_frames=max_frames, landmarks=landmarks,
-                      annotate=str(annotate) if annotate else None)
     try:
+        options = Options(detector=detector, detector_model=str(detector_model) if detector_model else None,
+                          min_face=min_face, every=every, fps=fps, max_frames=max_frames, landmarks=landmarks,
+                          annotate=str(annotate) if annotate else None)
         summary = run_batch(paths or [], out, fmt=fmt, options=options, workers=workers, resume=resume,
                             overwrite=overwrite, files_from=files_from, progress=not quiet,
                             commit_seconds=commit_seconds)

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.detection import Detections, nms
+from batchface.boxes import Detections, nms
 from batchface.models import ASSETS, onnx_session
 
 YUNET_FILE = ASSETS / "yunet.onnx"

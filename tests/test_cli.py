@@ -67,7 +67,8 @@ def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--every", "2", "--fps", "1"], "either --every or --fps"),
+    (["--every", "2", "--fps", "1"], "either every (--every) or fps (--fps)"),
+    (["--resume", "--overwrite"], "resume (--resume) and overwrite (--overwrite) exclude each other"),
     (["--format", "xlsx"], "unknown format"),
     (["--detector", "haar"], "unknown detector"),
 ])

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from batchface.blazeface import BlazeFace, _tile_starts
-from batchface.detection import Detections, create_detector, iou, nms
+from batchface.boxes import Detections, iou, nms
+from batchface.detection import create_detector
 from batchface.yunet import YuNet
 from closeups import cut_by_the_border, filling_the_frame
 from groundtruth import annotated_boxes, matched

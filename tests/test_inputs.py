@@ -5,8 +5,9 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.inputs import (InputError, VideoReader, media_type_of, read_image, read_paths_file, read_picture,
-                              walk)
+from batchface.decoding import VideoReader, read_image, read_picture
+from batchface.errors import InputError
+from batchface.inputs import media_type_of, read_paths_file, walk
 from corpus import png_header_only, write_video
 
 

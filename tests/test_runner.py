@@ -140,7 +140,7 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
     deadline = time.time() + 120
-    journalled = lambda: [k for line in progress.read_text().splitlines()[1:] for k in json.loads(line)["keys"]]
+    journalled = lambda: [k[0] for line in progress.read_text().splitlines()[1:] for k in json.loads(line)["keys"]]
     while time.time() < deadline and not (progress.exists() and journalled()):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
@@ -182,12 +182,13 @@ def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
 
 
 def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):
-    import batchface.runner as runner
+    from batchface import plan
+    from batchface.inputs import Source
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
-    monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
-    assert [(w.start, w.stop) for w in runner.plan([runner.Source(str(video), "video")], options)] == [
+    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
+    assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [
         (0, 50), (50, 100), (100, 150), (150, 200), (200, 250), (250, None)]
     summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
     whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
@@ -197,23 +198,24 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
-    import batchface.runner as runner
+    from batchface import plan
+    from batchface.worker import Worker
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
-    monkeypatch.setattr(runner, "SEGMENT_FRAMES", 50)
-    real, pieces_done = runner._video_rows, []
+    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
+    real, pieces_done = Worker._video, []
 
-    def dies_after_three(work):
+    def dies_after_three(self, work):
         if len(pieces_done) == 3:
             raise KeyboardInterrupt  # stands in for a kill: what was committed stays
         pieces_done.append(work.key)
-        return real(work)
+        return real(self, work)
 
-    monkeypatch.setattr(runner, "_video_rows", dies_after_three)
+    monkeypatch.setattr(Worker, "_video", dies_after_three)
     with pytest.raises(KeyboardInterrupt):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
-    monkeypatch.setattr(runner, "_video_rows", real)
+    monkeypatch.setattr(Worker, "_video", real)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145   # pieces [0, 150) were committed
     with pytest.raises(ValueError, match="differ in: options"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0,
@@ -223,23 +225,32 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     assert (summary.videos, summary.frames) == (1, 25)
 
 
-def test_a_worker_that_dies_costs_only_its_own_input(tmp_path, monkeypatch):
-    from batchface.runner import Source, Work, ordered_pool_results
+def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):
+    from batchface.inputs import Source
+    from batchface.plan import Work
+    from batchface.pool import ordered_results
+    from batchface.worker import crashed
     (tmp_path / "crashy.py").write_text(
-        "import os\n"
+        "import os, time\n"
+        "from batchface.worker import Result\n"
         "def work(task):\n"
         "    if any(w.source.path == 'boom.jpg' for w in task):\n"
         "        os._exit(1)  # as a segfault would\n"
-        "    return [(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n")
+        "    if any(w.source.path == 'hang.jpg' for w in task):\n"
+        "        time.sleep(600)  # as a decoder that never returns\n"
+        "    return [Result(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import crashy
-    names = ("a", "b", "c", "boom", "d", "e", "f", "g")
+    names = ("a", "b", "c", "boom", "d", "hang", "f", "g")
     tasks = [[Work(Source(f"{name}.jpg", "image")) for name in names[i:i + 2]] for i in range(0, 8, 2)]
-    got = [r for r in ordered_pool_results(tasks, crashy.work, 2, None, (), tick=60) if r is not None]
-    flat = [(work.source.path, rows[0]) for result in got for work, rows, _ in result]
+    start = time.monotonic()
+    got = [r for r in ordered_results(tasks, crashy.work, (), 2, 1.0, crashed, timeout=5) if r is not None]
+    assert time.monotonic() - start < 60
+    flat = [(result.work.source.path, result.rows[0]) for results in got for result in results]
     assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]   # in order, none twice
-    assert [row["status"] for _, row in flat] == ["ok"] * 3 + ["error"] + ["ok"] * 4
+    assert [row["status"] for _, row in flat] == ["ok"] * 3 + ["error", "ok", "error", "ok", "ok"]
     assert flat[3][1]["error"] == "the worker process died on this input"
+    assert flat[5][1]["error"] == "no result in 5 s: stopped"
 
 
 def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_path):

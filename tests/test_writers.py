@@ -5,7 +5,9 @@ import pyarrow as pa
 import pytest
 
 from batchface import writers
-from batchface.writers import KAGGLE_COLUMNS, TableWriter, format_of, read_table, schema
+from batchface.journal import whole
+from batchface.table import KAGGLE_COLUMNS, schema
+from batchface.writers import TableWriter, format_of, read_table
 
 CLASSES = ("angry", "happy")
 
@@ -46,8 +48,8 @@ def test_every_format_round_trips_the_same_rows(tmp_path, fmt):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES), {"batchface_version": "test"})
     expected = rows_for("a.jpg", 2) + rows_for("b é.jpg", 1)
-    w.commit("a.jpg", expected[:2])
-    w.commit("b é.jpg", expected[2:])
+    w.commit(whole("a.jpg"), expected[:2])
+    w.commit(whole("b é.jpg"), expected[2:])
     w.close()
     table = read_table(out)
     assert table.column_names == schema(CLASSES).names
@@ -69,7 +71,7 @@ def test_jsonl_writes_null_for_nan(tmp_path):
     w = TableWriter(tmp_path / "r.jsonl", "jsonl", schema(CLASSES))
     row = rows_for("a.jpg", 1)[0]
     row["p_angry"] = float("nan")
-    w.commit("a.jpg", [row])
+    w.commit(whole("a.jpg"), [row])
     w.close()
     assert json.loads((tmp_path / "r.jsonl").read_text())["p_angry"] is None
 
@@ -84,14 +86,14 @@ def test_existing_output_needs_resume_or_overwrite(tmp_path):
 def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES))
-    w.commit("a.jpg", rows_for("a.jpg", 2))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 2))
     w.flush()
     # a kill in the middle of the next write: data half written, journal line torn
     if fmt == "parquet":
         def killed(path):
             raise KeyboardInterrupt
-        w.commit("b.jpg", rows_for("b.jpg", 1))
-        monkeypatch.setattr(writers, "_fsync", killed)
+        w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
+        monkeypatch.setattr(writers, "fsync", killed)
         with pytest.raises(KeyboardInterrupt):
             w.flush()
         monkeypatch.undo()
@@ -103,11 +105,11 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
             f.write("b.jpg,image,0,partial line")
     with open(tmp_path / f"r.{fmt}.progress", "a") as f:
         f.write('{"keys": ["b.jp')
-    w._journal.close()
+    w.journal.close()
 
     resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
-    assert resumed.done == ["a.jpg"]
-    resumed.commit("b.jpg", rows_for("b.jpg", 1))
+    assert resumed.done == [whole("a.jpg")]
+    resumed.commit(whole("b.jpg"), rows_for("b.jpg", 1))
     resumed.close()
     assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "a.jpg", "b.jpg"]
 
@@ -116,11 +118,11 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
 def test_resume_of_a_finished_output_appends_new_sources(tmp_path, fmt):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES))
-    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     w.close()
     again = TableWriter(out, fmt, schema(CLASSES), resume=True)
-    assert again.done == ["a.jpg"]
-    again.commit("c.jpg", rows_for("c.jpg", 1))
+    assert again.done == [whole("a.jpg")]
+    again.commit(whole("c.jpg"), rows_for("c.jpg", 1))
     again.close()
     assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "c.jpg"]
 
@@ -128,21 +130,21 @@ def test_resume_of_a_finished_output_appends_new_sources(tmp_path, fmt):
 def test_resume_with_other_settings_is_refused(tmp_path):
     out = tmp_path / "r.csv"
     w = TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 1}})
-    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     w.close(finished=False)
     with pytest.raises(ValueError, match="differ in: options"):
         TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 2}}, resume=True)
     with pytest.raises(ValueError, match="differ in: columns"):
         TableWriter(out, "csv", schema(CLASSES, ["nose"]), {"options": {"every": 1}}, resume=True)
-    assert TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 1}}, resume=True).done == ["a.jpg"]
+    assert TableWriter(out, "csv", schema(CLASSES), {"options": {"every": 1}}, resume=True).done == [whole("a.jpg")]
 
 
 def test_resume_after_a_kill_that_tore_the_csv_header(tmp_path):
     out = tmp_path / "r.csv"
-    TableWriter(out, "csv", schema(CLASSES))._journal.close()
+    TableWriter(out, "csv", schema(CLASSES)).journal.close()
     out.write_text("source,media_ty")  # the kill landed while the header was written
     w = TableWriter(out, "csv", schema(CLASSES), resume=True)
-    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     w.close()
     assert read_table(out).column_names == schema(CLASSES).names and read_table(out).num_rows == 1
 
@@ -151,30 +153,30 @@ def test_resume_after_a_kill_that_tore_the_csv_header(tmp_path):
 def test_sources_that_look_like_numbers_stay_text(tmp_path, fmt):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES))
-    w.commit("123", rows_for("123", 1))
+    w.commit(whole("123"), rows_for("123", 1))
     w.close()
     assert read_table(out).column("source").to_pylist() == ["123"]
     again = TableWriter(out, fmt, schema(CLASSES), resume=True)
-    assert again.done == ["123"]
+    assert again.done == [whole("123")]
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_a_torn_journal_line_drops_its_whole_write(tmp_path, fmt):
     out = tmp_path / f"r.{fmt}"
     w = TableWriter(out, fmt, schema(CLASSES))
-    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     w.flush()
-    w.commit("b.jpg", rows_for("b.jpg", 1))
-    w.commit("c.jpg", rows_for("c.jpg", 1))
+    w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
+    w.commit(whole("c.jpg"), rows_for("c.jpg", 1))
     w.flush()   # one write for b and c: its rows are on disk, then one journal line names both
-    w._journal.close()
+    w.journal.close()
     journal = tmp_path / f"r.{fmt}.progress"
     text = journal.read_text()
-    journal.write_text(text[:text.rindex('"c.jpg"')])   # the kill cuts that line after "b.jpg"
+    journal.write_text(text[:text.rindex('["c.jpg"')])   # the kill cuts that line after "b.jpg"
     resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
-    assert resumed.done == ["a.jpg"]
-    resumed.commit("b.jpg", rows_for("b.jpg", 1))
-    resumed.commit("c.jpg", rows_for("c.jpg", 1))
+    assert resumed.done == [whole("a.jpg")]
+    resumed.commit(whole("b.jpg"), rows_for("b.jpg", 1))
+    resumed.commit(whole("c.jpg"), rows_for("c.jpg", 1))
     resumed.close()
     assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg", "b.jpg", "c.jpg"]
 
@@ -184,14 +186,14 @@ def test_failed_keys_survive_a_resume(tmp_path):
     w = TableWriter(out, "parquet", schema(CLASSES))
     bad = rows_for("bad.jpg", 1)
     bad[0].update(status="error", error="cannot decode")
-    w.commit("bad.jpg", bad)
-    w.commit("good.jpg", rows_for("good.jpg", 1))
+    w.commit(whole("bad.jpg"), bad)
+    w.commit(whole("good.jpg"), rows_for("good.jpg", 1))
     w.close(finished=False)
     resumed = TableWriter(out, "parquet", schema(CLASSES), resume=True)
-    assert (resumed.done, resumed.failed) == (["bad.jpg", "good.jpg"], ["bad.jpg"])
+    assert (resumed.done, resumed.failed) == ([whole("bad.jpg"), whole("good.jpg")], [whole("bad.jpg")])
     resumed.close()
     finished = TableWriter(out, "parquet", schema(CLASSES), resume=True)   # the same from a finished table
-    assert (finished.done, finished.failed) == (["bad.jpg", "good.jpg"], ["bad.jpg"])
+    assert (finished.done, finished.failed) == ([whole("bad.jpg"), whole("good.jpg")], [whole("bad.jpg")])
     finished.close()
 
 
@@ -201,7 +203,7 @@ def test_resume_of_an_empty_jsonl_output(tmp_path):
     assert out.read_text() == ""
     resumed = TableWriter(out, "jsonl", schema(CLASSES), resume=True)
     assert resumed.done == []
-    resumed.commit("a.jpg", rows_for("a.jpg", 1))
+    resumed.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     resumed.close()
     assert [r["source"] for r in read_table(out).to_pylist()] == ["a.jpg"]
 
@@ -209,19 +211,7 @@ def test_resume_of_an_empty_jsonl_output(tmp_path):
 def test_resume_of_a_finished_jsonl_output_checks_its_columns(tmp_path):
     out = tmp_path / "r.jsonl"
     w = TableWriter(out, "jsonl", schema(CLASSES))
-    w.commit("a.jpg", rows_for("a.jpg", 1))
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 1))
     w.close()
     with pytest.raises(ValueError, match="columns differ"):
         TableWriter(out, "jsonl", schema(CLASSES + ("sad",)), resume=True)
-
-
-def test_a_journal_of_an_older_batchface_is_refused_with_a_reason(tmp_path):
-    out = tmp_path / "r.csv"
-    w = TableWriter(out, "csv", schema(CLASSES))
-    w.commit("a.jpg", rows_for("a.jpg", 1))
-    w.close(finished=False)
-    journal = tmp_path / "r.csv.progress"
-    first = journal.read_text().splitlines()[0]
-    journal.write_text(first + '\n{"source": "a.jpg", "offset": 10}\n')   # one line per source, as before
-    with pytest.raises(ValueError, match="older batchface"):
-        TableWriter(out, "csv", schema(CLASSES), resume=True)

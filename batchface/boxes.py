@@ -1,0 +1,60 @@
+"""What a face detector returns: boxes, scores and alignment points of the faces in one image, and
+the box arithmetic detectors share (non-maximum suppression, overlap)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class Detections:
+    """Faces found in one image, ordered left to right by box centre.
+
+    ``boxes``: [N, 4] float (x, y, w, h) in pixels, origin top-left; ``scores``: [N] in [0, 1];
+    ``points``: [N, 3, 2] the alignment points (image-left eye, image-right eye, mouth centre), x before y.
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    points: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @classmethod
+    def empty(cls) -> "Detections":
+        return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3, 2)))
+
+    def select(self, keep) -> "Detections":
+        """The faces picked by ``keep`` (a boolean mask or indices)."""
+        return Detections(self.boxes[keep], self.scores[keep], self.points[keep])
+
+    def scaled(self, sx: float, sy: float) -> "Detections":
+        """The same faces in pixels ``sx`` times wider and ``sy`` times taller (an image's full size)."""
+        return Detections(self.boxes * [sx, sy, sx, sy], self.scores, self.points * [sx, sy])
+
+    def at_least(self, min_face: int | None) -> "Detections":
+        """The faces whose box is at least ``min_face`` pixels wide (all when None)."""
+        return self.select(self.boxes[:, 2] >= min_face) if min_face else self
+
+    def sorted(self) -> "Detections":
+        return self.select(np.argsort(self.boxes[:, 0] + self.boxes[:, 2] / 2, kind="stable"))
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+    """Indices kept by non-maximum suppression of (x, y, w, h) boxes, best first."""
+    if len(scores) == 0:
+        return np.zeros(0, dtype=np.int64)
+    keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, iou_threshold)
+    return np.array(keep, dtype=np.int64).reshape(-1)
+
+
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0

@@ -1,0 +1,206 @@
+"""Decoding the inputs: image files, and sampled video frames as a stream.
+
+Images come back as 8-bit BGR arrays (OpenCV's order) with JPEG EXIF orientation applied; 16-bit,
+alpha and grayscale files are converted. An image whose header declares more than
+:data:`batchface.MAX_IMAGE_PIXELS` pixels (a decompression bomb) is refused before it is decoded.
+"""
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from batchface import MAX_IMAGE_PIXELS
+from batchface.errors import InputError, one_line
+
+
+def _must_exist(path) -> None:
+    if not os.path.exists(path):
+        raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
+
+
+@dataclass
+class Picture:
+    """A decoded image file: ``image`` 8-bit BGR with the EXIF orientation applied, and ``width`` and
+    ``height``, the full image's size in pixels (after that rotation).
+
+    A large JPEG may be decoded at a half, a quarter or an eighth of its size, which libjpeg does in
+    a fraction of the time (:func:`read_picture`); :meth:`full` decodes it again at its full size.
+    """
+
+    path: str
+    image: np.ndarray
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> tuple[float, float]:
+        """Full-image pixels per pixel of ``image``, along x and along y (1.0 at full size)."""
+        return self.width / self.image.shape[1], self.height / self.image.shape[0]
+
+    @property
+    def reduced(self) -> bool:
+        return self.image.shape[:2] != (self.height, self.width)
+
+    def full(self) -> "Picture":
+        return read_picture(self.path) if self.reduced else self
+
+
+REDUCED_FLAGS = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
+
+
+def read_picture(path, side_needed=None) -> Picture:
+    """Decode an image file. ``side_needed(width, height)``: the longer side (pixels) that is enough
+    for whoever looks at the image first; a JPEG at least twice that long is decoded reduced by the
+    largest of 2, 4 or 8 that keeps it. Raises :class:`InputError`."""
+    data = _read_bytes(path)
+    width, height = _declared_size(data)
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputError(f"image too large: its header declares more than {MAX_IMAGE_PIXELS} pixels "
+                         "(a decompression bomb?); refused before decoding")
+    if side_needed and width and data[:3].tobytes() == b"\xff\xd8\xff":
+        for factor, flag in REDUCED_FLAGS.items():
+            if max(width, height) / factor >= side_needed(width, height):
+                return Picture(str(path), _decode(data, flag), width, height)
+    image = _decode(data, cv2.IMREAD_COLOR)
+    return Picture(str(path), image, image.shape[1], image.shape[0])
+
+
+def read_image(path) -> np.ndarray:
+    """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+    return read_picture(path).image
+
+
+def _declared_size(data: np.ndarray) -> tuple[int, int]:
+    """The image's size from its header, after its EXIF rotation; (0, 0) when the header cannot say."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():   # Pillow warns from half our limit on: that is ours to judge
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as header:   # reads the header only
+                width, height = header.size
+                turned = header.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # orientations that swap the sides
+    except Image.DecompressionBombError:   # Pillow's own limit: twice its warning size, which is ours
+        return MAX_IMAGE_PIXELS + 1, 1
+    except Exception:   # a header Pillow cannot read: OpenCV decodes the file, or says why not
+        return 0, 0
+    return (height, width) if turned else (width, height)
+
+
+def _read_bytes(path) -> np.ndarray:
+    _must_exist(path)
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as e:
+        raise InputError(f"cannot read file: {e.strerror or e}") from None
+    if data.size == 0:
+        raise InputError("empty file")
+    return data
+
+
+def _decode(data: np.ndarray, flag: int) -> np.ndarray:
+    try:
+        image = cv2.imdecode(data, flag)
+    except cv2.error as e:   # OpenCV's own size limit, for a header Pillow could not read
+        raise InputError(f"cannot decode image: {one_line(e, with_type=False)}") from None
+    if image is None:
+        raise InputError("not a decodable image (corrupt, truncated or not an image)")
+    return image
+
+
+@dataclass
+class Frame:
+    """One sampled video frame: ``index`` 0-based in the source, ``timestamp_s`` its time in seconds."""
+
+    index: int
+    timestamp_s: float
+    image: np.ndarray
+
+
+class VideoReader:
+    """Stream the sampled frames of a video; never holds more than one frame.
+
+    Sampling: ``every`` keeps frames 0, N, 2N, ...; ``fps`` keeps the first frame at or after each
+    multiple of 1/fps seconds; ``max_frames`` stops after that many sampled frames. Timestamps are
+    ``index / container fps``. Whether a frame is sampled depends on its index alone, so a video can
+    be read in segments: ``start`` and ``stop`` bound the source frame indices read
+    (``stop`` None: to the end).
+    """
+
+    def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
+                 start: int = 0, stop: int | None = None):
+        _must_exist(path)
+        if os.path.getsize(path) == 0:
+            raise InputError("empty file")
+        self.path = path
+        self.capture = cv2.VideoCapture(str(path))
+        if not self.capture.isOpened():
+            raise InputError("not a decodable video (corrupt or unsupported)")
+        self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
+        if not self.native_fps > 0:
+            self.native_fps = 25.0  # containers without a rate: timestamps assume 25 fps
+        self.every, self.fps = max(1, every), fps
+        self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
+        self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self.frame_count = max(0, int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)))  # a header's claim
+        self.start = start
+        self.stop = stop
+        if max_frames is not None:
+            last = self.index_of_sample(max_frames - 1)
+            self.stop = last + 1 if stop is None else min(stop, last + 1)
+
+    @property
+    def sample_fps(self) -> float:
+        """Frames per second of the sampled stream (for an annotated video)."""
+        return min(self.fps, self.native_fps) if self.fps else self.native_fps / self.every
+
+    def _samples_up_to(self, index: int) -> int:
+        """How many sampling times k / fps are at or before frame ``index``'s time."""
+        return int(np.floor(index * self.sample_fps / self.native_fps + 1e-9)) + 1
+
+    def keep(self, index: int) -> bool:
+        if self.fps:
+            return index == 0 or self._samples_up_to(index) > self._samples_up_to(index - 1)
+        return index % self.every == 0
+
+    def index_of_sample(self, k: int) -> int:
+        """The source frame index of the k-th (0-based) sampled frame."""
+        if self.fps:  # a rate above the video's keeps every frame
+            return int(np.ceil(k * self.native_fps / self.sample_fps - 1e-9))
+        return k * self.every
+
+    def _seek(self, index: int) -> None:
+        """Go to source frame ``index``. A container whose seek does not land exactly on it is
+        read from the start instead (grabbing, not converting, the frames before it)."""
+        if self.capture.set(cv2.CAP_PROP_POS_FRAMES, index) and \
+                int(self.capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
+            return
+        self.capture.release()
+        self.capture = cv2.VideoCapture(str(self.path))
+        for _ in range(index):
+            if not self.capture.grab():
+                break
+
+    def __iter__(self) -> Iterator[Frame]:
+        index = self.start
+        try:
+            if index:
+                self._seek(index)
+            while self.stop is None or index < self.stop:
+                if self.keep(index):
+                    ok, image = self.capture.read()
+                    if not ok:
+                        break
+                    yield Frame(index, index / self.native_fps, image)
+                elif not self.capture.grab():  # skipped frames are demuxed but not converted
+                    break
+                index += 1
+        finally:
+            self.capture.release()

@@ -1,0 +1,15 @@
+"""Errors that stay one input's problem, and how they are told in one line of a row."""
+from __future__ import annotations
+
+
+class InputError(Exception):
+    """An input that cannot be read; the message is one line that says why."""
+
+
+def one_line(error: BaseException, with_type: bool = True) -> str:
+    """The last line of an error's message (libraries put the gist there), after its type's name."""
+    lines = str(error).strip().splitlines()
+    text = lines[-1].strip() if lines else ""
+    if not with_type:
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__

@@ -1,0 +1,110 @@
+"""The journal of an output, ``<out>.progress``: which inputs are in the table, so that a killed run
+can be finished (``--resume``) without loss or duplicates.
+
+Its first line holds the run's identity (the columns and what shapes the rows); then one line for
+each write of rows: the keys written, those of them with an error row, and where the table stood
+after the write (a Parquet part file, or the length of a CSV or JSONL file). A line cut by a kill
+drops its whole write. A key names an input or a piece of a video: ``(source path, first frame,
+end frame or None)``; a whole input is ``(path, 0, None)``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+
+def progress_path(out) -> Path:
+    return Path(out).with_name(Path(out).name + ".progress")
+
+
+def parts_dir(out) -> Path:
+    """Where a Parquet output keeps its committed part files while the run goes on."""
+    return Path(out).with_name(Path(out).name + ".parts")
+
+
+def whole(path: str) -> tuple:
+    """The key of a whole input."""
+    return (path, 0, None)
+
+
+def remove_output(out) -> None:
+    """Delete an output and what a killed run left beside it."""
+    for path in (Path(out), progress_path(out)):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(parts_dir(out), ignore_errors=True)
+
+
+def fsync(path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+class Journal:
+    """``<out>.progress`` of a run whose identity is ``identity`` (a JSON-able dict).
+
+    :attr:`done` lists the keys committed, in order, :attr:`failed` those of them with an error row;
+    :attr:`last` is where the table stood after the last write (None before any).
+    """
+
+    def __init__(self, out, identity: dict):
+        self.out, self.path, self.identity = Path(out), progress_path(out), identity
+        self.done: list[tuple] = []
+        self.failed: list[tuple] = []
+        self.last: dict | None = None
+        self._entries: list[dict] = []
+        self._file = None
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    def recover(self) -> None:
+        """Read the journal of a killed run; a torn last line and what it names are dropped."""
+        entries = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                break   # a line cut by the kill: nothing after it was committed
+        if entries and "run" in entries[0]:
+            self.check_same_run(entries.pop(0)["run"])
+        self.start(entries)   # written again without the torn line
+
+    def check_same_run(self, identity: dict) -> None:
+        if identity != self.identity:
+            changed = sorted(k for k in set(identity) | set(self.identity) if identity.get(k) != self.identity.get(k))
+            raise ValueError(f"--resume of {self.out} with other settings than the run that wrote it "
+                             f"(they differ in: {', '.join(changed)}): resume with the same options, "
+                             "or start again with --overwrite")
+
+    def start(self, entries=()) -> None:
+        """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""
+        self._entries, self.done, self.failed, self.last = [], [], [], None
+        for entry in entries:
+            self._remember(entry)
+        lines = [{"run": self.identity}] + self._entries
+        self.path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+
+    def record(self, keys: list, failed: list, where: dict) -> None:
+        """Journal one write, durably: its line is the commit."""
+        entry = {"keys": keys, "failed": failed, **where}
+        if self._file is None:
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._remember(entry)
+
+    def close(self, remove: bool = False) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if remove:
+            self.path.unlink()
+
+    def _remember(self, entry: dict) -> None:
+        self.done += [tuple(k) for k in entry["keys"]]
+        self.failed += [tuple(k) for k in entry["failed"]]
+        self.last = {k: v for k, v in entry.items() if k not in ("keys", "failed")}
+        self._entries.append(entry)

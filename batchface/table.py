@@ -1,0 +1,59 @@
+"""The output table: its columns (each named here and nowhere else) and the rows of an image or frame.
+
+One row per face; an image or frame without a face gives one ``no_face`` row, an input that cannot be
+read one ``error`` row. Pixels of the original image, origin top-left, x before y. A row holds the
+columns it has values for; writers fill the others with nulls.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+
+from batchface.landmarks import KAGGLE_NAMES
+
+#: where a row comes from, and what became of it: the columns of every row
+WHERE = {"source": pa.string(), "media_type": pa.string(), "frame_index": pa.int64(), "timestamp_s": pa.float64(),
+         "width": pa.int32(), "height": pa.int32(), "face_index": pa.int32(), "status": pa.string(),
+         "error": pa.string()}
+BOX = ("box_x", "box_y", "box_w", "box_h")
+KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
+
+
+def schema(classes, landmark_names=()) -> pa.Schema:
+    """The table's columns; ``p_<class>`` per expression class, ``lm_<name>_x/_y`` per landmark."""
+    fields = list(WHERE.items()) + [(c, pa.float64()) for c in BOX + ("det_score",)]
+    fields += [(c, pa.float64()) for c in KAGGLE_COLUMNS]
+    fields += [("emotion", pa.string()), ("emotion_score", pa.float64())]
+    fields += [(f"p_{c}", pa.float64()) for c in classes]
+    fields += [(f"lm_{n}_{axis}", pa.float64()) for n in landmark_names for axis in ("x", "y")]
+    return pa.schema(fields)
+
+
+def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -> dict:
+    """The columns saying where a row comes from: ``source`` (a :class:`batchface.inputs.Source`),
+    the frame's index and time (images: 0 and None), the image's size in pixels."""
+    return {"source": source.path, "media_type": source.media_type, "frame_index": frame_index,
+            "timestamp_s": timestamp_s, "width": width, "height": height}
+
+
+def error_row(at: dict, message: str) -> dict:
+    """The row of an input (or frame) that could not be read; ``message`` is one line."""
+    return {**at, "status": "error", "error": message}
+
+
+def face_rows(at: dict, faces, landmarks: bool) -> list[dict]:
+    """The rows of one image or frame at ``at`` (:func:`where`): one per face
+    (:class:`batchface.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point."""
+    if not faces:
+        return [{**at, "status": "no_face"}]
+    rows = []
+    for i, face in enumerate(faces):
+        row = {**at, "face_index": i, "status": "ok", **dict(zip(BOX, face.box)), "det_score": face.score,
+               "emotion": face.emotion, "emotion_score": face.emotion_score}
+        for name, (x, y) in face.keypoints.items():
+            row[f"{name}_x"], row[f"{name}_y"] = x, y
+        row.update({f"p_{c}": p for c, p in face.probabilities.items()})
+        if landmarks:
+            for name, (x, y) in face.landmarks.items():
+                row[f"lm_{name}_x"], row[f"lm_{name}_y"] = x, y
+        rows.append(row)
+    return rows

@@ -1,0 +1,144 @@
+"""What a worker does: the rows of one task (images, or a piece of a video), with the models loaded
+once. Every engine calls :func:`run_task`: the worker processes of a local run, a run in the calling
+process, and a Ray actor.
+"""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from batchface import annotate, table
+from batchface.decoding import VideoReader, read_picture
+from batchface.errors import InputError, one_line
+from batchface.plan import Work
+
+FRAMES_PER_BATCH = 16   # video frames whose faces share one model call
+
+
+@dataclass
+class Result:
+    """The rows of one unit of work, and the number of image or video frames read."""
+
+    work: Work
+    rows: list[dict]
+    frames: int
+
+
+class Worker:
+    """The analysis of a run's options (:class:`batchface.runner.Options`), on one thread: the
+    parallelism is the processes'."""
+
+    def __init__(self, options):
+        import cv2
+
+        from batchface.analysis import Analyzer
+
+        cv2.setNumThreads(1)
+        self.options = options
+        self.analyzer = Analyzer(options.detector, options.detector_model, threads=1, min_face=options.min_face)
+
+    def rows(self, task: list[Work]) -> list[Result]:
+        """The results of a task, in its order; an input's failure is its own error row, never raised."""
+        images = [w for w in task if w.source.media_type == "image"]
+        done = dict(zip(images, self._images(images)))
+        return [done[w] if w in done else self._video(w) for w in task]
+
+    def _images(self, works: list[Work]) -> list[Result]:
+        pictures, results = {}, {}
+        # an annotated copy is drawn at full size; otherwise a large JPEG is decoded no larger than needed
+        side_needed = None if self.options.annotate else self.analyzer.detector.side_needed
+        for w in works:
+            try:
+                pictures[w] = read_picture(w.source.path, side_needed)
+            except Exception as e:   # anything a decoder throws stays this file's problem
+                message = str(e) if isinstance(e, InputError) else one_line(e)
+                results[w] = Result(w, [table.error_row(table.where(w.source, 0), message)], 0)
+        for (w, picture), faces in zip(pictures.items(), each_alone_if_need_be(
+                self.analyzer.analyze_pictures, list(pictures.values()))):
+            at = table.where(w.source, 0, None, picture.width, picture.height)
+            if isinstance(faces, Exception):
+                results[w] = Result(w, [table.error_row(at, one_line(faces))], 1)
+                continue
+            results[w] = Result(w, table.face_rows(at, faces, self.options.landmarks), 1)
+            if self.options.annotate:
+                try:
+                    annotate.write_image(annotate.mirrored_path(self.options.annotate, w.source.path, "image"),
+                                         annotate.draw(picture.image, faces))
+                except Exception as e:   # the rows are good; say in them that their picture is missing
+                    for row in results[w].rows:
+                        row["error"] = f"annotated copy not written: {one_line(e)}"
+        return [results[w] for w in works]
+
+    def _video(self, work: Work) -> Result:
+        source, rows, frames, sink = work.source, [], 0, None
+        try:
+            reader = VideoReader(source.path, self.options.every, self.options.fps, self.options.max_frames,
+                                 work.start, work.stop)
+            if self.options.annotate:
+                sink = annotate.VideoSink(annotate.mirrored_path(self.options.annotate, source.path, "video"),
+                                          reader.sample_fps)
+            batch = []
+            for frame in reader:
+                batch.append(frame)
+                if len(batch) == FRAMES_PER_BATCH:
+                    rows += self._frames(source, batch, sink)
+                    frames, batch = frames + len(batch), []
+            rows += self._frames(source, batch, sink)
+            frames += len(batch)
+            if frames == 0 and work.start == 0:
+                rows = [table.error_row(table.where(source, None, None, reader.width or None, reader.height or None),
+                                        "no frame could be decoded")]
+        except InputError as e:
+            rows = [table.error_row(table.where(source), str(e))]
+        except Exception as e:   # rows of frames already analysed stay; one error row says where it broke
+            rows.append(table.error_row(table.where(source), f"after {frames} frames: {one_line(e)}"))
+        finally:
+            if sink is not None:
+                sink.close()
+        if sink is not None and sink.error:   # the rows are good; say in them that their video is missing
+            for row in rows:
+                row["error"] = row.get("error") or sink.error
+        return Result(work, rows, frames)
+
+    def _frames(self, source, frames, sink) -> list[dict]:
+        rows = []
+        for frame, faces in zip(frames, each_alone_if_need_be(self.analyzer.analyze_batch, [f.image for f in frames])):
+            at = table.where(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1])
+            if isinstance(faces, Exception):
+                rows.append(table.error_row(at, one_line(faces)))
+                continue
+            rows += table.face_rows(at, faces, self.options.landmarks)
+            if sink is not None:
+                sink.write(annotate.draw(frame.image, faces))
+        return rows
+
+
+def each_alone_if_need_be(analyze, items: list) -> list:
+    """``analyze(items)`` in one batched call; if that raises, each item alone, so that one bad item
+    spoils only itself: its place in the answer holds its exception."""
+    try:
+        return analyze(items)
+    except Exception:
+        answers = []
+        for item in items:
+            try:
+                answers.append(analyze([item])[0])
+            except Exception as e:
+                answers.append(e)
+        return answers
+
+
+def crashed(task: list[Work], why: str) -> list[Result]:
+    """The results of a task whose worker process died or ran out of time: one error row per input."""
+    return [Result(w, [table.error_row(table.where(w.source), why)], 0) for w in task]
+
+
+@functools.lru_cache(maxsize=1)
+def worker_for(options) -> Worker:
+    """This process's worker for ``options``: the models are loaded at its first task, once."""
+    return Worker(options)
+
+
+def run_task(options, task: list[Work]) -> list[Result]:
+    """The rows of ``task`` under ``options``, by this process's worker."""
+    return worker_for(options).rows(task)

@@ -8,7 +8,7 @@ YUNET_SOURCE ?= $(SHARED)/models/face_detection_yunet_2023mar.onnx
 PEER    = .venv-peer
 BASELINE ?=
 
-.PHONY: demo test bench train-expression train-keypoints export-blazeface check-blazeface export-yunet clean
+.PHONY: demo test lint bench train-expression train-keypoints export-blazeface check-blazeface export-yunet clean
 
 $(BIN)/batchface: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,8 +45,13 @@ demo: $(BIN)/batchface $(DEMO_OUT)/input
 	  [print(*map(fmt, r.values())) for r in t.select(cols).slice(0, 12).to_pylist()]"
 	@echo "table: $(DEMO_OUT)/results.parquet   annotated copies: $(DEMO_OUT)/annotated/"
 
-test: $(VENV)/.train
+test: lint
 	$(BIN)/python -m pytest -q tests
+
+# ruff's checks and its formatting (pyproject.toml); `ruff format .` formats what it reports
+lint: $(VENV)/.train
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # The peer of the bench, fer, in an environment of its own: it needs OpenCV 4 and TensorFlow
 # (tests/peer-requirements.txt). Without it (offline, say) the bench runs and says fer was skipped.

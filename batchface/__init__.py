@@ -1,4 +1,5 @@
 """batchface: faces, facial keypoints and expressions for folders of photos and videos."""
+
 __version__ = "0.1.0"
 
 #: An image whose header declares more pixels is refused before it is decoded (a decompression
@@ -10,9 +11,11 @@ def __getattr__(name):
     # lazy, so `import batchface` loads no model and no onnxruntime
     if name == "Analyzer":
         from batchface.analysis import Analyzer
+
         return Analyzer
     if name in ("run", "Options"):
         from batchface import runner
+
         return getattr(runner, name)
     raise AttributeError(name)
 

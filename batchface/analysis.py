@@ -5,6 +5,7 @@
 
 No files, no processes: the runner (:mod:`batchface.runner`) builds on this.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -42,8 +43,15 @@ class Analyzer:
     each model (OpenCV's resizing and cropping follow ``cv2.setNumThreads``); ``min_face``
     (pixels): the smallest face to look for (see :func:`batchface.detection.create_detector`)."""
 
-    def __init__(self, detector: str = "yunet", detector_model=None, keypoint_model=KEYPOINTS_FILE,
-                 expression_model=EXPRESSION_FILE, threads: int = 1, min_face: int | None = None):
+    def __init__(
+        self,
+        detector: str = "yunet",
+        detector_model=None,
+        keypoint_model=KEYPOINTS_FILE,
+        expression_model=EXPRESSION_FILE,
+        threads: int = 1,
+        min_face: int | None = None,
+    ):
         self.detector = create_detector(detector, detector_model, threads=threads, min_face=min_face)
         self.keypoints = KeypointModel(keypoint_model, threads=threads)
         self.expression = ExpressionModel(expression_model, threads=threads)
@@ -120,13 +128,19 @@ class Analyzer:
                 image_points = crop.to_image(points[k], kp_maps[k])
                 kaggle = kaggle_keypoints(image_points, names)
                 best = int(np.argmax(probs[k]))
-                faces.append(Face(
-                    box=tuple(float(v) for v in box), score=float(score),
-                    landmarks={n_: (float(x), float(y)) for n_, (x, y) in zip(names, image_points)},
-                    keypoints={} if kaggle is None else {
-                        n_: (float(x), float(y)) for n_, (x, y) in zip(KAGGLE_NAMES, kaggle)},
-                    emotion=classes[best], emotion_score=float(probs[k][best]),
-                    probabilities={c: float(p) for c, p in zip(classes, probs[k])}))
+                faces.append(
+                    Face(
+                        box=tuple(float(v) for v in box),
+                        score=float(score),
+                        landmarks={n_: (float(x), float(y)) for n_, (x, y) in zip(names, image_points)},
+                        keypoints={}
+                        if kaggle is None
+                        else {n_: (float(x), float(y)) for n_, (x, y) in zip(KAGGLE_NAMES, kaggle)},
+                        emotion=classes[best],
+                        emotion_score=float(probs[k][best]),
+                        probabilities={c: float(p) for c, p in zip(classes, probs[k])},
+                    )
+                )
                 k += 1
             out.append(faces)
         return out

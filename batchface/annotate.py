@@ -1,4 +1,5 @@
 """Annotated copies of the inputs: box, keypoints and expression label drawn on each face."""
+
 from __future__ import annotations
 
 from pathlib import Path, PurePath
@@ -26,8 +27,9 @@ def draw(image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, scale)
         top = max(0, y - th - base - 2)
         cv2.rectangle(out, (x, top), (x + tw + 2, top + th + base + 2), BOX_COLOR, -1)
-        cv2.putText(out, label, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale,
-                    TEXT_COLOR, scale, cv2.LINE_AA)
+        cv2.putText(
+            out, label, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, TEXT_COLOR, scale, cv2.LINE_AA
+        )
     return out
 
 
@@ -39,7 +41,9 @@ def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
     copy), and ``..`` becomes ``__``. Videos become ``.mp4``; images
     keep their format when OpenCV can write it, else become ``.png``.
     """
-    parts = [("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")]
+    parts = [
+        ("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")
+    ]
     target = Path(annotate_dir).joinpath(*parts)
     if media_type == "video":
         return target.with_name(target.name + ".mp4") if target.suffix.lower() != ".mp4" else target

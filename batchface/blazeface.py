@@ -4,6 +4,7 @@
 Selectable with ``--detector blazeface``; the default detector (:mod:`batchface.yunet`) asks it
 to confirm the large frontal faces that YuNet is unsure of (:meth:`BlazeFace.agrees`).
 """
+
 from __future__ import annotations
 
 import json
@@ -36,14 +37,17 @@ class BlazeFace:
 
     FINEST_TILE = 384  # pixels of the image that the finest pyramid level shows the network at once
 
-    def __init__(self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int | None = None,
-                 threads: int = 1):
+    def __init__(
+        self, path=BLAZEFACE_FILE, score_threshold: float | None = None, min_face: int | None = None, threads: int = 1
+    ):
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if (meta.get("batchface_task"), meta.get("input_normalization")) != ("face_detection", BLAZEFACE_NORMALIZATION):
-            raise ValueError(f"{self.path}: not a face detector made by export/blazeface.py (its metadata says "
-                             f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})")
+            raise ValueError(
+                f"{self.path}: not a face detector made by export/blazeface.py (its metadata says "
+                f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})"
+            )
         self.size = int(meta["input_size"])
         self.score_threshold = score_threshold or float(meta["score_threshold"])
         self.nms_iou = float(meta["nms_iou"])
@@ -92,15 +96,17 @@ class BlazeFace:
             # scale the image once per level, so that a tile of `side` pixels is a network input; finest
             # level first, so that each coarser level is shrunk from the last one rather than the original
             scale = self.size / side
-            level = cv2.resize(level, (max(1, round(width * scale)), max(1, round(height * scale))),
-                               interpolation=cv2.INTER_AREA)
+            level = cv2.resize(
+                level, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
             to_image = np.array([width / level.shape[1], height / level.shape[0]])
             for y0 in _tile_starts(level.shape[0], self.size):
                 for x0 in _tile_starts(level.shape[1], self.size):
-                    tile = level[y0:y0 + self.size, x0:x0 + self.size]
+                    tile = level[y0 : y0 + self.size, x0 : x0 + self.size]
                     # pad the short side (bottom/right) so the network sees an undistorted square
-                    tile = cv2.copyMakeBorder(tile, 0, self.size - tile.shape[0], 0, self.size - tile.shape[1],
-                                              cv2.BORDER_CONSTANT, value=0)
+                    tile = cv2.copyMakeBorder(
+                        tile, 0, self.size - tile.shape[0], 0, self.size - tile.shape[1], cv2.BORDER_CONSTANT, value=0
+                    )
                     boxes, scores, points = self._detect_square(tile)
                     all_boxes.append((boxes * self.size + [x0, y0, 0, 0]) * np.tile(to_image, 2))
                     all_scores.append(scores)
@@ -110,10 +116,9 @@ class BlazeFace:
         points = points[keep][:, self.point_index]
         return Detections(boxes[keep], scores[keep], points).at_least(self.min_face).sorted()
 
-
-    AGREE_SCORE = 0.5   # BlazeFace's score at which a face on the patch around a box confirms it
-    AGREE_ZOOM = 4      # the patch's side in box sides: the full-range model is made for faces far smaller
-                        # than its input (a face at half the patch was confirmed less often: reports/detectors.md)
+    AGREE_SCORE = 0.5  # BlazeFace's score at which a face on the patch around a box confirms it
+    AGREE_ZOOM = 4  # the patch's side in box sides: the full-range model is made for faces far smaller
+    # than its input (a face at half the patch was confirmed less often: reports/detectors.md)
 
     def agrees(self, image_bgr: np.ndarray, box) -> bool:
         """Whether BlazeFace finds the face of ``box`` (x, y, w, h pixels) on a square patch of
@@ -121,10 +126,12 @@ class BlazeFace:
         outside the image the patch is black."""
         x, y, w, h = box
         scale = self.size / (self.AGREE_ZOOM * max(w, h))
-        matrix = np.array([[scale, 0, self.size / 2 - scale * (x + w / 2)],
-                           [0, scale, self.size / 2 - scale * (y + h / 2)]])
-        patch = cv2.warpAffine(image_bgr, matrix, (self.size, self.size),
-                               flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        matrix = np.array(
+            [[scale, 0, self.size / 2 - scale * (x + w / 2)], [0, scale, self.size / 2 - scale * (y + h / 2)]]
+        )
+        patch = cv2.warpAffine(
+            image_bgr, matrix, (self.size, self.size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
         boxes, scores, _ = self._detect_square(patch, self.AGREE_SCORE)
         wanted = np.array([self.size / 2 - scale * w / 2, self.size / 2 - scale * h / 2, scale * w, scale * h])
         return any(iou(found * self.size, wanted) > 0.3 for found in boxes)

@@ -1,5 +1,6 @@
 """What a face detector returns: boxes, scores and alignment points of the faces in one image, and
 the box arithmetic detectors share (non-maximum suppression, overlap)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,22 +25,22 @@ class Detections:
         return len(self.scores)
 
     @classmethod
-    def empty(cls) -> "Detections":
+    def empty(cls) -> Detections:
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3, 2)))
 
-    def select(self, keep) -> "Detections":
+    def select(self, keep) -> Detections:
         """The faces picked by ``keep`` (a boolean mask or indices)."""
         return Detections(self.boxes[keep], self.scores[keep], self.points[keep])
 
-    def scaled(self, sx: float, sy: float) -> "Detections":
+    def scaled(self, sx: float, sy: float) -> Detections:
         """The same faces in pixels ``sx`` times wider and ``sy`` times taller (an image's full size)."""
         return Detections(self.boxes * [sx, sy, sx, sy], self.scores, self.points * [sx, sy])
 
-    def at_least(self, min_face: int | None) -> "Detections":
+    def at_least(self, min_face: int | None) -> Detections:
         """The faces whose box is at least ``min_face`` pixels wide (all when None)."""
         return self.select(self.boxes[:, 2] >= min_face) if min_face else self
 
-    def sorted(self) -> "Detections":
+    def sorted(self) -> Detections:
         return self.select(np.argsort(self.boxes[:, 0] + self.boxes[:, 2] / 2, kind="stable"))
 
 

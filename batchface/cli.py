@@ -1,17 +1,20 @@
 """The ``batchface`` command. It parses and forwards: the work is in :mod:`batchface.runner`."""
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
 from batchface import __version__
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Faces, facial keypoints and expressions for folders of photos and videos.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Faces, facial keypoints and expressions for folders of photos and videos.",
+)
 
 
 def _version(value: bool):
@@ -21,29 +24,64 @@ def _version(value: bool):
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                      help="Print the version and exit.")):
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+):
     pass
 
 
 @app.command()
 def run(
-    paths: List[Path] = typer.Argument(None, help="Image or video files, or folders (walked recursively)."),
+    paths: list[Path] = typer.Argument(None, help="Image or video files, or folders (walked recursively)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output table: .parquet (.pq), .csv or .jsonl (.json, .ndjson)."),
-    fmt: Optional[str] = typer.Option(None, "--format", help="parquet|csv|jsonl (default: from --out's extension)."),
-    files_from: Optional[str] = typer.Option(None, "--files-from", help="Read more paths from this file, one a line ('-' = stdin)."),
+    fmt: str | None = typer.Option(None, "--format", help="parquet|csv|jsonl (default: from --out's extension)."),
+    files_from: str | None = typer.Option(
+        None, "--files-from", help="Read more paths from this file, one a line ('-' = stdin)."
+    ),
     every: int = typer.Option(1, "--every", min=1, help="Video: keep every Nth frame."),
-    fps: Optional[float] = typer.Option(None, "--fps", min=0.0001, help="Video: sample this many frames per second of video time (instead of --every)."),
-    max_frames: Optional[int] = typer.Option(None, "--max-frames", min=1, help="Video: stop after this many sampled frames."),
-    detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface. yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is unsure of; blazeface: BlazeFace alone, on image tiles."),
-    detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one)."),
-    min_face: Optional[int] = typer.Option(None, "--min-face", min=1, help="Look only for faces at least this many pixels wide (box width; narrower ones are left out). Default: YuNet finds faces from about 24 px, or 1/40 of the image's longer side; a larger value is faster, a smaller one finds smaller faces in large images, slower."),
-    landmarks: bool = typer.Option(False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."),
-    annotate: Optional[Path] = typer.Option(None, "--annotate", help="Write annotated copies here, mirroring the input paths."),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."),
-    resume: bool = typer.Option(False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."),
+    fps: float | None = typer.Option(
+        None, "--fps", min=0.0001, help="Video: sample this many frames per second of video time (instead of --every)."
+    ),
+    max_frames: int | None = typer.Option(
+        None, "--max-frames", min=1, help="Video: stop after this many sampled frames."
+    ),
+    detector: str = typer.Option(
+        "yunet",
+        "--detector",
+        help="yunet|blazeface. yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
+        "unsure of; blazeface: BlazeFace alone, on image tiles.",
+    ),
+    detector_model: Path | None = typer.Option(
+        None,
+        "--detector-model",
+        help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one).",
+    ),
+    min_face: int | None = typer.Option(
+        None,
+        "--min-face",
+        min=1,
+        help="Look only for faces at least this many pixels wide (box width; narrower ones are left out). "
+        "Default: YuNet finds faces from about 24 px, or 1/40 of the image's longer side; a larger value is faster, "
+        "a smaller one finds smaller faces in large images, slower.",
+    ),
+    landmarks: bool = typer.Option(
+        False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."
+    ),
+    annotate: Path | None = typer.Option(
+        None, "--annotate", help="Write annotated copies here, mirroring the input paths."
+    ),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."
+    ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
-    commit_seconds: float = typer.Option(2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."),
+    commit_seconds: float = typer.Option(
+        2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List skipped files and folders, and why."),
 ):
@@ -51,20 +89,37 @@ def run(
 
     Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage errors.
     """
-    from batchface.runner import Options, run as run_batch
+    from batchface.runner import Options
+    from batchface.runner import run as run_batch
 
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
     try:
-        options = Options(detector=detector, detector_model=str(detector_model) if detector_model else None,
-                          min_face=min_face, every=every, fps=fps, max_frames=max_frames, landmarks=landmarks,
-                          annotate=str(annotate) if annotate else None)
-        summary = run_batch(paths or [], out, fmt=fmt, options=options, workers=workers, resume=resume,
-                            overwrite=overwrite, files_from=files_from, progress=not quiet,
-                            commit_seconds=commit_seconds)
+        options = Options(
+            detector=detector,
+            detector_model=str(detector_model) if detector_model else None,
+            min_face=min_face,
+            every=every,
+            fps=fps,
+            max_frames=max_frames,
+            landmarks=landmarks,
+            annotate=str(annotate) if annotate else None,
+        )
+        summary = run_batch(
+            paths or [],
+            out,
+            fmt=fmt,
+            options=options,
+            workers=workers,
+            resume=resume,
+            overwrite=overwrite,
+            files_from=files_from,
+            progress=not quiet,
+            commit_seconds=commit_seconds,
+        )
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     if verbose:
         for path, why in summary.skipped_paths:
             typer.echo(f"skipped ({why}): {path}", err=True)
@@ -73,9 +128,13 @@ def run(
 
 
 @app.command()
-def models(as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
-           detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface, as for `run`."),
-           detector_model: Optional[Path] = typer.Option(None, "--detector-model", help="The detector's model file, as for `run`.")):
+def models(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
+    detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface, as for `run`."),
+    detector_model: Path | None = typer.Option(
+        None, "--detector-model", help="The detector's model file, as for `run`."
+    ),
+):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
     from batchface.analysis import Analyzer
     from batchface.models import sha256_of
@@ -84,11 +143,19 @@ def models(as_json: bool = typer.Option(False, "--json", help="Print JSON, with 
         analyzer = Analyzer(detector, str(detector_model) if detector_model else None)
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     detectors = [("detector", analyzer.detector)] + (
-        [("detector check", analyzer.detector.checker)] if getattr(analyzer.detector, "checker", None) else [])
-    entries = [{"name": f"{role} ({type(d).__name__.lower()})", "file": d.path.name, "path": str(d.path),
-                "sha256": sha256_of(d.path)} for role, d in detectors]
+        [("detector check", analyzer.detector.checker)] if getattr(analyzer.detector, "checker", None) else []
+    )
+    entries = [
+        {
+            "name": f"{role} ({type(d).__name__.lower()})",
+            "file": d.path.name,
+            "path": str(d.path),
+            "sha256": sha256_of(d.path),
+        }
+        for role, d in detectors
+    ]
     entries += [analyzer.keypoints.describe(), analyzer.expression.describe()]
     if as_json:
         typer.echo(json.dumps(entries, indent=2))

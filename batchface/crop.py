@@ -7,6 +7,7 @@ mouth. A similarity transform (rotation, uniform scale, translation; no shear, n
 them, in the least-squares sense, onto a fixed template, so every detector gives the same crop
 and every face comes out upright.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -30,7 +31,7 @@ def alignment_matrix(points, size: int, template=TEMPLATE) -> np.ndarray:
     src_mean, dst_mean = src.mean(0), dst.mean(0)
     s, d = src - src_mean, dst - dst_mean
     # For a similarity x' = [[a, -b], [b, a]] x + t the least-squares a, b have this closed form.
-    norm = (s ** 2).sum()
+    norm = (s**2).sum()
     if norm <= 1e-12:
         raise ValueError("alignment points coincide")
     a = (s * d).sum() / norm
@@ -42,8 +43,7 @@ def alignment_matrix(points, size: int, template=TEMPLATE) -> np.ndarray:
 
 def cut(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
     """Warp ``image`` with ``matrix`` into a ``size`` x ``size`` crop (bilinear, edges replicated)."""
-    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+    return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def for_reduced(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:

@@ -4,12 +4,13 @@ Images come back as 8-bit BGR arrays (OpenCV's order) with JPEG EXIF orientation
 alpha and grayscale files are converted. An image whose header declares more than
 :data:`batchface.MAX_IMAGE_PIXELS` pixels (a decompression bomb) is refused before it is decoded.
 """
+
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import cv2
 import numpy as np
@@ -46,7 +47,7 @@ class Picture:
     def reduced(self) -> bool:
         return self.image.shape[:2] != (self.height, self.width)
 
-    def full(self) -> "Picture":
+    def full(self) -> Picture:
         return read_picture(self.path) if self.reduced else self
 
 
@@ -60,8 +61,10 @@ def read_picture(path, side_needed=None) -> Picture:
     data = _read_bytes(path)
     width, height = _declared_size(data)
     if width * height > MAX_IMAGE_PIXELS:
-        raise InputError(f"image too large: its header declares more than {MAX_IMAGE_PIXELS} pixels "
-                         "(a decompression bomb?); refused before decoding")
+        raise InputError(
+            f"image too large: its header declares more than {MAX_IMAGE_PIXELS} pixels "
+            "(a decompression bomb?); refused before decoding"
+        )
     if side_needed and width and data[:3].tobytes() == b"\xff\xd8\xff":
         for factor, flag in REDUCED_FLAGS.items():
             if max(width, height) / factor >= side_needed(width, height):
@@ -82,14 +85,14 @@ def _declared_size(data: np.ndarray) -> tuple[int, int]:
     from PIL import Image
 
     try:
-        with warnings.catch_warnings():   # Pillow warns from half our limit on: that is ours to judge
+        with warnings.catch_warnings():  # Pillow warns from half our limit on: that is ours to judge
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data.tobytes())) as header:   # reads the header only
+            with Image.open(io.BytesIO(data.tobytes())) as header:  # reads the header only
                 width, height = header.size
-                turned = header.getexif().get(0x0112, 1) in (5, 6, 7, 8)   # orientations that swap the sides
-    except Image.DecompressionBombError:   # Pillow's own limit: twice its warning size, which is ours
+                turned = header.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # orientations that swap the sides
+    except Image.DecompressionBombError:  # Pillow's own limit: twice its warning size, which is ours
         return MAX_IMAGE_PIXELS + 1, 1
-    except Exception:   # a header Pillow cannot read: OpenCV decodes the file, or says why not
+    except Exception:  # a header Pillow cannot read: OpenCV decodes the file, or says why not
         return 0, 0
     return (height, width) if turned else (width, height)
 
@@ -108,7 +111,7 @@ def _read_bytes(path) -> np.ndarray:
 def _decode(data: np.ndarray, flag: int) -> np.ndarray:
     try:
         image = cv2.imdecode(data, flag)
-    except cv2.error as e:   # OpenCV's own size limit, for a header Pillow could not read
+    except cv2.error as e:  # OpenCV's own size limit, for a header Pillow could not read
         raise InputError(f"cannot decode image: {one_line(e, with_type=False)}") from None
     if image is None:
         raise InputError("not a decodable image (corrupt, truncated or not an image)")
@@ -134,8 +137,15 @@ class VideoReader:
     (``stop`` None: to the end).
     """
 
-    def __init__(self, path, every: int = 1, fps: float | None = None, max_frames: int | None = None,
-                 start: int = 0, stop: int | None = None):
+    def __init__(
+        self,
+        path,
+        every: int = 1,
+        fps: float | None = None,
+        max_frames: int | None = None,
+        start: int = 0,
+        stop: int | None = None,
+    ):
         _must_exist(path)
         if os.path.getsize(path) == 0:
             raise InputError("empty file")
@@ -179,8 +189,7 @@ class VideoReader:
     def _seek(self, index: int) -> None:
         """Go to source frame ``index``. A container whose seek does not land exactly on it is
         read from the start instead (grabbing, not converting, the frames before it)."""
-        if self.capture.set(cv2.CAP_PROP_POS_FRAMES, index) and \
-                int(self.capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
+        if self.capture.set(cv2.CAP_PROP_POS_FRAMES, index) and int(self.capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
             return
         self.capture.release()
         self.capture = cv2.VideoCapture(str(self.path))

@@ -2,6 +2,7 @@
 and BlazeFace (:mod:`batchface.blazeface`); the default is YuNet, with BlazeFace confirming the large
 frontal faces that YuNet is unsure of. Both return :class:`batchface.boxes.Detections`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,7 +30,6 @@ def create_detector(name: str = "yunet", model_path=None, threads: int = 1, min_
     try:
         if name == "blazeface":
             return BlazeFace(model_path or BLAZEFACE_FILE, min_face=min_face, threads=threads)
-        return YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face,
-                     checker=BlazeFace(threads=threads))
+        return YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face, checker=BlazeFace(threads=threads))
     except Exception as e:  # onnxruntime raises its own types for a file that is no model
         raise ValueError(f"cannot load detector model {model_path or ''}: {one_line(e, with_type=False)}") from None

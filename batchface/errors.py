@@ -1,4 +1,5 @@
 """Errors that stay one input's problem, and how they are told in one line of a row."""
+
 from __future__ import annotations
 
 

@@ -2,13 +2,13 @@
 
 Decoding them is :mod:`batchface.decoding`.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
@@ -37,10 +37,10 @@ def media_type_of(path) -> str | None:
     except OSError:
         return by_extension
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (
-            head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        head[:4] == b"RIFF" and head[8:12] == b"WEBP"
+    ):
         return "image"
-    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3") or (
-            head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+    if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
         return "video"
     return by_extension
 
@@ -83,7 +83,7 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
     seen.add(real)
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError as e:   # no permission, or gone since it was seen: say so instead of vanishing
+    except OSError as e:  # no permission, or gone since it was seen: say so instead of vanishing
         if skipped is not None:
             skipped.append((folder, f"a folder that cannot be listed: {e.strerror or e}"))
         return
@@ -100,5 +100,6 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
 def read_paths_file(list_file) -> list[str]:
     """Paths from ``--files-from``: one a line, blank lines ignored; ``-`` reads standard input."""
     import sys
+
     text = sys.stdin.read() if str(list_file) == "-" else Path(list_file).read_text(encoding="utf-8")
     return [line.rstrip("\r") for line in text.split("\n") if line.strip()]

@@ -7,6 +7,7 @@ after the write (a Parquet part file, or the length of a CSV or JSONL file). A l
 drops its whole write. A key names an input or a piece of a video: ``(source path, first frame,
 end frame or None)``; a whole input is ``(path, 0, None)``.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,17 +67,19 @@ class Journal:
             try:
                 entries.append(json.loads(line))
             except json.JSONDecodeError:
-                break   # a line cut by the kill: nothing after it was committed
+                break  # a line cut by the kill: nothing after it was committed
         if entries and "run" in entries[0]:
             self.check_same_run(entries.pop(0)["run"])
-        self.start(entries)   # written again without the torn line
+        self.start(entries)  # written again without the torn line
 
     def check_same_run(self, identity: dict) -> None:
         if identity != self.identity:
             changed = sorted(k for k in set(identity) | set(self.identity) if identity.get(k) != self.identity.get(k))
-            raise ValueError(f"--resume of {self.out} with other settings than the run that wrote it "
-                             f"(they differ in: {', '.join(changed)}): resume with the same options, "
-                             "or start again with --overwrite")
+            raise ValueError(
+                f"--resume of {self.out} with other settings than the run that wrote it "
+                f"(they differ in: {', '.join(changed)}): resume with the same options, "
+                "or start again with --overwrite"
+            )
 
     def start(self, entries=()) -> None:
         """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""

@@ -3,6 +3,7 @@
 Everything a model needs to be run correctly (task, input size, normalisation, crop template,
 keypoint names, classes) is read from the file's ``metadata_props``, never guessed from shapes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,6 +36,11 @@ def sha256_of(path) -> str:
 INPUT_NORMALIZATION = "grayscale uint8 / 255, float32 in [0, 1]"
 
 
+def to_unit(pixels) -> np.ndarray:
+    """uint8 pixels as the face models read them (:data:`INPUT_NORMALIZATION`): float32 in [0, 1]."""
+    return np.asarray(pixels, np.float32) / 255.0
+
+
 class FaceModel:
     """An ONNX model that reads a [N, S, S, 1] float32 crop batch in [0, 1] named ``image``."""
 
@@ -45,12 +51,16 @@ class FaceModel:
         self.session = onnx_session(self.path, threads)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
         if self.metadata.get("batchface_task") != self.task:
-            raise ValueError(f"{self.path}: not a batchface {self.task} model "
-                             f"(metadata batchface_task = {self.metadata.get('batchface_task')!r})")
+            raise ValueError(
+                f"{self.path}: not a batchface {self.task} model "
+                f"(metadata batchface_task = {self.metadata.get('batchface_task')!r})"
+            )
         # the one input scaling this runtime implements; a model that wants another is refused
         if self.metadata.get("input_normalization") != INPUT_NORMALIZATION:
-            raise ValueError(f"{self.path}: input_normalization {self.metadata.get('input_normalization')!r} "
-                             f"is not {INPUT_NORMALIZATION!r}")
+            raise ValueError(
+                f"{self.path}: input_normalization {self.metadata.get('input_normalization')!r} "
+                f"is not {INPUT_NORMALIZATION!r}"
+            )
         self.input_size = int(self.metadata["input_size"])
         self.template = np.array(json.loads(self.metadata["crop_template"]), dtype=np.float64)
         #: the distance of the eyes in the crop (pixels)
@@ -61,14 +71,18 @@ class FaceModel:
         return sha256_of(self.path)
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
-        """``crops``: uint8 [N, S, S] grayscale; scaled to [0, 1] (:data:`INPUT_NORMALIZATION`)."""
-        batch = crops.astype(np.float32)[..., None] / 255.0
-        return self.session.run(None, {"image": batch})[0]
+        """``crops``: uint8 [N, S, S] grayscale."""
+        return self.session.run(None, {"image": to_unit(crops)[..., None]})[0]
 
     def describe(self) -> dict:
         """What ``batchface models`` prints about this model."""
-        facts = {"name": self.task, "file": self.path.name, "path": str(self.path),
-                 "sha256": self.sha256, "input": f"image float32 [N,{self.input_size},{self.input_size},1] in [0,1]"}
+        facts = {
+            "name": self.task,
+            "file": self.path.name,
+            "path": str(self.path),
+            "sha256": self.sha256,
+            "input": f"image float32 [N,{self.input_size},{self.input_size},1] in [0,1]",
+        }
         facts.update({k: v for k, v in self.metadata.items() if k not in ("batchface_task", "crop_template")})
         return facts
 

@@ -4,17 +4,18 @@ Images travel to a worker in small groups (fewer messages, bigger model batches)
 into pieces of :data:`SEGMENT_FRAMES` source frames, so that workers share a long video and a killed
 run loses at most a piece of it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from batchface.decoding import VideoReader
 from batchface.errors import InputError
 from batchface.inputs import Source
 
 IMAGES_PER_TASK = 8
-SEGMENT_FRAMES = 1500   # a minute at 25 frames a second
+SEGMENT_FRAMES = 1500  # a minute at 25 frames a second
 
 
 @dataclass(frozen=True)

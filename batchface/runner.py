@@ -7,6 +7,7 @@ Workers (:mod:`batchface.pool`) each load the models once and run OpenCV and onn
 thread. Rows come out in input order, then frame order, then faces left to right, whatever the
 number of workers.
 """
+
 from __future__ import annotations
 
 import os
@@ -64,19 +65,30 @@ class Summary:
     resumed: int = 0
     seconds: float = 0.0
     output: str = ""
-    skipped_paths: list = field(default_factory=list)   # (path, why)
+    skipped_paths: list = field(default_factory=list)  # (path, why)
 
     def line(self) -> str:
         rate = self.faces / self.seconds if self.seconds else 0.0
         resumed = f", {self.resumed} already done" if self.resumed else ""
-        return (f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
-                f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
-                f"in {self.seconds:.1f} s ({rate:.1f} faces/s) -> {self.output}")
+        return (
+            f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
+            f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
+            f"in {self.seconds:.1f} s ({rate:.1f} faces/s) -> {self.output}"
+        )
 
 
-def run(paths=(), out="results.parquet", fmt: str | None = None, options: Options | None = None,
-        workers: int | None = None, resume: bool = False, overwrite: bool = False, files_from=None,
-        progress: bool = True, commit_seconds: float = 2.0) -> Summary:
+def run(
+    paths=(),
+    out="results.parquet",
+    fmt: str | None = None,
+    options: Options | None = None,
+    workers: int | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    files_from=None,
+    progress: bool = True,
+    commit_seconds: float = 2.0,
+) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
     ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``resume``
@@ -110,8 +122,14 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
     summary.errors = len(failed)
 
     start = time.monotonic()
-    bar = tqdm(total=len(sources), initial=summary.resumed, unit="input", disable=not progress,
-               file=sys.stderr, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(sources),
+        initial=summary.resumed,
+        unit="input",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
     finished = False
     try:
         for results in _results(todo, options, workers, tick=commit_seconds or 1.0):
@@ -124,14 +142,18 @@ def run(paths=(), out="results.parquet", fmt: str | None = None, options: Option
                 summary.faces += sum(r["status"] == "ok" for r in result.rows)
                 if any(r["status"] == "error" for r in result.rows):
                     failed.add(result.work.source.path)
-                if result.work.last:   # an input is done with its last piece
+                if result.work.last:  # an input is done with its last piece
                     summary.images += result.work.source.media_type == "image"
                     summary.videos += result.work.source.media_type == "video"
                     bar.update(1)
             summary.errors = len(failed)
             elapsed = time.monotonic() - start
-            bar.set_postfix(frames=summary.frames, faces=summary.faces,
-                            faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}", refresh=False)
+            bar.set_postfix(
+                frames=summary.frames,
+                faces=summary.faces,
+                faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}",
+                refresh=False,
+            )
         finished = True
     finally:
         bar.close()
@@ -150,11 +172,15 @@ def describe_run(options: Options):
 
     analyzer = Analyzer(options.detector, options.detector_model, min_face=options.min_face)
     checker = getattr(analyzer.detector, "checker", None)
-    metadata = {"batchface_version": __version__, "detector": analyzer.detector_name,
-                "detector_sha256": sha256_of(analyzer.detector.path),
-                "detector_check_sha256": sha256_of(checker.path) if checker else None,
-                "keypoint_model_sha256": analyzer.keypoints.sha256,
-                "expression_model_sha256": analyzer.expression.sha256, "options": asdict(options)}
+    metadata = {
+        "batchface_version": __version__,
+        "detector": analyzer.detector_name,
+        "detector_sha256": sha256_of(analyzer.detector.path),
+        "detector_check_sha256": sha256_of(checker.path) if checker else None,
+        "keypoint_model_sha256": analyzer.keypoints.sha256,
+        "expression_model_sha256": analyzer.expression.sha256,
+        "options": asdict(options),
+    }
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
 
 

@@ -4,6 +4,7 @@ One row per face; an image or frame without a face gives one ``no_face`` row, an
 read one ``error`` row. Pixels of the original image, origin top-left, x before y. A row holds the
 columns it has values for; writers fill the others with nulls.
 """
+
 from __future__ import annotations
 
 import pyarrow as pa
@@ -11,9 +12,17 @@ import pyarrow as pa
 from batchface.landmarks import KAGGLE_NAMES
 
 #: where a row comes from, and what became of it: the columns of every row
-WHERE = {"source": pa.string(), "media_type": pa.string(), "frame_index": pa.int64(), "timestamp_s": pa.float64(),
-         "width": pa.int32(), "height": pa.int32(), "face_index": pa.int32(), "status": pa.string(),
-         "error": pa.string()}
+WHERE = {
+    "source": pa.string(),
+    "media_type": pa.string(),
+    "frame_index": pa.int64(),
+    "timestamp_s": pa.float64(),
+    "width": pa.int32(),
+    "height": pa.int32(),
+    "face_index": pa.int32(),
+    "status": pa.string(),
+    "error": pa.string(),
+}
 BOX = ("box_x", "box_y", "box_w", "box_h")
 KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
 
@@ -31,8 +40,14 @@ def schema(classes, landmark_names=()) -> pa.Schema:
 def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -> dict:
     """The columns saying where a row comes from: ``source`` (a :class:`batchface.inputs.Source`),
     the frame's index and time (images: 0 and None), the image's size in pixels."""
-    return {"source": source.path, "media_type": source.media_type, "frame_index": frame_index,
-            "timestamp_s": timestamp_s, "width": width, "height": height}
+    return {
+        "source": source.path,
+        "media_type": source.media_type,
+        "frame_index": frame_index,
+        "timestamp_s": timestamp_s,
+        "width": width,
+        "height": height,
+    }
 
 
 def error_row(at: dict, message: str) -> dict:
@@ -47,8 +62,15 @@ def face_rows(at: dict, faces, landmarks: bool) -> list[dict]:
         return [{**at, "status": "no_face"}]
     rows = []
     for i, face in enumerate(faces):
-        row = {**at, "face_index": i, "status": "ok", **dict(zip(BOX, face.box)), "det_score": face.score,
-               "emotion": face.emotion, "emotion_score": face.emotion_score}
+        row = {
+            **at,
+            "face_index": i,
+            "status": "ok",
+            **dict(zip(BOX, face.box)),
+            "det_score": face.score,
+            "emotion": face.emotion,
+            "emotion_score": face.emotion_score,
+        }
         for name, (x, y) in face.keypoints.items():
             row[f"{name}_x"], row[f"{name}_y"] = x, y
         row.update({f"p_{c}": p for c, p in face.probabilities.items()})

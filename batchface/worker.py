@@ -2,6 +2,7 @@
 once. Every engine calls :func:`run_task`: the worker processes of a local run, a run in the calling
 process, and a Ray actor.
 """
+
 from __future__ import annotations
 
 import functools
@@ -12,7 +13,7 @@ from batchface.decoding import VideoReader, read_picture
 from batchface.errors import InputError, one_line
 from batchface.plan import Work
 
-FRAMES_PER_BATCH = 16   # video frames whose faces share one model call
+FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
 
 
 @dataclass
@@ -50,11 +51,12 @@ class Worker:
         for w in works:
             try:
                 pictures[w] = read_picture(w.source.path, side_needed)
-            except Exception as e:   # anything a decoder throws stays this file's problem
+            except Exception as e:  # anything a decoder throws stays this file's problem
                 message = str(e) if isinstance(e, InputError) else one_line(e)
                 results[w] = Result(w, [table.error_row(table.where(w.source, 0), message)], 0)
-        for (w, picture), faces in zip(pictures.items(), each_alone_if_need_be(
-                self.analyzer.analyze_pictures, list(pictures.values()))):
+        for (w, picture), faces in zip(
+            pictures.items(), each_alone_if_need_be(self.analyzer.analyze_pictures, list(pictures.values()))
+        ):
             at = table.where(w.source, 0, None, picture.width, picture.height)
             if isinstance(faces, Exception):
                 results[w] = Result(w, [table.error_row(at, one_line(faces))], 1)
@@ -62,9 +64,11 @@ class Worker:
             results[w] = Result(w, table.face_rows(at, faces, self.options.landmarks), 1)
             if self.options.annotate:
                 try:
-                    annotate.write_image(annotate.mirrored_path(self.options.annotate, w.source.path, "image"),
-                                         annotate.draw(picture.image, faces))
-                except Exception as e:   # the rows are good; say in them that their picture is missing
+                    annotate.write_image(
+                        annotate.mirrored_path(self.options.annotate, w.source.path, "image"),
+                        annotate.draw(picture.image, faces),
+                    )
+                except Exception as e:  # the rows are good; say in them that their picture is missing
                     for row in results[w].rows:
                         row["error"] = f"annotated copy not written: {one_line(e)}"
         return [results[w] for w in works]
@@ -72,11 +76,13 @@ class Worker:
     def _video(self, work: Work) -> Result:
         source, rows, frames, sink = work.source, [], 0, None
         try:
-            reader = VideoReader(source.path, self.options.every, self.options.fps, self.options.max_frames,
-                                 work.start, work.stop)
+            reader = VideoReader(
+                source.path, self.options.every, self.options.fps, self.options.max_frames, work.start, work.stop
+            )
             if self.options.annotate:
-                sink = annotate.VideoSink(annotate.mirrored_path(self.options.annotate, source.path, "video"),
-                                          reader.sample_fps)
+                sink = annotate.VideoSink(
+                    annotate.mirrored_path(self.options.annotate, source.path, "video"), reader.sample_fps
+                )
             batch = []
             for frame in reader:
                 batch.append(frame)
@@ -86,16 +92,20 @@ class Worker:
             rows += self._frames(source, batch, sink)
             frames += len(batch)
             if frames == 0 and work.start == 0:
-                rows = [table.error_row(table.where(source, None, None, reader.width or None, reader.height or None),
-                                        "no frame could be decoded")]
+                rows = [
+                    table.error_row(
+                        table.where(source, None, None, reader.width or None, reader.height or None),
+                        "no frame could be decoded",
+                    )
+                ]
         except InputError as e:
             rows = [table.error_row(table.where(source), str(e))]
-        except Exception as e:   # rows of frames already analysed stay; one error row says where it broke
+        except Exception as e:  # rows of frames already analysed stay; one error row says where it broke
             rows.append(table.error_row(table.where(source), f"after {frames} frames: {one_line(e)}"))
         finally:
             if sink is not None:
                 sink.close()
-        if sink is not None and sink.error:   # the rows are good; say in them that their video is missing
+        if sink is not None and sink.error:  # the rows are good; say in them that their video is missing
             for row in rows:
                 row["error"] = row.get("error") or sink.error
         return Result(work, rows, frames)

@@ -6,6 +6,7 @@ joined into ``<out>`` when the run ends. :mod:`batchface.journal` records each w
 resumed run drops anything written after the last commit, so the finished table has exactly the rows
 of an uninterrupted run.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ class ParquetTable:
         self.parts.mkdir(parents=True, exist_ok=True)
         for part in self.parts.iterdir():
             if part.name not in kept:
-                part.unlink()   # written after the last commit, or a temporary file
+                part.unlink()  # written after the last commit, or a temporary file
         self.count = len(kept)
 
     def take_up(self) -> dict:
@@ -49,7 +50,7 @@ class ParquetTable:
 
     def write(self, rows: list[dict]) -> dict:
         name = f"part-{self.count:06d}.parquet"
-        temporary = self.parts / f".{name}.tmp"   # a leading dot hides it from readers of the folder
+        temporary = self.parts / f".{name}.tmp"  # a leading dot hides it from readers of the folder
         pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), temporary)
         fsync(temporary)
         os.replace(temporary, self.parts / name)
@@ -78,8 +79,8 @@ class TextTable:
     def start(self, last: dict | None) -> None:
         if last:
             with open(self.path, "r+b") as f:
-                f.truncate(last["offset"])   # what was written after the last commit
-        else:   # nothing committed: a torn header, perhaps, is written again
+                f.truncate(last["offset"])  # what was written after the last commit
+        else:  # nothing committed: a torn header, perhaps, is written again
             self.path.write_text(self.header(), encoding="utf-8")
             fsync(self.path)
 
@@ -121,8 +122,9 @@ class JsonlTable(TextTable):
     def text(self, rows: list[dict]) -> str:
         # JSON has no NaN or infinity: those become null
         clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
-        return "".join(json.dumps({k: clean(r.get(k)) for k in self.schema.names}, ensure_ascii=False) + "\n"
-                       for r in rows)
+        return "".join(
+            json.dumps({k: clean(r.get(k)) for k in self.schema.names}, ensure_ascii=False) + "\n" for r in rows
+        )
 
 
 FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}
@@ -139,8 +141,9 @@ def format_of(path, fmt: str | None = None) -> str:
         if ext in table.extensions:
             return name
     known = ", ".join(f".{e}" for table in FORMATS.values() for e in table.extensions)
-    raise ValueError(f"cannot tell the format from {Path(path).name!r}: use --format {'|'.join(FORMATS)} "
-                     f"or an extension {known}")
+    raise ValueError(
+        f"cannot tell the format from {Path(path).name!r}: use --format {'|'.join(FORMATS)} or an extension {known}"
+    )
 
 
 class TableWriter:
@@ -155,14 +158,23 @@ class TableWriter:
 
     flush_rows = 2000
 
-    def __init__(self, path, fmt: str, table_schema: pa.Schema, metadata: dict | None = None,
-                 resume: bool = False, commit_seconds: float = 2.0):
+    def __init__(
+        self,
+        path,
+        fmt: str,
+        table_schema: pa.Schema,
+        metadata: dict | None = None,
+        resume: bool = False,
+        commit_seconds: float = 2.0,
+    ):
         path = Path(path)
         schema = table_schema.with_metadata({"batchface": json.dumps(metadata)}) if metadata else table_schema
         self.table = FORMATS[fmt](path, schema)
         # what must not change between a run and its --resume: the columns and what shapes the rows
-        identity = {"columns": table_schema.names, **{k: v for k, v in (metadata or {}).items()
-                                                      if k != "batchface_version"}}
+        identity = {
+            "columns": table_schema.names,
+            **{k: v for k, v in (metadata or {}).items() if k != "batchface_version"},
+        }
         self.journal = Journal(path, identity)
         self.commit_seconds = commit_seconds
         self._pending: list[tuple[tuple, list[dict]]] = []
@@ -191,12 +203,17 @@ class TableWriter:
         table = read_table(path, fmt)
         stored = (table.schema.metadata or {}).get(b"batchface")
         if stored:
-            self.journal.check_same_run({"columns": table.schema.names, **{
-                k: v for k, v in json.loads(stored).items() if k != "batchface_version"}})
+            self.journal.check_same_run(
+                {
+                    "columns": table.schema.names,
+                    **{k: v for k, v in json.loads(stored).items() if k != "batchface_version"},
+                }
+            )
         elif table.num_columns and table.schema.names != self.table.schema.names:
             # CSV and JSONL keep no metadata: the columns are all that can be checked
-            raise ValueError(f"--resume of {path}: its columns differ from this run's "
-                             "(--landmarks, or another expression model?)")
+            raise ValueError(
+                f"--resume of {path}: its columns differ from this run's (--landmarks, or another expression model?)"
+            )
         rows = table.select(["source", "status"]).to_pylist() if table.num_columns else []
         done = list(dict.fromkeys(whole(r["source"]) for r in rows))
         failed = list(dict.fromkeys(whole(r["source"]) for r in rows if r["status"] == "error"))
@@ -215,8 +232,11 @@ class TableWriter:
         """Write pending rows, make them durable, then record their keys in the journal."""
         if self._pending:
             where = self.table.write([row for _, rows in self._pending for row in rows])
-            self.journal.record([key for key, _ in self._pending], [
-                key for key, rows in self._pending if any(r.get("status") == "error" for r in rows)], where)
+            self.journal.record(
+                [key for key, _ in self._pending],
+                [key for key, rows in self._pending if any(r.get("status") == "error" for r in rows)],
+                where,
+            )
         self._pending, self._pending_rows, self._last_flush = [], 0, time.monotonic()
 
     def close(self, finished: bool = True) -> None:
@@ -233,12 +253,15 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     if fmt == "parquet":
         return pq.read_table(path)
     from batchface.table import schema
+
     # text columns stay text: a source named "123" must not come back as a number
     text = {f.name: f.type for f in schema(()) if f.type == pa.string()}
     if fmt == "csv":
         import pyarrow.csv as pcsv
+
         return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text))
     import pyarrow.json as pjson
+
     with open(path, encoding="utf-8") as f:
         head = json.loads(f.readline() or "{}")
     if not head:

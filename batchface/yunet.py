@@ -6,6 +6,7 @@ The network sees the image scaled so that its longer side is at most :attr:`YuNe
 pixels wide at that scale up to faces that fill the frame or run off its edge, dim, blurred and
 turned ones included (``reports/detectors.md``).
 """
+
 from __future__ import annotations
 
 import json
@@ -33,22 +34,25 @@ class YuNet:
     side (pixels) the network sees without ``min_face`` (default :attr:`SIDE`).
     """
 
-    SIDE = 960      # the longer side (pixels) the network sees by default: faces of 1/40 of it are FACE_PX wide
-    FACE_PX = 24    # on the keypoint set's frames scaled so, YuNet finds 99 % of faces this wide, 93 % at 20 px
-    SURE = 0.9      # a score from which YuNet is trusted alone
-    EDGE_SCORE = 0.6    # the score that suffices for a face cut by the image's border: it shows less of itself
-    EDGE = 0.1          # a face is cut when an eye or its mouth is this close to a border (a fraction of its width)
-    CHECK_WIDTH = 64    # pixels: from this width on, BlazeFace found every frontal face of the keypoint set's
-    FRONTAL = 3.5       # training frames that YuNet found, 586 of 586; frontal: box width < 3.5 x eye distance
+    SIDE = 960  # the longer side (pixels) the network sees by default: faces of 1/40 of it are FACE_PX wide
+    FACE_PX = 24  # on the keypoint set's frames scaled so, YuNet finds 99 % of faces this wide, 93 % at 20 px
+    SURE = 0.9  # a score from which YuNet is trusted alone
+    EDGE_SCORE = 0.6  # the score that suffices for a face cut by the image's border: it shows less of itself
+    EDGE = 0.1  # a face is cut when an eye or its mouth is this close to a border (a fraction of its width)
+    CHECK_WIDTH = 64  # pixels: from this width on, BlazeFace found every frontal face of the keypoint set's
+    FRONTAL = 3.5  # training frames that YuNet found, 586 of 586; frontal: box width < 3.5 x eye distance
 
-    def __init__(self, path=YUNET_FILE, threads: int = 1, min_face: int | None = None, checker=None,
-                 side: int | None = None):
+    def __init__(
+        self, path=YUNET_FILE, threads: int = 1, min_face: int | None = None, checker=None, side: int | None = None
+    ):
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
         if (meta.get("batchface_task"), meta.get("input_normalization")) != ("face_detection", YUNET_NORMALIZATION):
-            raise ValueError(f"{self.path}: not a face detector made by export/yunet.py (its metadata says "
-                             f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})")
+            raise ValueError(
+                f"{self.path}: not a face detector made by export/yunet.py (its metadata says "
+                f"task {meta.get('batchface_task')!r}, input {meta.get('input_normalization')!r})"
+            )
         self.strides = json.loads(meta["strides"])
         self.multiple = int(meta["input_multiple"])
         self.score_threshold = float(meta["score_threshold"])
@@ -74,8 +78,9 @@ class YuNet:
         scale = self.scale_for(width, height)
         image = image_bgr
         if scale < 1.0:
-            image = cv2.resize(image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))),
-                               interpolation=cv2.INTER_AREA)
+            image = cv2.resize(
+                image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+            )
         found = self._run(image)
         # each axis has its own factor back: the sides were rounded (and kept >= 1 pixel) apart
         to_image = np.array([width / image.shape[1], height / image.shape[0]])
@@ -83,8 +88,9 @@ class YuNet:
         found = found.select((found.scores >= self.score_threshold) | self.cut_off(found, width, height))
         if self.checker is not None:
             unsure = self.needs_check(found, width, height)
-            agreed = np.array([not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))],
-                              dtype=bool)
+            agreed = np.array(
+                [not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))], dtype=bool
+            )
             found = found.select(agreed)
         return found.at_least(self.min_face).sorted()
 
@@ -93,15 +99,20 @@ class YuNet:
         height, width = image.shape[:2]
         padded_h, padded_w = (-(-side // self.multiple) * self.multiple for side in (height, width))
         padded = cv2.copyMakeBorder(image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_CONSTANT, value=0)
-        outputs = dict(zip(self.output_names, self.session.run(
-            None, {self.input_name: padded.transpose(2, 0, 1)[None].astype(np.float32)})))
+        outputs = dict(
+            zip(
+                self.output_names,
+                self.session.run(None, {self.input_name: padded.transpose(2, 0, 1)[None].astype(np.float32)}),
+            )
+        )
         boxes, scores, points = [], [], []
         for stride in self.strides:
             cols = padded_w // stride
-            score = np.sqrt(np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1)
-                            * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1))
+            score = np.sqrt(
+                np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1) * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
+            )
             keep = np.flatnonzero(score >= min(self.score_threshold, self.EDGE_SCORE))
-            cell = np.stack([keep % cols, keep // cols], 1).astype(np.float64)   # x, y of each anchor cell
+            cell = np.stack([keep % cols, keep // cols], 1).astype(np.float64)  # x, y of each anchor cell
             box = outputs[f"bbox_{stride}"][0, keep].astype(np.float64)
             centre, size = (cell + box[:, :2]) * stride, np.exp(box[:, 2:4]) * stride
             boxes.append(np.hstack([centre - size / 2, size]))
@@ -126,8 +137,12 @@ class YuNet:
             return np.zeros(0, bool)
         w = found.boxes[:, 2]
         eyes = np.linalg.norm(found.points[:, 1] - found.points[:, 0], axis=1)
-        return ((found.scores < self.SURE) & (w >= self.CHECK_WIDTH) & (w < self.FRONTAL * eyes)
-                & ~self.cut_off(found, width, height))
+        return (
+            (found.scores < self.SURE)
+            & (w >= self.CHECK_WIDTH)
+            & (w < self.FRONTAL * eyes)
+            & ~self.cut_off(found, width, height)
+        )
 
     def cut_off(self, found: Detections, width: int, height: int) -> np.ndarray:
         """Which faces the border of a ``width`` x ``height`` image cuts: an eye or the mouth outside

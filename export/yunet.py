@@ -10,20 +10,22 @@ read its outputs. The export fails unless ``batchface.yunet.YuNet`` finds what O
 ``cv2.FaceDetectorYN`` finds with the source file, to 1e-3 pixels, on real photos. ``--check FILE``
 also fails unless the result has the nodes, weights and metadata of FILE.
 """
+
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from batchface.models import sha256_of
 from batchface.yunet import YUNET_NORMALIZATION, YuNet
+from export.common import set_metadata
 
 SOURCE_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
-PARITY_TOLERANCE = 1e-3   # pixels
+PARITY_TOLERANCE = 1e-3  # pixels
 METADATA = {
     "batchface_task": "face_detection",
     "input_normalization": YUNET_NORMALIZATION,
@@ -34,7 +36,7 @@ METADATA = {
     "nms_iou": "0.3",
     "keypoint_names": json.dumps(["right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner"]),
     "source": "YuNet face_detection_yunet_2023mar.onnx, OpenCV Zoo (models/face_detection_yunet), MIT, "
-              f"sha256 {SOURCE_SHA256}; input height and width made free",
+    f"sha256 {SOURCE_SHA256}; input height and width made free",
 }
 
 
@@ -45,9 +47,9 @@ def convert(source: Path):
     model = onnx.load(source)
     dims = model.graph.input[0].type.tensor_type.shape.dim
     dims[2].dim_param, dims[3].dim_param = "height", "width"
-    for output in model.graph.output:   # [1, anchors, values]: the anchors follow the input's size
+    for output in model.graph.output:  # [1, anchors, values]: the anchors follow the input's size
         output.type.tensor_type.shape.dim[1].dim_param = "anchors"
-    onnx.helper.set_model_props(model, METADATA)
+    set_metadata(model, METADATA)
     onnx.checker.check_model(model)
     return model
 
@@ -56,8 +58,14 @@ def opencv_faces(source: Path, image: np.ndarray) -> np.ndarray:
     """[N, 15] as ``cv2.FaceDetectorYN`` returns them, at the image's own size, left to right."""
     import cv2
 
-    detector = cv2.FaceDetectorYN.create(str(source), "", (image.shape[1], image.shape[0]),
-                                         float(METADATA["score_threshold"]), float(METADATA["nms_iou"]), 5000)
+    detector = cv2.FaceDetectorYN.create(
+        str(source),
+        "",
+        (image.shape[1], image.shape[0]),
+        float(METADATA["score_threshold"]),
+        float(METADATA["nms_iou"]),
+        5000,
+    )
     faces = detector.detect(image)[1]
     faces = np.zeros((0, 15)) if faces is None else faces
     return faces[np.argsort(faces[:, 0] + faces[:, 2] / 2, kind="stable")]
@@ -67,7 +75,7 @@ def parity(source: Path, out: Path, images: list[Path]) -> float:
     """Largest difference (pixels) between this file's faces and OpenCV's on ``images`` (each at its own size)."""
     import cv2
 
-    ours = YuNet(out, side=1 << 30)   # at the image's own size, as OpenCV runs it here
+    ours = YuNet(out, side=1 << 30)  # at the image's own size, as OpenCV runs it here
     worst = 0.0
     for path in images:
         image = cv2.imread(str(path))
@@ -92,7 +100,7 @@ def main(argv=None):
     args = p.parse_args(argv)
     import onnx
 
-    got = hashlib.sha256(args.source.read_bytes()).hexdigest()
+    got = sha256_of(args.source)
     if got != SOURCE_SHA256:
         raise SystemExit(f"{args.source} has sha256 {got}, not the published file's {SOURCE_SHA256}")
     model = convert(args.source)

@@ -16,6 +16,7 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
 
 The machine's speed drifts; ratios of rows measured minutes apart in one run are what to compare.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,17 +39,20 @@ def _init(load_models: bool):
     import cv2
 
     from batchface import Analyzer
+
     cv2.setNumThreads(1)
     _analyzer = Analyzer(threads=1) if load_models else None
 
 
 def _decode(path):
     from batchface.decoding import read_image
+
     return read_image(path).shape[0]
 
 
 def _analyze(path):
     from batchface.decoding import read_picture
+
     return len(_analyzer.analyze_pictures([read_picture(path, _analyzer.detector.side_needed)])[0])
 
 
@@ -68,9 +72,14 @@ def timed_run(folder: Path, workers: int, code_dir: Path | None = None) -> dict:
     if code_dir:
         env["PYTHONPATH"] = str(code_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        env["BATCHFACE_CACHE"] = tmp   # an older batchface looks for a fetched detector there: there is none
-        done = subprocess.run([sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet",
-                               str(workers)], env=env, capture_output=True, text=True, check=True)
+        env["BATCHFACE_CACHE"] = tmp  # an older batchface looks for a fetched detector there: there is none
+        done = subprocess.run(
+            [sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet", str(workers)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -83,7 +92,8 @@ def peer(paths: list[str], python: str | None) -> dict | str:
         listing.flush()
         done = subprocess.run([python, str(HERE / "peer_fer.py"), listing.name], capture_output=True, text=True)
     if done.returncode:
-        return f"skipped: the peer failed ({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode})"
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode
+        return f"skipped: the peer failed ({why})"
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -94,6 +104,7 @@ def stages(paths: list[str], batch: int = 8, **models) -> dict:
 
     from batchface import Analyzer
     from batchface.decoding import read_picture
+
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1, **models)
     side_needed = analyzer.detector.side_needed
@@ -103,14 +114,16 @@ def stages(paths: list[str], batch: int = 8, **models) -> dict:
     clock = time.perf_counter
     for i in range(0, len(paths), batch):
         t = clock()
-        pictures = [read_picture(p, side_needed) for p in paths[i:i + batch]]
+        pictures = [read_picture(p, side_needed) for p in paths[i : i + batch]]
         spent["decode"] += clock() - t
         t = clock()
         detections = [analyzer.detect(p.image).scaled(*p.scale) for p in pictures]
         spent["detect"] += clock() - t
-        t = clock()   # as Analyzer.analyze_pictures does
-        pictures = [p.full() if p.reduced and not analyzer.large_enough(d, min(p.scale)) else p
-                    for p, d in zip(pictures, detections)]
+        t = clock()  # as Analyzer.analyze_pictures does
+        pictures = [
+            p.full() if p.reduced and not analyzer.large_enough(d, min(p.scale)) else p
+            for p, d in zip(pictures, detections)
+        ]
         spent["decode"] += clock() - t
         t = clock()
         kp_crops, kp_maps, ex_crops = analyzer.cut([p.image for p in pictures], detections, [p.scale for p in pictures])
@@ -125,8 +138,12 @@ def stages(paths: list[str], batch: int = 8, **models) -> dict:
         analyzer.assemble(detections, points, kp_maps, probs)
         spent["faces' fields"] += clock() - t
         faces += len(kp_crops)
-    return {"ms": {k: 1000 * v / len(paths) for k, v in spent.items()}, "faces": faces, "images": len(paths),
-            "ms_per_face": {k: 1000 * spent[k] / max(faces, 1) for k in ("keypoint model", "expression model")}}
+    return {
+        "ms": {k: 1000 * v / len(paths) for k, v in spent.items()},
+        "faces": faces,
+        "images": len(paths),
+        "ms_per_face": {k: 1000 * spent[k] / max(faces, 1) for k in ("keypoint model", "expression model")},
+    }
 
 
 def linked_copies(originals: list[str], repeat: int, into: Path) -> list[str]:
@@ -153,41 +170,73 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         fer = peer(paths, args.peer_python)
     faces = sum(found)
     run_ips = ours["images"] / ours["seconds"]
-    rows = [("decode only", f"{args.workers} processes", n / t_decode, None, None),
-            ("`Analyzer.analyze` loop", f"{args.workers} processes", n / t_loop, faces / t_loop, None),
-            ("**`batchface run`**", f"{args.workers} workers", run_ips, ours["faces"] / ours["seconds"],
-             ours["worker_peak_mb"])]
+    rows = [
+        ("decode only", f"{args.workers} processes", n / t_decode, None, None),
+        ("`Analyzer.analyze` loop", f"{args.workers} processes", n / t_loop, faces / t_loop, None),
+        (
+            "**`batchface run`**",
+            f"{args.workers} workers",
+            run_ips,
+            ours["faces"] / ours["seconds"],
+            ours["worker_peak_mb"],
+        ),
+    ]
     if old:
-        rows.append((f"`batchface run` at {args.baseline_name}", f"{args.workers} workers", old["images"] / old["seconds"],
-                     old["faces"] / old["seconds"], old["worker_peak_mb"]))
+        rows.append(
+            (
+                f"`batchface run` at {args.baseline_name}",
+                f"{args.workers} workers",
+                old["images"] / old["seconds"],
+                old["faces"] / old["seconds"],
+                old["worker_peak_mb"],
+            )
+        )
     if isinstance(fer, dict):
-        rows.append((fer["name"], "1 process", fer["images"] / fer["seconds"], fer["faces"] / fer["seconds"], fer["peak_mb"]))
-    lines = [f"## {name}: {len(originals)} files" + (f" x {repeat} = {n} images" if repeat > 1 else ""), "",
-             "| what | processes | images/s | faces/s | peak MB a process | `batchface run` is |",
-             "| --- | --- | --- | --- | --- | --- |"]
+        rows.append(
+            (fer["name"], "1 process", fer["images"] / fer["seconds"], fer["faces"] / fer["seconds"], fer["peak_mb"])
+        )
+    lines = [
+        f"## {name}: {len(originals)} files" + (f" x {repeat} = {n} images" if repeat > 1 else ""),
+        "",
+        "| what | processes | images/s | faces/s | peak MB a process | `batchface run` is |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for what, procs, ips, fps, mb in rows:
-        lines.append(f"| {what} | {procs} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} | "
-                     f"{'' if mb is None else f'{mb:.0f}'} | {run_ips / ips:.2f}x |")
+        lines.append(
+            f"| {what} | {procs} | {ips:.1f} | {'' if fps is None else f'{fps:.1f}'} | "
+            f"{'' if mb is None else f'{mb:.0f}'} | {run_ips / ips:.2f}x |"
+        )
     if not isinstance(fer, dict):
         lines += ["", f"Peer: {fer}."]
     steps = [("the shipped models", {})]
-    if args.baseline:   # the models of the baseline, then this checkout's, one change at a time
+    if args.baseline:  # the models of the baseline, then this checkout's, one change at a time
         old_kp, old_ex = (args.baseline / "batchface" / "assets" / f"{m}.onnx" for m in ("keypoints", "expression"))
-        steps = [(f"{args.baseline_name}'s models, BlazeFace",
-                  {"detector": "blazeface", "keypoint_model": old_kp, "expression_model": old_ex}),
-                 ("+ YuNet checked by BlazeFace", {"keypoint_model": old_kp, "expression_model": old_ex}),
-                 ("+ this checkout's expression model", {"keypoint_model": old_kp}),
-                 ("+ this checkout's keypoint model (all shipped now)", {})]
-    lines += ["", f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); "
-              "models per face:", "",
-              "| models | decode | detect | crops | keypoint model | expression model | faces' fields | total "
-              "| images/s | faces | keypoint ms a face | expression ms a face |", "|" + " --- |" * 12]
+        steps = [
+            (
+                f"{args.baseline_name}'s models, BlazeFace",
+                {"detector": "blazeface", "keypoint_model": old_kp, "expression_model": old_ex},
+            ),
+            ("+ YuNet checked by BlazeFace", {"keypoint_model": old_kp, "expression_model": old_ex}),
+            ("+ this checkout's expression model", {"keypoint_model": old_kp}),
+            ("+ this checkout's keypoint model (all shipped now)", {}),
+        ]
+    lines += [
+        "",
+        f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); models per face:",
+        "",
+        "| models | decode | detect | crops | keypoint model | expression model | faces' fields | total "
+        "| images/s | faces | keypoint ms a face | expression ms a face |",
+        "|" + " --- |" * 12,
+    ]
     for label, models in steps:
         stage = stages(originals, **models)
         ms = stage["ms"]
-        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in ms.values()) + f" | {sum(ms.values()):.2f} | "
-                     f"{1000 / sum(ms.values()):.1f} | {stage['faces']} | "
-                     + " | ".join(f"{v:.2f}" for v in stage["ms_per_face"].values()) + " |")
+        lines.append(
+            f"| {label} | " + " | ".join(f"{v:.2f}" for v in ms.values()) + f" | {sum(ms.values()):.2f} | "
+            f"{1000 / sum(ms.values()):.1f} | {stage['faces']} | "
+            + " | ".join(f"{v:.2f}" for v in stage["ms_per_face"].values())
+            + " |"
+        )
     return lines + [""]
 
 
@@ -201,15 +250,24 @@ def main(argv=None):
     p.add_argument("--baseline", type=Path, help="a checkout of another batchface to time beside this one")
     p.add_argument("--out", type=Path, default=Path("reports/bench.md"))
     args = p.parse_args(argv)
-    args.baseline_name = (subprocess.run(["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"],
-                                         capture_output=True, text=True).stdout.strip() or str(args.baseline)
-                          if args.baseline else None)
+    args.baseline_name = (
+        subprocess.run(
+            ["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+        ).stdout.strip()
+        or str(args.baseline)
+        if args.baseline
+        else None
+    )
 
     from batchface.inputs import walk
 
-    lines = [f"# Bench, {datetime.date.today().isoformat()}", "",
-             f"`python tests/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {os.cpu_count()} CPUs. "
-             "Each table's rows were measured one after the other in one run; compare ratios within a table.", ""]
+    lines = [
+        f"# Bench, {datetime.date.today().isoformat()}",
+        "",
+        f"`python tests/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {os.cpu_count()} CPUs. "
+        "Each table's rows were measured one after the other in one run; compare ratios within a table.",
+        "",
+    ]
     photos = [s.path for s in walk([args.photos]) if s.media_type == "image"]
     lines += bench_folder(f"Photos (`{args.photos}`)", photos, args.repeat, args)
     if args.frames:

@@ -6,6 +6,7 @@ Seconds count from the call of ``run()`` to its return, so they include starting
 loading the models. ``worker_peak_mb`` is the largest resident size any worker reached. Only the
 API of every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``).
 """
+
 import json
 import multiprocessing
 import resource
@@ -19,8 +20,17 @@ if __name__ == "__main__":
     start = time.perf_counter()
     summary = run([folder], out, workers=workers, progress=False)
     seconds = time.perf_counter() - start
-    for worker in multiprocessing.active_children():   # reaped, so that their peak is counted
+    for worker in multiprocessing.active_children():  # reaped, so that their peak is counted
         worker.join(30)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024   # kilobytes on Linux
-    print(json.dumps({"images": summary.images, "faces": summary.faces, "errors": summary.errors,
-                      "seconds": seconds, "worker_peak_mb": peak}))
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kilobytes on Linux
+    print(
+        json.dumps(
+            {
+                "images": summary.images,
+                "faces": summary.faces,
+                "errors": summary.errors,
+                "seconds": seconds,
+                "worker_peak_mb": peak,
+            }
+        )
+    )

@@ -3,6 +3,7 @@
 Used by the tests and by ``tests/eval_detectors.py`` (``reports/detectors.md``). Boxes are (x, y, w, h)
 in pixels, origin top-left.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -23,4 +24,4 @@ def cut_by_the_border(image: np.ndarray, box, kept: float) -> np.ndarray:
     width stays in the picture, with a face height above and below and two face widths to the right."""
     x, y, w, h = (int(round(v)) for v in box)
     left = x + int(round(w * (1 - kept)))
-    return image[max(0, y - h):y + 2 * h, left:left + 3 * w].copy()
+    return image[max(0, y - h) : y + 2 * h, left : left + 3 * w].copy()

@@ -1,4 +1,5 @@
 """Shared fixtures. Tests that need the real data of ``../shared/data`` skip when it is absent."""
+
 from __future__ import annotations
 
 import os
@@ -33,4 +34,5 @@ def yunet_file() -> Path:
 @pytest.fixture(scope="session")
 def analyzer():
     from batchface import Analyzer
+
     return Analyzer()

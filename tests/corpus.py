@@ -1,4 +1,5 @@
 """Hand-made input files: real encodings written by OpenCV and Pillow, and broken ones."""
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,7 @@ def bad_inputs(folder: Path, face_jpg: Path, decoded: str = "ok") -> dict[str, s
         expect[name] = status
 
     put("zero_bytes.jpg", b"", "error")
-    put("truncated.jpg", data[: len(data) // 3], "any")     # decoders may recover the top third
+    put("truncated.jpg", data[: len(data) // 3], "any")  # decoders may recover the top third
     put("text_named.jpg", b"this is not an image\n" * 20, "error")
     put("one_pixel.png", cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))[1].tobytes(), "no_face")
     put("bomb.png", png_header_only(15000, 15000), "error")  # over our limit, under OpenCV's default

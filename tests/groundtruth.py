@@ -1,4 +1,5 @@
 """The checked face boxes of the dlib sample photos, and box matching."""
+
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
@@ -10,8 +11,9 @@ def annotated_boxes(samples: Path) -> dict[str, list[tuple[int, int, int, int]]]
     out = {}
     for name in ("training.xml", "testing.xml"):
         for image in ET.parse(samples / "dlib_faces" / name).getroot().iter("image"):
-            out[image.get("file")] = [tuple(int(b.get(k)) for k in ("left", "top", "width", "height"))
-                                      for b in image.iter("box")]
+            out[image.get("file")] = [
+                tuple(int(b.get(k)) for k in ("left", "top", "width", "height")) for b in image.iter("box")
+            ]
     return out
 
 

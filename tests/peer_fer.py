@@ -7,6 +7,7 @@ Lite): ``cv2.imread`` and ``FER().detect_emotions`` on each image. The first ima
 and is not timed. fer needs OpenCV 4 (``cv2.CascadeClassifier``) and TensorFlow, so it runs in an
 environment of its own (``make bench`` makes it from ``tests/peer-requirements.txt``).
 """
+
 import json
 import resource
 import sys
@@ -25,5 +26,14 @@ if __name__ == "__main__":
     for path in paths:
         faces += len(detector.detect_emotions(cv2.imread(path)))
     seconds = time.perf_counter() - start
-    print(json.dumps({"name": f"fer {__version__}", "images": len(paths), "faces": faces, "seconds": seconds,
-                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "name": f"fer {__version__}",
+                "images": len(paths),
+                "faces": faces,
+                "seconds": seconds,
+                "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )

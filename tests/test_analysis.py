@@ -1,4 +1,5 @@
 """The Python API on real photos: Analyzer().analyze(image) -> faces in original-image pixels."""
+
 import cv2
 import numpy as np
 import pytest
@@ -31,7 +32,7 @@ def test_one_face_with_keypoints_inside_its_box(analyzer, photo):
 
 def test_keypoints_agree_with_the_detectors_eyes(analyzer, photo):
     (face,) = analyzer.analyze(photo)
-    (left, right, _), = analyzer.detect(photo).points
+    ((left, right, _),) = analyzer.detect(photo).points
     d = eye_distance(face)
     assert np.hypot(*(np.array(face.keypoints["right_eye_center"]) - left)) < 0.25 * d
     assert np.hypot(*(np.array(face.keypoints["left_eye_center"]) - right)) < 0.25 * d
@@ -80,9 +81,10 @@ def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer
 def test_faces_too_small_in_the_reduced_image_are_cut_from_the_full_one(analyzer, samples, monkeypatch):
     from batchface.decoding import Picture, read_picture
 
-    picture = read_picture(samples / "dlib_faces" / "bald_guys.jpg", lambda w, h: 960)   # 24 faces of 60-75 px eyes
+    picture = read_picture(samples / "dlib_faces" / "bald_guys.jpg", lambda w, h: 960)  # 24 faces of 60-75 px eyes
     assert picture.reduced and not analyzer.large_enough(
-        analyzer.detect(picture.image).scaled(*picture.scale), min(picture.scale))
+        analyzer.detect(picture.image).scaled(*picture.scale), min(picture.scale)
+    )
     decoded_again = []
     monkeypatch.setattr(Picture, "full", lambda self: decoded_again.append(self) or read_picture(self.path))
     assert len(analyzer.analyze_pictures([picture])[0]) == 24 and decoded_again == [picture]

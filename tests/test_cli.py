@@ -1,4 +1,5 @@
 """The command line, through typer's runner and as a real subprocess."""
+
 import json
 import shutil
 import subprocess
@@ -28,6 +29,7 @@ def faceless_folder(tmp_path):
     """One photo without a face, for what does not need the sample photos."""
     import cv2
     import numpy as np
+
     d = tmp_path / "in"
     d.mkdir()
     cv2.imwrite(str(d / "one.jpg"), np.random.default_rng(0).integers(0, 255, (120, 160, 3), np.uint8))
@@ -47,9 +49,10 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     import pyarrow.parquet as pq
 
     from batchface.detection import create_detector
-    photo = samples / "dlib_faces" / "bald_guys.jpg"   # 24 faces of 103-326 px
+
+    photo = samples / "dlib_faces" / "bald_guys.jpg"  # 24 faces of 103-326 px
     out = tmp_path / "r.parquet"
-    args = ["run", str(photo), "--out", str(out), "--detector", "blazeface", "-w", "1", "-q"]   # a worker process
+    args = ["run", str(photo), "--out", str(out), "--detector", "blazeface", "-w", "1", "-q"]  # a worker process
     result = cli.invoke(app, args + ["--min-face", "150"])
     assert result.exit_code == 0, result.output
     expected = len(create_detector("blazeface", min_face=150).detect(cv2.imread(str(photo))))
@@ -66,12 +69,15 @@ def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
     assert "1 errors" in result.output
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--every", "2", "--fps", "1"], "either every (--every) or fps (--fps)"),
-    (["--resume", "--overwrite"], "resume (--resume) and overwrite (--overwrite) exclude each other"),
-    (["--format", "xlsx"], "unknown format"),
-    (["--detector", "haar"], "unknown detector"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--every", "2", "--fps", "1"], "either every (--every) or fps (--fps)"),
+        (["--resume", "--overwrite"], "resume (--resume) and overwrite (--overwrite) exclude each other"),
+        (["--format", "xlsx"], "unknown format"),
+        (["--detector", "haar"], "unknown detector"),
+    ],
+)
 def test_usage_errors_exit_2(faceless_folder, tmp_path, args, message):
     result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q", *args])
     assert result.exit_code == 2 and message in result.output
@@ -81,10 +87,25 @@ def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(facele
     (tmp_path / "text.onnx").write_text("not a model")
     for detector in ("blazeface", "yunet"):
         for path, message in ((tmp_path / "none.onnx", "no such file"), (tmp_path / "text.onnx", "cannot load")):
-            result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.csv"), "-w", "0", "-q",
-                                      "--detector", detector, "--detector-model", str(path)])
+            result = cli.invoke(
+                app,
+                [
+                    "run",
+                    str(faceless_folder),
+                    "--out",
+                    str(tmp_path / "r.csv"),
+                    "-w",
+                    "0",
+                    "-q",
+                    "--detector",
+                    detector,
+                    "--detector-model",
+                    str(path),
+                ],
+            )
             assert result.exit_code == 2 and message in result.output, result.output
-    from batchface.models import KEYPOINTS_FILE   # an ONNX file, but no detector
+    from batchface.models import KEYPOINTS_FILE  # an ONNX file, but no detector
+
     for detector in ("blazeface", "yunet"):
         result = cli.invoke(app, ["models", "--detector", detector, "--detector-model", str(KEYPOINTS_FILE)])
         assert result.exit_code == 2 and f"not a face detector made by export/{detector}.py" in result.output
@@ -105,7 +126,11 @@ def test_existing_output_is_not_clobbered(faceless_folder, tmp_path):
 def test_files_from_stdin(faceless_folder, tmp_path):
     out = tmp_path / "r.parquet"
     (faceless_folder / "x.txt").write_text("notes")
-    result = cli.invoke(app, ["run", "--files-from", "-", "--out", str(out), "-w", "0", "-q", "--verbose"], input=f"{faceless_folder / 'one.jpg'}\n{faceless_folder / 'x.txt'}\n")
+    result = cli.invoke(
+        app,
+        ["run", "--files-from", "-", "--out", str(out), "-w", "0", "-q", "--verbose"],
+        input=f"{faceless_folder / 'one.jpg'}\n{faceless_folder / 'x.txt'}\n",
+    )
     assert result.exit_code == 0, result.output
     assert "skipped (not an image or video)" in result.output
     assert read_table(out).column("source").to_pylist() == [str(faceless_folder / "one.jpg")]
@@ -137,8 +162,11 @@ def test_version():
 
 def test_as_a_subprocess(folder, tmp_path):
     out = tmp_path / "r.jsonl"
-    done = subprocess.run([sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "--workers", "1"],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "--workers", "1"],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     assert "1 faces" in done.stderr
     assert read_table(out).num_rows == 1

@@ -14,7 +14,7 @@ def similarity(angle_deg, scale, tx, ty):
 def test_points_that_are_a_similarity_of_the_template_land_on_it(angle):
     size = 96
     world = similarity(angle, 2.5, 310, 120)
-    points = crop.to_crop(crop.TEMPLATE * size, world)   # template placed into an "image"
+    points = crop.to_crop(crop.TEMPLATE * size, world)  # template placed into an "image"
     m = crop.alignment_matrix(points, size)
     np.testing.assert_allclose(crop.to_crop(points, m), crop.TEMPLATE * size, atol=1e-9)
 
@@ -53,11 +53,11 @@ def test_coincident_points_are_refused():
 def test_a_crop_from_an_image_decoded_at_half_size_matches_the_crop_from_the_full_image():
     """libjpeg's reduced decoding puts a half-size pixel's centre between two full-size pixels."""
     yy, xx = np.mgrid[0:400, 0:600].astype(np.float32)
-    full = (127 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)).astype(np.uint8)   # smooth, so both samplings agree
-    half = cv2.resize(full, (300, 200), interpolation=cv2.INTER_AREA)              # 2x2 means, as a 2x JPEG decode
+    full = (127 + 60 * np.sin(xx / 23.0) * np.cos(yy / 17.0)).astype(np.uint8)  # smooth, so both samplings agree
+    half = cv2.resize(full, (300, 200), interpolation=cv2.INTER_AREA)  # 2x2 means, as a 2x JPEG decode
     m = crop.alignment_matrix([[250.0, 180.0], [330.0, 182.0], [291.0, 262.0]], 96)
     from_full = crop.cut(full, m, 96).astype(float)
     from_half = crop.cut(half, crop.for_reduced(m, 2.0, 2.0), 96).astype(float)
-    shifted = crop.cut(half, np.hstack([m[:, :2] * 2, m[:, 2:]]), 96).astype(float)   # without the half-pixel offset
+    shifted = crop.cut(half, np.hstack([m[:, :2] * 2, m[:, 2:]]), 96).astype(float)  # without the half-pixel offset
     assert np.abs(from_half - from_full).mean() < 0.5 < np.abs(shifted - from_full).mean()
     assert crop.for_reduced(m, 1.0, 1.0) is m

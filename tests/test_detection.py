@@ -1,14 +1,15 @@
 """Detectors on the real sample photos, against dlib's checked face boxes."""
+
 import cv2
 import numpy as np
 import pytest
+from closeups import cut_by_the_border, filling_the_frame
+from groundtruth import annotated_boxes, matched
 
 from batchface.blazeface import BlazeFace, _tile_starts
 from batchface.boxes import Detections, iou, nms
 from batchface.detection import create_detector
 from batchface.yunet import YuNet
-from closeups import cut_by_the_border, filling_the_frame
-from groundtruth import annotated_boxes, matched
 
 
 @pytest.fixture(params=["yunet", "blazeface"], scope="module")
@@ -65,18 +66,18 @@ def test_the_default_finds_a_face_cut_by_the_border(samples, kept):
 def test_min_face_still_finds_every_face_that_wide(name, photo, min_face, samples):
     image = cv2.imread(str(samples / "dlib_faces" / photo))
     everything = create_detector(name).detect(image)
-    wide = [box for box in everything.boxes if box[2] >= 1.1 * min_face]   # 10 % margin: box sizes vary a little
+    wide = [box for box in everything.boxes if box[2] >= 1.1 * min_face]  # 10 % margin: box sizes vary a little
     found = create_detector(name, min_face=min_face).detect(image)
     assert 0 < len(wide) < len(everything)
     assert matched(wide, found.boxes) == len(wide)
-    assert (found.boxes[:, 2] >= min_face).all()   # narrower faces are left out
+    assert (found.boxes[:, 2] >= min_face).all()  # narrower faces are left out
 
 
 def test_yunet_scale_follows_the_image_and_min_face():
-    assert YuNet().scale_for(640, 480) == 1.0                  # never enlarged
+    assert YuNet().scale_for(640, 480) == 1.0  # never enlarged
     assert YuNet().scale_for(1920, 1080) == YuNet.SIDE / 1920
     assert YuNet(min_face=96).scale_for(1920, 1080) == YuNet.FACE_PX / 96
-    assert YuNet(min_face=12).scale_for(6000, 4000) == 1.0     # small faces in a large photo: at full size
+    assert YuNet(min_face=12).scale_for(6000, 4000) == 1.0  # small faces in a large photo: at full size
 
 
 def test_min_face_must_be_a_width():
@@ -86,7 +87,7 @@ def test_min_face_must_be_a_width():
 
 def test_alignment_points_are_eyes_left_to_right_above_the_mouth(detector, samples):
     found = detector.detect(cv2.imread(str(samples / "dlib_faces" / "Tom_Cruise_avp_2014_4.jpg")))
-    (left, right, mouth), = found.points
+    ((left, right, mouth),) = found.points
     assert left[0] < mouth[0] < right[0] and mouth[1] > max(left[1], right[1])
     x, y, w, h = found.boxes[0]
     assert x <= left[0] and right[0] <= x + w and y <= left[1] and mouth[1] <= y + h
@@ -112,7 +113,7 @@ def test_tiles_cover_the_image_and_overlap_by_a_quarter(length):
     starts = _tile_starts(length, 192)
     covered = np.zeros(max(length, 192), bool)
     for s in starts:
-        covered[s:s + 192] = True
+        covered[s : s + 192] = True
     assert covered[:length].all() and starts[0] == 0 and starts[-1] == max(0, length - 192)
     assert all(48 <= a + 192 - b for a, b in zip(starts, starts[1:]))
 
@@ -121,12 +122,12 @@ def test_pyramid_levels_run_from_the_whole_image_to_the_finest_tile():
     levels = BlazeFace()._levels
     assert levels(300, 200) == [300]
     assert levels(500, 375) == [500, 384]
-    assert levels(800, 600) == [800, 384]          # not 800, 400, 384: 400 finds nothing 384 misses
+    assert levels(800, 600) == [800, 384]  # not 800, 400, 384: 400 finds nothing 384 misses
     assert levels(1200, 800) == [1200, 600, 384]
     assert levels(1986, 1545) == [1986, 993, 496]  # finest: a quarter of the longer side
-    assert BlazeFace(min_face=80)._levels(1986, 1545) == [1986, 800]   # tiles ten times the smallest face
+    assert BlazeFace(min_face=80)._levels(1986, 1545) == [1986, 800]  # tiles ten times the smallest face
     assert BlazeFace(min_face=80)._levels(800, 600) == [800]
-    assert BlazeFace(min_face=20)._levels(1200, 800) == [1200, 600, 384]   # never finer than without it
+    assert BlazeFace(min_face=20)._levels(1200, 800) == [1200, 600, 384]  # never finer than without it
 
 
 def test_nms_keeps_the_best_of_overlapping_boxes():
@@ -141,8 +142,7 @@ def test_iou_of_boxes():
 
 
 def test_detections_select_and_sort():
-    found = Detections(np.array([[50, 0, 10, 10], [0, 0, 10, 10]], float), np.array([0.9, 0.8]),
-                       np.zeros((2, 3, 2)))
+    found = Detections(np.array([[50, 0, 10, 10], [0, 0, 10, 10]], float), np.array([0.9, 0.8]), np.zeros((2, 3, 2)))
     assert found.sorted().scores.tolist() == [0.8, 0.9]
     assert found.select(found.scores > 0.85).boxes.tolist() == [[50, 0, 10, 10]]
     assert len(found.at_least(11)) == 0 and len(found.at_least(None)) == 2
@@ -150,6 +150,7 @@ def test_detections_select_and_sort():
 
 def test_unknown_detectors_and_files_that_are_no_detector_are_refused(tmp_path):
     from batchface.models import KEYPOINTS_FILE
+
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("haar")
     with pytest.raises(FileNotFoundError):

@@ -4,11 +4,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from corpus import png_header_only, write_video
 
 from batchface.decoding import VideoReader, read_image, read_picture
 from batchface.errors import InputError
 from batchface.inputs import media_type_of, read_paths_file, walk
-from corpus import png_header_only, write_video
 
 
 def touch(path: Path, content: bytes = b"x"):
@@ -64,7 +64,8 @@ def test_symlink_loops_are_walked_once_and_broken_links_are_reported(tmp_path):
 
 def test_files_from_reads_lines_and_stdin(tmp_path, monkeypatch):
     import io
-    listing = touch(tmp_path / "list.txt", "a.jpg\n\nsub dir/b.png\r\n".encode())
+
+    listing = touch(tmp_path / "list.txt", b"a.jpg\n\nsub dir/b.png\r\n")
     assert read_paths_file(listing) == ["a.jpg", "sub dir/b.png"]
     monkeypatch.setattr("sys.stdin", io.StringIO("x.mp4\n"))
     assert read_paths_file("-") == ["x.mp4"]
@@ -72,8 +73,11 @@ def test_files_from_reads_lines_and_stdin(tmp_path, monkeypatch):
 
 def test_sixteen_bit_alpha_and_gray_become_8_bit_bgr(tmp_path):
     base = np.random.default_rng(0).integers(0, 255, (20, 30, 3), dtype=np.uint8)
-    for name, img in [("a.png", base.astype(np.uint16) * 257), ("b.png", cv2.cvtColor(base, cv2.COLOR_BGR2BGRA)),
-                      ("c.png", base[..., 0])]:
+    for name, img in [
+        ("a.png", base.astype(np.uint16) * 257),
+        ("b.png", cv2.cvtColor(base, cv2.COLOR_BGR2BGRA)),
+        ("c.png", base[..., 0]),
+    ]:
         cv2.imwrite(str(tmp_path / name), img)
         out = read_image(tmp_path / name)
         assert out.dtype == np.uint8 and out.shape == (20, 30, 3)
@@ -82,29 +86,33 @@ def test_sixteen_bit_alpha_and_gray_become_8_bit_bgr(tmp_path):
 
 def test_exif_orientation_is_applied(tmp_path):
     from PIL import Image
+
     pixels = np.zeros((20, 40, 3), np.uint8)
-    pixels[:, :20] = 255                      # stored: left half white, 40 wide x 20 high
+    pixels[:, :20] = 255  # stored: left half white, 40 wide x 20 high
     exif = Image.Exif()
-    exif[0x0112] = 6                          # "rotate 90 CW to display"
+    exif[0x0112] = 6  # "rotate 90 CW to display"
     Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
     shown = read_image(tmp_path / "phone.jpg")
-    assert shown.shape[:2] == (40, 20)        # displayed upright: 20 wide x 40 high
-    assert shown[:15].mean() > 200 and shown[25:].mean() < 50   # the white half is now on top
+    assert shown.shape[:2] == (40, 20)  # displayed upright: 20 wide x 40 high
+    assert shown[:15].mean() > 200 and shown[25:].mean() < 50  # the white half is now on top
 
 
 def test_a_large_jpeg_is_decoded_no_larger_than_needed(tmp_path):
     from PIL import Image
+
     pixels = np.random.default_rng(0).integers(0, 255, (1601, 2403, 3), np.uint8)
     Image.fromarray(pixels).save(tmp_path / "big.jpg", quality=90)
     exif = Image.Exif()
-    exif[0x0112] = 6                                    # displayed turned: 1601 wide, 2403 high
+    exif[0x0112] = 6  # displayed turned: 1601 wide, 2403 high
     Image.fromarray(pixels).save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=90)
     cv2.imwrite(str(tmp_path / "big.png"), pixels)
-    cases = {("big.jpg", 960): (801, 1202, 2403, 1601),   # reduced by 2: 1202 >= 960, by 4 it would be 601
-             ("big.jpg", 500): (401, 601, 2403, 1601),    # by 4
-             ("big.jpg", 2000): (1601, 2403, 2403, 1601),  # not reduced
-             ("turned.jpg", 960): (1202, 801, 1601, 2403),
-             ("big.png", 300): (1601, 2403, 2403, 1601)}   # only JPEGs are decoded reduced
+    cases = {
+        ("big.jpg", 960): (801, 1202, 2403, 1601),  # reduced by 2: 1202 >= 960, by 4 it would be 601
+        ("big.jpg", 500): (401, 601, 2403, 1601),  # by 4
+        ("big.jpg", 2000): (1601, 2403, 2403, 1601),  # not reduced
+        ("turned.jpg", 960): (1202, 801, 1601, 2403),
+        ("big.png", 300): (1601, 2403, 2403, 1601),
+    }  # only JPEGs are decoded reduced
     for (name, side), (h, w, width, height) in cases.items():
         picture = read_picture(tmp_path / name, lambda width, height, side=side: side)
         assert picture.image.shape[:2] == (h, w) and (picture.width, picture.height) == (width, height), name
@@ -119,10 +127,11 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
     with pytest.raises(InputError, match="too large"):
         read_image(bomb)
     from PIL import Image
+
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "small.jpg")
     data = bytearray((tmp_path / "small.jpg").read_bytes())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = (15000).to_bytes(2, "big") * 2   # the header claims 15000 x 15000
+    data[sof + 5 : sof + 9] = (15000).to_bytes(2, "big") * 2  # the header claims 15000 x 15000
     (tmp_path / "bomb.jpg").write_bytes(bytes(data))
     for side_needed in (None, lambda w, h: 960):
         with pytest.raises(InputError, match="too large"):
@@ -140,7 +149,7 @@ def test_video_every_nth_frame_with_timestamps(tmp_path):
     frames = list(VideoReader(video, every=10))
     assert [f.index for f in frames] == [0, 10, 20, 30, 40]
     assert [f.timestamp_s for f in frames] == [0.0, 0.4, 0.8, 1.2, 1.6]
-    assert [round(f.image.mean() / 4) for f in frames] == [0, 10, 20, 30, 40]   # the right frames decoded
+    assert [round(f.image.mean() / 4) for f in frames] == [0, 10, 20, 30, 40]  # the right frames decoded
 
 
 def test_video_fps_sampling_and_max_frames(tmp_path):
@@ -166,6 +175,9 @@ def test_fps_above_the_video_rate_keeps_every_frame_up_to_max_frames(tmp_path):
 def test_a_segment_reads_the_same_frames_as_the_whole(tmp_path):
     video = write_video(tmp_path / "v.avi", frames=50, fps=25)
     whole = [(f.index, int(f.image.mean())) for f in VideoReader(video, fps=3)]
-    pieces = [(f.index, int(f.image.mean())) for a, b in ((0, 17), (17, 34), (34, None))
-              for f in VideoReader(video, fps=3, start=a, stop=b)]
+    pieces = [
+        (f.index, int(f.image.mean()))
+        for a, b in ((0, 17), (17, 34), (34, None))
+        for f in VideoReader(video, fps=3, start=a, stop=b)
+    ]
     assert pieces == whole and [i for i, _ in whole] == [0, 9, 17, 25, 34, 42]

@@ -10,15 +10,25 @@ def test_ibug_names_are_68_and_unique():
 
 
 def test_kaggle_points_follow_the_documented_ibug_mapping():
-    points = np.stack([np.arange(68.0), np.arange(68.0) * 10], -1)   # point i = (i, 10 i)
+    points = np.stack([np.arange(68.0), np.arange(68.0) * 10], -1)  # point i = (i, 10 i)
     k = dict(zip(KAGGLE_NAMES, kaggle_keypoints(points, IBUG68_NAMES)))
-    assert tuple(k["left_eye_center"]) == (44.5, 445.0)       # mean of 42..47
-    assert tuple(k["right_eye_center"]) == (38.5, 385.0)      # mean of 36..41
-    expect = {"left_eye_inner_corner": 42, "left_eye_outer_corner": 45, "right_eye_inner_corner": 39,
-              "right_eye_outer_corner": 36, "left_eyebrow_inner_end": 22, "left_eyebrow_outer_end": 26,
-              "right_eyebrow_inner_end": 21, "right_eyebrow_outer_end": 17, "nose_tip": 30,
-              "mouth_left_corner": 54, "mouth_right_corner": 48, "mouth_center_top_lip": 51,
-              "mouth_center_bottom_lip": 57}
+    assert tuple(k["left_eye_center"]) == (44.5, 445.0)  # mean of 42..47
+    assert tuple(k["right_eye_center"]) == (38.5, 385.0)  # mean of 36..41
+    expect = {
+        "left_eye_inner_corner": 42,
+        "left_eye_outer_corner": 45,
+        "right_eye_inner_corner": 39,
+        "right_eye_outer_corner": 36,
+        "left_eyebrow_inner_end": 22,
+        "left_eyebrow_outer_end": 26,
+        "right_eyebrow_inner_end": 21,
+        "right_eyebrow_outer_end": 17,
+        "nose_tip": 30,
+        "mouth_left_corner": 54,
+        "mouth_right_corner": 48,
+        "mouth_center_top_lip": 51,
+        "mouth_center_bottom_lip": 57,
+    }
     for name, index in expect.items():
         assert tuple(k[name]) == (index, index * 10.0), name
 

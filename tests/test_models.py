@@ -8,16 +8,26 @@ from batchface.landmarks import IBUG68_NAMES
 from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
 
 
-@pytest.mark.parametrize("path,size,output", [(KEYPOINTS_FILE, 96, "keypoints"), (EXPRESSION_FILE, 48, "probabilities")])
+@pytest.mark.parametrize(
+    "path,size,output", [(KEYPOINTS_FILE, 96, "keypoints"), (EXPRESSION_FILE, 48, "probabilities")]
+)
 def test_shipped_files_keep_the_contract(path, size, output):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (inp,) = session.get_inputs()
     assert inp.name == "image" and inp.type == "tensor(float)" and inp.shape[1:] == [size, size, 1]
-    assert isinstance(inp.shape[0], str) or inp.shape[0] is None   # any batch size
+    assert isinstance(inp.shape[0], str) or inp.shape[0] is None  # any batch size
     assert [o.name for o in session.get_outputs()] == [output]
     meta = session.get_modelmeta().custom_metadata_map
-    for key in ("batchface_task", "input_size", "input_normalization", "crop_template", "training_data",
-                "training_split", "training_seed", "exported_on"):
+    for key in (
+        "batchface_task",
+        "input_size",
+        "input_normalization",
+        "crop_template",
+        "training_data",
+        "training_split",
+        "training_seed",
+        "exported_on",
+    ):
         assert meta.get(key), key
     assert int(meta["input_size"]) == size
 
@@ -29,7 +39,7 @@ def test_keypoint_model_gives_68_named_points_in_crop_pixels():
     points = model.predict(crops)
     assert points.shape == (3, 68, 2) and np.isfinite(points).all()
     one = model.predict(crops[1:2])
-    np.testing.assert_allclose(points[1:2], one, atol=1e-3)   # batching does not change a face's answer
+    np.testing.assert_allclose(points[1:2], one, atol=1e-3)  # batching does not change a face's answer
 
 
 def test_expression_model_gives_probabilities_of_its_classes():
@@ -47,8 +57,8 @@ def test_expression_model_reads_a_face_and_its_mirror_image_alike():
     crops = np.random.default_rng(1).integers(0, 255, (4, 48, 48), dtype=np.uint8)
     model = ExpressionModel()
     probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])
-    np.testing.assert_allclose(probs, mirrored, atol=0.01)   # 8-bit arithmetic rounds the two alike, not equally
-    assert np.abs(probs - probs[::-1]).max() > 1e-3   # and yet it tells the faces apart
+    np.testing.assert_allclose(probs, mirrored, atol=0.01)  # 8-bit arithmetic rounds the two alike, not equally
+    assert np.abs(probs - probs[::-1]).max() > 1e-3  # and yet it tells the faces apart
 
 
 def test_a_file_of_the_wrong_task_is_refused():

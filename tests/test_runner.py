@@ -1,4 +1,5 @@
 """The batch run end to end: real photos and videos, real decoding, real models, real processes."""
+
 import json
 import os
 import shutil
@@ -11,10 +12,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from corpus import bad_inputs
 
 from batchface.runner import Options, run
 from batchface.writers import read_table
-from corpus import bad_inputs
 
 KEYS = ("source", "media_type", "frame_index", "face_index", "status", "error")
 
@@ -48,8 +49,7 @@ def photos(samples, tmp_path_factory):
 
 def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     out = tmp_path / "r.parquet"
-    summary = run([photos], out, options=Options(annotate=str(tmp_path / "ann")),
-                  workers=0, progress=False)
+    summary = run([photos], out, options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
     got = rows(out)
     per_source = {}
     for r in got:
@@ -72,15 +72,15 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
 
 
 def test_a_large_photo_is_decoded_reduced_and_reported_at_its_full_size(samples, tmp_path):
-    photo = samples / "udacity_p1" / "the_beatles.jpg"   # 3648 x 2406: decoded at half size
+    photo = samples / "udacity_p1" / "the_beatles.jpg"  # 3648 x 2406: decoded at half size
     run([photo], tmp_path / "r.csv", workers=0, progress=False)
     got = rows(tmp_path / "r.csv")
     assert [(r["width"], r["height"], r["status"]) for r in got] == [(3648, 2406, "ok")] * 4
-    assert max(r["box_x"] + r["box_w"] for r in got) > 2000   # in the full image's pixels
+    assert max(r["box_x"] + r["box_w"] for r in got) > 2000  # in the full image's pixels
     run([photo], tmp_path / "annotated.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
     copy = next((tmp_path / "ann").rglob("the_beatles.jpg"))
-    assert cv2.imread(str(copy)).shape[:2] == (2406, 3648)   # drawn on the full-size image
-    full = rows(tmp_path / "annotated.csv")   # decoded at full size for the copy: the same faces
+    assert cv2.imread(str(copy)).shape[:2] == (2406, 3648)  # drawn on the full-size image
+    full = rows(tmp_path / "annotated.csv")  # decoded at full size for the copy: the same faces
     assert len(full) == 4 and all(abs(a["box_x"] - b["box_x"]) < 10 for a, b in zip(got, full))
 
 
@@ -93,8 +93,13 @@ def test_worker_processes_give_the_same_table_in_the_same_order(photos, tmp_path
 def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
     video = samples / "videos" / "0492_03_009_bill_gates.avi"
     out = tmp_path / "v.jsonl"
-    summary = run([video], out, options=Options(every=25, landmarks=True,
-                                                annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    summary = run(
+        [video],
+        out,
+        options=Options(every=25, landmarks=True, annotate=str(tmp_path / "ann")),
+        workers=0,
+        progress=False,
+    )
     got = rows(out)
     assert [r["frame_index"] for r in got] == [0, 25, 50, 75, 100, 125, 150, 175, 200]
     assert [r["timestamp_s"] for r in got] == pytest.approx([i / 25 for i in range(0, 201, 25)])
@@ -102,14 +107,14 @@ def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
     assert {"lm_jaw_00_x", "lm_mouth_inner_7_y"} <= set(got[0])
     assert summary.frames == 9 and summary.videos == 1
     import cv2
+
     annotated = cv2.VideoCapture(str(tmp_path / "ann" / Path(str(video).lstrip("/") + ".mp4")))
     assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 9
 
 
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
-    summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2,
-                  progress=False)
+    summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2, progress=False)
     got = {os.path.basename(r["source"]): r for r in rows(tmp_path / "r.csv")}
     assert set(got) == set(expect)
     for name, status in expect.items():
@@ -135,8 +140,20 @@ def test_bad_inputs_never_stop_the_run_without_the_sample_photos(tmp_path):
 def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     """Run ``batchface run`` on ``folder`` as a subprocess, SIGKILL it once it has committed an
     input, then ``--resume`` it: the table must be exactly that of an uninterrupted run."""
-    command = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(tmp_path / "r.parquet"),
-               "--workers", "2", "--quiet", "--commit-seconds", "0"]
+    command = [
+        sys.executable,
+        "-m",
+        "batchface",
+        "run",
+        str(folder),
+        "--out",
+        str(tmp_path / "r.parquet"),
+        "--workers",
+        "2",
+        "--quiet",
+        "--commit-seconds",
+        "0",
+    ]
     proc = subprocess.Popen(command, stderr=subprocess.PIPE)
     progress = tmp_path / "r.parquet.progress"
     deadline = time.time() + 120
@@ -149,6 +166,7 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     assert 1 <= committed < n_inputs, "the kill must land mid-run"
     # what was committed is readable now, before any resume: exactly the journalled inputs' rows
     import pyarrow.dataset as ds
+
     parts = ds.dataset(tmp_path / "r.parquet.parts", format="parquet").to_table().column("source").to_pylist()
     assert set(journalled()) <= set(parts)
 
@@ -177,19 +195,26 @@ def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
     for i in range(60):
         cv2.imwrite(str(many / f"{i:02d}.jpg"), rng.integers(0, 255, (720, 960, 3), np.uint8))
     (many / "30.jpg").write_bytes(b"not a jpeg")
-    kill_midway_and_resume(many, tmp_path, 60, exit_status=1)   # 1: an input could not be read
+    kill_midway_and_resume(many, tmp_path, 60, exit_status=1)  # 1: an input could not be read
     assert [r["status"] for r in rows(tmp_path / "r.parquet")] == ["no_face"] * 30 + ["error"] + ["no_face"] * 29
 
 
 def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):
     from batchface import plan
     from batchface.inputs import Source
+
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
     monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
     assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [
-        (0, 50), (50, 100), (100, 150), (150, 200), (200, 250), (250, None)]
+        (0, 50),
+        (50, 100),
+        (100, 150),
+        (150, 200),
+        (200, 250),
+        (250, None),
+    ]
     summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
     whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
     assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
@@ -200,6 +225,7 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
     from batchface import plan
     from batchface.worker import Worker
+
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
@@ -216,10 +242,9 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     with pytest.raises(KeyboardInterrupt):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
     monkeypatch.setattr(Worker, "_video", real)
-    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145   # pieces [0, 150) were committed
+    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
     with pytest.raises(ValueError, match="differ in: options"):  # other sampling would mix two runs
-        run([video], tmp_path / "r.csv", options=Options(every=2), workers=0,
-            progress=False, resume=True)
+        run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)
     summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
     assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))
     assert (summary.videos, summary.frames) == (1, 25)
@@ -230,6 +255,7 @@ def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypa
     from batchface.plan import Work
     from batchface.pool import ordered_results
     from batchface.worker import crashed
+
     (tmp_path / "crashy.py").write_text(
         "import os, time\n"
         "from batchface.worker import Result\n"
@@ -238,16 +264,18 @@ def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypa
         "        os._exit(1)  # as a segfault would\n"
         "    if any(w.source.path == 'hang.jpg' for w in task):\n"
         "        time.sleep(600)  # as a decoder that never returns\n"
-        "    return [Result(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n")
+        "    return [Result(w, [{'source': w.source.path, 'status': 'ok'}], 1) for w in task]\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     import crashy
+
     names = ("a", "b", "c", "boom", "d", "hang", "f", "g")
-    tasks = [[Work(Source(f"{name}.jpg", "image")) for name in names[i:i + 2]] for i in range(0, 8, 2)]
+    tasks = [[Work(Source(f"{name}.jpg", "image")) for name in names[i : i + 2]] for i in range(0, 8, 2)]
     start = time.monotonic()
     got = [r for r in ordered_results(tasks, crashy.work, (), 2, 1.0, crashed, timeout=5) if r is not None]
     assert time.monotonic() - start < 60
     flat = [(result.work.source.path, result.rows[0]) for results in got for result in results]
-    assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]   # in order, none twice
+    assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]  # in order, none twice
     assert [row["status"] for _, row in flat] == ["ok"] * 3 + ["error", "ok", "error", "ok", "ok"]
     assert flat[3][1]["error"] == "the worker process died on this input"
     assert flat[5][1]["error"] == "no result in 5 s: stopped"
@@ -261,9 +289,8 @@ def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_p
     first = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False)
     assert first.errors == 1
     shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "b.jpg")
-    again = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False,
-                resume=True)
-    assert (again.resumed, again.errors) == (2, 1)   # exit status 1: the table holds an error row
+    again = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False, resume=True)
+    assert (again.resumed, again.errors) == (2, 1)  # exit status 1: the table holds an error row
     assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.csv")] == ["a.jpg", "broken.jpg", "b.jpg"]
 
 
@@ -272,8 +299,9 @@ def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(sampl
     blocked.write_text("a file where the folder should be")
     video = samples / "videos" / "0492_03_009_bill_gates.avi"
     photo = samples / "face_recognition" / "obama_small.jpg"
-    summary = run([photo, video], tmp_path / "r.csv", options=Options(every=100,
-                  annotate=str(blocked)), workers=0, progress=False)
+    summary = run(
+        [photo, video], tmp_path / "r.csv", options=Options(every=100, annotate=str(blocked)), workers=0, progress=False
+    )
     got = rows(tmp_path / "r.csv")
     assert [(r["media_type"], r["status"]) for r in got] == [("image", "ok")] + [("video", "ok")] * 3
     assert all(r["error"].startswith("annotated copy not written: ") for r in got)

@@ -1,4 +1,5 @@
 """Training readers, augmentation and the Keras -> ONNX export ("CI exports"). Needs the train extra."""
+
 import argparse
 import json
 
@@ -9,10 +10,16 @@ import pytest
 pytest.importorskip("tensorflow", reason="needs the train extra: pip install -e '.[train]'")
 
 from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
-from training.data import (FER_CLASSES, person_of, read_fer_csv, read_fer_folders, read_ibug_csv,  # noqa: E402
-                           read_kaggle_keypoints, select_classes)
-from training.train_keypoints import (IBUG68_FLIP, KAGGLE_FLIP, SIZE, masked_unit_distance,  # noqa: E402
-                                      masked_unit_mse, sample)
+from training.data import (  # noqa: E402
+    FER_CLASSES,
+    person_of,
+    read_fer_csv,
+    read_fer_folders,
+    read_ibug_csv,
+    read_kaggle_keypoints,
+    select_classes,
+)
+from training.train_keypoints import IBUG68_FLIP, KAGGLE_FLIP, SIZE, masked_unit_distance, masked_unit_mse, sample  # noqa: E402
 
 
 def test_fer_csv_in_both_column_orders(tmp_path):
@@ -27,8 +34,11 @@ def test_fer_csv_in_both_column_orders(tmp_path):
 
 
 def test_fer_folders_take_usage_from_file_names(tmp_path):
-    for split, cls, name in [("train", "happy", "Training_1.jpg"), ("train", "disgust", "Training_2.jpg"),
-                             ("test", "fear", "PublicTest_3.jpg")]:
+    for split, cls, name in [
+        ("train", "happy", "Training_1.jpg"),
+        ("train", "disgust", "Training_2.jpg"),
+        ("test", "fear", "PublicTest_3.jpg"),
+    ]:
         (tmp_path / split / cls).mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(tmp_path / split / cls / name), np.full((48, 48), 100, np.uint8))
     data = read_fer_folders(tmp_path)
@@ -41,7 +51,7 @@ def test_five_class_variant_drops_fear_and_neutral():
     labels = np.arange(7)
     _, new, keep = select_classes(np.zeros((7, 1)), labels, ("angry", "disgust", "sad", "happy", "surprise"))
     assert keep.tolist() == [True, True, False, True, True, True, False]
-    assert new.tolist() == [0, 1, 3, 2, 4]   # angry disgust happy sad surprise -> their index in the 5
+    assert new.tolist() == [0, 1, 3, 2, 4]  # angry disgust happy sad surprise -> their index in the 5
 
 
 def test_kaggle_keypoints_csv_with_missing_values(tmp_path):
@@ -96,8 +106,9 @@ def test_kaggle_flip_swaps_left_and_right_names():
 def test_ibug_flip_agrees_with_the_kaggle_flip():
     # relabelling the 68 points by their mirror twins relabels the derived Kaggle points the same way
     points = np.random.default_rng(0).random((68, 2))
-    np.testing.assert_allclose(kaggle_keypoints(points[IBUG68_FLIP], IBUG68_NAMES),
-                               kaggle_keypoints(points, IBUG68_NAMES)[KAGGLE_FLIP])
+    np.testing.assert_allclose(
+        kaggle_keypoints(points[IBUG68_FLIP], IBUG68_NAMES), kaggle_keypoints(points, IBUG68_NAMES)[KAGGLE_FLIP]
+    )
     assert IBUG68_FLIP[0] == 16 and IBUG68_FLIP[8] == 8 and IBUG68_FLIP[30] == 30 and IBUG68_FLIP[62] == 62
 
 
@@ -105,7 +116,7 @@ def test_flipped_samples_swap_left_and_right_labels():
     pts = face_points()
     image = np.zeros((200, 200), np.uint8)
     left_eye = kaggle_keypoints(pts, IBUG68_NAMES)[KAGGLE_NAMES.index("left_eye_center")]
-    cv2.circle(image, tuple(int(v) for v in left_eye), 4, 255, -1)   # a mark on the subject's left eye
+    cv2.circle(image, tuple(int(v) for v in left_eye), 4, 255, -1)  # a mark on the subject's left eye
     flipped = 0
     rng = np.random.default_rng(3)
     for _ in range(20):
@@ -126,25 +137,33 @@ def test_flipped_samples_swap_left_and_right_labels():
 def test_unflipped_sample_lands_on_the_template():
     from batchface import crop
     from batchface.landmarks import alignment_points
-    patch, crop_pts = sample(np.zeros((200, 200), np.uint8), face_points(), IBUG68_NAMES,
-                             np.random.default_rng(0), 0.0, False, IBUG68_FLIP)
+
+    patch, crop_pts = sample(
+        np.zeros((200, 200), np.uint8), face_points(), IBUG68_NAMES, np.random.default_rng(0), 0.0, False, IBUG68_FLIP
+    )
     np.testing.assert_allclose(alignment_points(crop_pts, IBUG68_NAMES), crop.TEMPLATE * SIZE, atol=1.5)
 
 
 def test_keypoint_losses_skip_missing_points_and_speak_crop_units():
-    true = np.array([[10.0, 20.0, np.nan, np.nan, 50.0, 60.0]], np.float32)   # the second point is missing
-    pred = np.array([[13.0, 24.0, 0.0, 0.0, 50.0, 60.0]], np.float32)         # 5 px off, ignored, exact
-    assert float(masked_unit_distance(true, pred)) == pytest.approx(5 / SIZE / 2, abs=1e-6)   # eps under the root
-    assert float(masked_unit_mse(true, pred)) == pytest.approx((3 ** 2 + 4 ** 2) / SIZE ** 2 / 4, rel=1e-5)
+    true = np.array([[10.0, 20.0, np.nan, np.nan, 50.0, 60.0]], np.float32)  # the second point is missing
+    pred = np.array([[13.0, 24.0, 0.0, 0.0, 50.0, 60.0]], np.float32)  # 5 px off, ignored, exact
+    assert float(masked_unit_distance(true, pred)) == pytest.approx(5 / SIZE / 2, abs=1e-6)  # eps under the root
+    assert float(masked_unit_mse(true, pred)) == pytest.approx((3**2 + 4**2) / SIZE**2 / 4, rel=1e-5)
 
 
 @pytest.mark.parametrize("zoom", [1.08, 0.93])
 def test_zoom_matrix_zooms_as_opencv_does(zoom):
     from training.blocks import zoom_matrix
+
     image = np.random.default_rng(0).random((48, 48)).astype(np.float32)
     m = zoom_matrix(48, zoom)
-    opencv = cv2.warpAffine(image, cv2.getRotationMatrix2D((23.5, 23.5), 0, zoom), (48, 48),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    opencv = cv2.warpAffine(
+        image,
+        cv2.getRotationMatrix2D((23.5, 23.5), 0, zoom),
+        (48, 48),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     np.testing.assert_allclose(m @ image @ m.T, opencv, atol=1e-5)
 
 
@@ -152,19 +171,22 @@ def test_points_zoom_averaged_maps_each_view_back_to_the_crop():
     """A network that answers the centroid of a bright blob, wrapped with zoomed views: every view's
     point mapped back lands on the blob (zoom 1.5 unmapped would be 4 px off)."""
     import keras
+
     from training.blocks import points_zoom_averaged
 
     grid = np.arange(SIZE, dtype=np.float32)
 
     def centroid(t):
         w = t[..., 0] / keras.ops.sum(t, axis=(1, 2, 3))[:, None, None]
-        return keras.ops.stack([keras.ops.sum(w * grid[None, None, :], axis=(1, 2)),
-                                keras.ops.sum(w * grid[None, :, None], axis=(1, 2))], axis=-1)
+        return keras.ops.stack(
+            [keras.ops.sum(w * grid[None, None, :], axis=(1, 2)), keras.ops.sum(w * grid[None, :, None], axis=(1, 2))],
+            axis=-1,
+        )
 
     inputs = keras.Input((SIZE, SIZE, 1))
     model = keras.Model(inputs, keras.layers.Lambda(centroid)(inputs))
     yy, xx = np.mgrid[:SIZE, :SIZE]
-    blob = np.exp(-((xx - 30.0) ** 2 + (yy - 40.0) ** 2) / (2 * 3.0 ** 2)).astype(np.float32)
+    blob = np.exp(-((xx - 30.0) ** 2 + (yy - 40.0) ** 2) / (2 * 3.0**2)).astype(np.float32)
     for zooms in ((1.0,), (1.08,), (1.0, 1.08, 1.5)):
         points = points_zoom_averaged(model, zooms).predict(blob[None, ..., None], verbose=0)
         np.testing.assert_allclose(points[0], [30.0, 40.0], atol=0.05)
@@ -172,21 +194,23 @@ def test_points_zoom_averaged_maps_each_view_back_to_the_crop():
 
 def test_random_erase_fills_one_rectangle_of_the_asked_area_and_keeps_the_rest():
     from training.augment import random_erase
+
     rng = np.random.default_rng(0)
-    image = np.full((48, 48), 2.0, np.float32)            # 2 is outside the noise's [0, 1)
+    image = np.full((48, 48), 2.0, np.float32)  # 2 is outside the noise's [0, 1)
     for _ in range(50):
         erased = random_erase(rng, image, area=(0.1, 0.2))
         ys, xs = np.nonzero(erased != 2.0)
-        box = erased[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-        assert (box < 1).all()                            # one solid rectangle of noise
-        assert 0.1 * 48 * 48 * 0.8 <= box.size <= 0.2 * 48 * 48 * 1.2   # rounding of the sides
-    assert (image == 2.0).all()                           # the input is left as it was
+        box = erased[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+        assert (box < 1).all()  # one solid rectangle of noise
+        assert 0.1 * 48 * 48 * 0.8 <= box.size <= 0.2 * 48 * 48 * 1.2  # rounding of the sides
+    assert (image == 2.0).all()  # the input is left as it was
 
 
 def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
     """What Keras' fit reads from training.common.batches: each epoch all items, none twice, the
     order changing between epochs and fixed by the seed; without shuffling, the order as given."""
     import keras
+
     from training.common import batches
 
     def orders(shuffle, seed):
@@ -200,7 +224,7 @@ def test_batches_give_fit_every_item_once_an_epoch_in_a_new_seeded_order():
         model = keras.Model(inputs, keras.layers.Dense(1)(inputs))
         model.compile(optimizer="sgd", loss="mse")
         model.fit(batches(np.arange(10), make_batch, 4, shuffle, seed), epochs=3, verbose=0, shuffle=False)
-        epochs = np.concatenate(seen[1:]).reshape(3, 10)   # seen[0]: the batch read for dtypes and shapes
+        epochs = np.concatenate(seen[1:]).reshape(3, 10)  # seen[0]: the batch read for dtypes and shapes
         assert [len(b) for b in seen[1:]] == [4, 4, 2] * 3
         return epochs
 
@@ -215,6 +239,7 @@ def test_py_dataset_batches_give_every_item_once_an_epoch_in_a_new_seeded_order(
     """The batches of another Keras backend (JAX on a GPU machine) as Keras' fit reads them: the
     same promises as the tf.data batches above."""
     import keras
+
     from training.common import _py_dataset
 
     def make_batch(idx):
@@ -242,6 +267,7 @@ def test_keep_best_remembers_the_best_epoch_across_a_restart(tmp_path):
     """A run killed after its best epoch and continued by a new process still ends on that epoch's
     weights; a new run in the same folder forgets them."""
     import keras
+
     from training.common import keep_best
 
     inputs = keras.Input((1,))
@@ -249,18 +275,18 @@ def test_keep_best_remembers_the_best_epoch_across_a_restart(tmp_path):
     path = tmp_path / "best.weights.h5"
 
     def epochs(scores, first):
-        callback = keep_best(path, "val_accuracy", start_epoch=1)   # a new process: a new callback
+        callback = keep_best(path, "val_accuracy", start_epoch=1)  # a new process: a new callback
         callback.set_model(model)
         for epoch, score in enumerate(scores, first):
             callback.on_epoch_begin(epoch)
-            model.layers[-1].bias.assign([float(epoch)])   # the weights tell the epoch
+            model.layers[-1].bias.assign([float(epoch)])  # the weights tell the epoch
             callback.on_epoch_end(epoch, {"val_accuracy": score})
         callback.on_train_end()
         return float(model.layers[-1].bias[0])
 
-    assert epochs([0.9, 0.5, 0.7], first=0) == 2          # epoch 0 is before start_epoch
-    assert epochs([0.6, 0.65], first=3) == 2              # continued: epoch 2 is still the best
-    assert epochs([0.61, 0.62], first=0) == 1             # a new run
+    assert epochs([0.9, 0.5, 0.7], first=0) == 2  # epoch 0 is before start_epoch
+    assert epochs([0.6, 0.65], first=3) == 2  # continued: epoch 2 is still the best
+    assert epochs([0.61, 0.62], first=0) == 1  # a new run
 
 
 def test_a_run_folder_continues_only_with_the_options_it_started_with(tmp_path):
@@ -271,12 +297,12 @@ def test_a_run_folder_continues_only_with_the_options_it_started_with(tmp_path):
     args = argparse.Namespace(out=str(tmp_path / "run"), epochs=50, lr=2e-3, seed=1, threads=0, erase=0.0)
     out = start(args)
     (out / "history.csv").write_text("epoch,loss\n0,1.0\n")
-    (out / "backup").mkdir()   # what Keras' BackupAndRestore leaves after an epoch
-    start(argparse.Namespace(**{**vars(args), "out": str(out) + "/"}))   # the same folder, spelt otherwise
+    (out / "backup").mkdir()  # what Keras' BackupAndRestore leaves after an epoch
+    start(argparse.Namespace(**{**vars(args), "out": str(out) + "/"}))  # the same folder, spelt otherwise
     with pytest.raises(SystemExit, match=r"other options \(epochs: 50 then, 80 now; erase: 0.0 then, 0.5 now\)"):
         start(argparse.Namespace(**{**vars(args), "epochs": 80, "erase": 0.5}))
     assert (out / "history.csv").exists() and json.loads((out / "options.json").read_text())["epochs"] == 50
-    (out / "backup").rmdir()   # the run finished
+    (out / "backup").rmdir()  # the run finished
     start(argparse.Namespace(**{**vars(args), "epochs": 80}))
     assert not (out / "history.csv").exists() and json.loads((out / "options.json").read_text())["epochs"] == 80
 
@@ -292,14 +318,26 @@ def tiny_fer(folder, rng, per_class=3):
 
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
-    from export.keras_to_onnx import export
     from batchface.models import ExpressionModel, KeypointModel
+    from export.keras_to_onnx import export
     from training import train_expression, train_keypoints, validate
 
     rng = np.random.default_rng(0)
     tiny_fer(tmp_path / "fer", rng)
-    train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "ex"), "--epochs", "1",
-                           "--batch-size", "8", "--erase", "1"])
+    train_expression.main(
+        [
+            "--data",
+            str(tmp_path / "fer"),
+            "--out",
+            str(tmp_path / "ex"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--erase",
+            "1",
+        ]
+    )
     figures = export(tmp_path / "ex", tmp_path / "ex.onnx", {"test_accuracy": "0.0"})
     assert figures["parity_max_abs_diff"] <= 1e-4
     card = (tmp_path / "ex.md").read_text()
@@ -311,8 +349,22 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     np.testing.assert_allclose(model.predict(crops), model.predict(crops[:, :, ::-1]), atol=1e-6)
 
     # a student of that file, alone on each face, exported in 8 bits
-    train_expression.main(["--data", str(tmp_path / "fer"), "--out", str(tmp_path / "student"), "--epochs", "1",
-                           "--batch-size", "8", "--teacher", str(tmp_path / "ex.onnx"), "--test-time-zooms", "none"])
+    train_expression.main(
+        [
+            "--data",
+            str(tmp_path / "fer"),
+            "--out",
+            str(tmp_path / "student"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--teacher",
+            str(tmp_path / "ex.onnx"),
+            "--test-time-zooms",
+            "none",
+        ]
+    )
     meta = json.loads((tmp_path / "student" / "train_meta.json").read_text())
     assert meta["teacher"]["file"] == "ex.onnx" and meta["teacher"]["weight"] == 0.7 and meta["class_weight"] is None
     figures = export(tmp_path / "student", tmp_path / "student.onnx", int8=True)
@@ -320,7 +372,7 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     student = ExpressionModel(tmp_path / "student.onnx")
     assert "int8" in student.metadata["weights"] and "test_time_zooms" not in student.metadata
     assert student.predict(crops).shape == (2, 7) and "quantized" in (tmp_path / "student.md").read_text()
-    capsys.readouterr()   # what training printed
+    capsys.readouterr()  # what training printed
     validate.main(["expression", str(tmp_path / "ex"), str(tmp_path / "ex"), "--data", str(tmp_path / "fer")])
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and lines[0] == lines[1] and "(zooms [1.0, 1.08], each mirrored; 7 images)" in lines[0]
@@ -334,15 +386,29 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
         cv2.imwrite(str(kp / "training" / name), rng.integers(0, 255, (200, 200), np.uint8))
         lines.append(name + "," + ",".join(f"{v:.1f}" for v in (face_points() + person).ravel()))
     (kp / "training_frames_keypoints.csv").write_text("\r\n".join(lines) + "\r\n")
-    train_keypoints.main(["--data", str(kp), "--out", str(tmp_path / "kprun"), "--epochs", "1", "--batch-size", "4",
-                          "--test-fraction", "0.25", "--val-fraction", "0.25"])
+    train_keypoints.main(
+        [
+            "--data",
+            str(kp),
+            "--out",
+            str(tmp_path / "kprun"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--test-fraction",
+            "0.25",
+            "--val-fraction",
+            "0.25",
+        ]
+    )
     meta = json.loads((tmp_path / "kprun" / "train_meta.json").read_text())
     assert meta["train_frames"] == 4 and meta["test_frames"] == 2 and len(meta["test_people"]) == 2
     export(tmp_path / "kprun", tmp_path / "kp.onnx", int8=True)
     model = KeypointModel(tmp_path / "kp.onnx")
     assert model.names == IBUG68_NAMES and model.predict(np.zeros((2, 96, 96), np.uint8)).shape == (2, 68, 2)
     assert json.loads(model.metadata["test_time_zooms"]) == [1.0, 1.08] and "int8" in model.metadata["weights"]
-    with pytest.raises(SystemExit, match="split with other fractions"):   # trained with 0.25 / 0.25
+    with pytest.raises(SystemExit, match="split with other fractions"):  # trained with 0.25 / 0.25
         validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])
 
 
@@ -351,20 +417,35 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
     export.ensemble, validated together and reported through the averaged file."""
     import keras
     import onnx
+
     from batchface.models import ExpressionModel
     from export import ensemble, keras_to_onnx
     from training import report_expression, train_expression, validate
 
     rng = np.random.default_rng(0)
     fer = tmp_path / "fer"
-    tiny_fer(fer, rng, per_class=4)   # the report's grid shows 24 test faces
+    tiny_fer(fer, rng, per_class=4)  # the report's grid shows 24 test faces
     runs = [tmp_path / "a", tmp_path / "b"]
     for run, seed in zip(runs, ("1", "2")):
-        train_expression.main(["--data", str(fer), "--out", str(run), "--epochs", "1", "--batch-size", "8",
-                               "--seed", seed, "--split-seed", "1"])
+        train_expression.main(
+            [
+                "--data",
+                str(fer),
+                "--out",
+                str(run),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--seed",
+                seed,
+                "--split-seed",
+                "1",
+            ]
+        )
         keras_to_onnx.export(run, run / "model.onnx")
     capsys.readouterr()
-    validate.main(["expression", *map(str, runs), "--data", str(fer)])   # one split: they compare
+    validate.main(["expression", *map(str, runs), "--data", str(fer)])  # one split: they compare
     assert len(capsys.readouterr().out.splitlines()) == 2
 
     out = tmp_path / "ensemble.onnx"
@@ -387,22 +468,29 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
 
     report_expression.main([*map(str, runs), "--model", str(out), "--data", str(fer), "--out", str(tmp_path / "rep")])
     card = json.loads((tmp_path / "rep" / "card.json").read_text())
-    test_images = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for c in FER_CLASSES
-                            for p in sorted((fer / "test" / c).glob("*.jpg"))])
+    test_images = np.stack(
+        [
+            cv2.imread(str(p), cv2.IMREAD_GRAYSCALE)
+            for c in FER_CLASSES
+            for p in sorted((fer / "test" / c).glob("*.jpg"))
+        ]
+    )
     truth = np.repeat(np.arange(len(FER_CLASSES)), 4)
     assert card["test_accuracy"] == round(float((model.predict(test_images).argmax(1) == truth).mean()), 4)
     with pytest.raises(SystemExit, match="give --model"):
         report_expression.main([*map(str, runs), "--data", str(fer), "--out", str(tmp_path / "rep")])
 
-    other = tmp_path / "c"   # a member with other classes, or validated on another split, cannot be averaged in
+    other = tmp_path / "c"  # a member with other classes, or validated on another split, cannot be averaged in
     other.mkdir()
     for name in ("train_meta.json", "options.json"):
         (other / name).write_text((runs[1] / name).read_text())
-    for key, value in (("classes", json.dumps(FER_CLASSES[:6] + ("calm",))),
-                       ("training_split", "validation = 10% of Training (stratified, seed 2); test = PublicTest")):
+    for key, value in (
+        ("classes", json.dumps(FER_CLASSES[:6] + ("calm",))),
+        ("training_split", "validation = 10% of Training (stratified, seed 2); test = PublicTest"),
+    ):
         proto = onnx.load(runs[1] / "model.onnx")
         next(p for p in proto.metadata_props if p.key == key).value = value
         onnx.save(proto, other / "model.onnx")
         with pytest.raises(SystemExit, match=f"differs from .* in {key}"):
             ensemble.export([runs[0], other], out)
-    assert ExpressionModel(out).metadata["test_accuracy"] == "0.5"   # a refused export leaves the file as it was
+    assert ExpressionModel(out).metadata["test_accuracy"] == "0.5"  # a refused export leaves the file as it was

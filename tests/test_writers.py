@@ -16,9 +16,24 @@ def rows_for(source, n):
     out = []
     for i in range(n):
         row = {name: None for name in schema(CLASSES).names}
-        row.update(source=source, media_type="image", frame_index=0, width=640, height=480, face_index=i,
-                   status="ok", box_x=1.5 + i, box_y=2.0, box_w=30.0, box_h=31.0, det_score=0.9,
-                   emotion="happy", emotion_score=0.75, p_angry=0.25, p_happy=0.75)
+        row.update(
+            source=source,
+            media_type="image",
+            frame_index=0,
+            width=640,
+            height=480,
+            face_index=i,
+            status="ok",
+            box_x=1.5 + i,
+            box_y=2.0,
+            box_w=30.0,
+            box_h=31.0,
+            det_score=0.9,
+            emotion="happy",
+            emotion_score=0.75,
+            p_angry=0.25,
+            p_happy=0.75,
+        )
         row.update({c: float(k) for k, c in enumerate(KAGGLE_COLUMNS)})
         out.append(row)
     return out
@@ -26,14 +41,32 @@ def rows_for(source, n):
 
 def test_schema_names_and_order():
     names = schema(CLASSES, ["jaw_00"]).names
-    assert names[:14] == ["source", "media_type", "frame_index", "timestamp_s", "width", "height", "face_index",
-                          "status", "error", "box_x", "box_y", "box_w", "box_h", "det_score"]
-    assert names[14:44] == KAGGLE_COLUMNS and names[14] == "left_eye_center_x" and names[43] == "mouth_center_bottom_lip_y"
+    assert names[:14] == [
+        "source",
+        "media_type",
+        "frame_index",
+        "timestamp_s",
+        "width",
+        "height",
+        "face_index",
+        "status",
+        "error",
+        "box_x",
+        "box_y",
+        "box_w",
+        "box_h",
+        "det_score",
+    ]
+    assert (
+        names[14:44] == KAGGLE_COLUMNS and names[14] == "left_eye_center_x" and names[43] == "mouth_center_bottom_lip_y"
+    )
     assert names[44:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
 
 
-@pytest.mark.parametrize("name,fmt", [("a.parquet", "parquet"), ("a.csv", "csv"), ("a.jsonl", "jsonl"),
-                                      ("a.ndjson", "jsonl"), ("a.PQ", "parquet")])
+@pytest.mark.parametrize(
+    "name,fmt",
+    [("a.parquet", "parquet"), ("a.csv", "csv"), ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("a.PQ", "parquet")],
+)
 def test_format_from_extension(name, fmt):
     assert format_of(name) == fmt
 
@@ -90,8 +123,10 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
     w.flush()
     # a kill in the middle of the next write: data half written, journal line torn
     if fmt == "parquet":
+
         def killed(path):
             raise KeyboardInterrupt
+
         w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
         monkeypatch.setattr(writers, "fsync", killed)
         with pytest.raises(KeyboardInterrupt):
@@ -99,6 +134,7 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
         monkeypatch.undo()
         # the part being written is hidden from readers of the folder, who see what was committed
         import pyarrow.dataset as ds
+
         assert ds.dataset(tmp_path / f"r.{fmt}.parts").to_table().column("source").to_pylist() == ["a.jpg"] * 2
     else:
         with open(out, "a") as f:
@@ -168,11 +204,11 @@ def test_a_torn_journal_line_drops_its_whole_write(tmp_path, fmt):
     w.flush()
     w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
     w.commit(whole("c.jpg"), rows_for("c.jpg", 1))
-    w.flush()   # one write for b and c: its rows are on disk, then one journal line names both
+    w.flush()  # one write for b and c: its rows are on disk, then one journal line names both
     w.journal.close()
     journal = tmp_path / f"r.{fmt}.progress"
     text = journal.read_text()
-    journal.write_text(text[:text.rindex('["c.jpg"')])   # the kill cuts that line after "b.jpg"
+    journal.write_text(text[: text.rindex('["c.jpg"')])  # the kill cuts that line after "b.jpg"
     resumed = TableWriter(out, fmt, schema(CLASSES), resume=True)
     assert resumed.done == [whole("a.jpg")]
     resumed.commit(whole("b.jpg"), rows_for("b.jpg", 1))
@@ -192,7 +228,7 @@ def test_failed_keys_survive_a_resume(tmp_path):
     resumed = TableWriter(out, "parquet", schema(CLASSES), resume=True)
     assert (resumed.done, resumed.failed) == ([whole("bad.jpg"), whole("good.jpg")], [whole("bad.jpg")])
     resumed.close()
-    finished = TableWriter(out, "parquet", schema(CLASSES), resume=True)   # the same from a finished table
+    finished = TableWriter(out, "parquet", schema(CLASSES), resume=True)  # the same from a finished table
     assert (finished.done, finished.failed) == ([whole("bad.jpg"), whole("good.jpg")], [whole("bad.jpg")])
     finished.close()
 

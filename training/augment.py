@@ -1,12 +1,14 @@
 """Photometric and geometric augmentation, in numpy and OpenCV (cheap enough to run per batch)."""
+
 from __future__ import annotations
 
 import cv2
 import numpy as np
 
 
-def random_similarity(rng: np.random.Generator, size: int, max_angle: float, max_scale: float,
-                      max_shift: float) -> np.ndarray:
+def random_similarity(
+    rng: np.random.Generator, size: int, max_angle: float, max_scale: float, max_shift: float
+) -> np.ndarray:
     """A 2x3 rotation/scale/shift about the crop centre; angles in degrees, shift in crop pixels."""
     angle = rng.uniform(-max_angle, max_angle)
     scale = rng.uniform(1 - max_scale, 1 + max_scale)
@@ -35,7 +37,7 @@ def random_erase(rng: np.random.Generator, image: np.ndarray, area=(0.02, 0.2), 
         if 0 < eh <= h and 0 < ew <= w:
             y, x = rng.integers(h - eh + 1), rng.integers(w - ew + 1)
             image = image.copy()
-            image[y:y + eh, x:x + ew] = rng.random((eh, ew) + image.shape[2:])
+            image[y : y + eh, x : x + ew] = rng.random((eh, ew) + image.shape[2:])
             return image
     return image
 

@@ -1,4 +1,5 @@
 """ResNet-style building blocks shared by the keypoint and the expression model."""
+
 from __future__ import annotations
 
 import keras
@@ -7,8 +8,9 @@ from keras import layers
 
 
 def _conv_bn(x, filters: int, kernel: int, stride: int = 1, relu: bool = True):
-    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                      kernel_initializer="he_normal")(x)
+    x = layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, kernel_initializer="he_normal")(
+        x
+    )
     x = layers.BatchNormalization()(x)
     return layers.ReLU()(x) if relu else x
 
@@ -97,11 +99,8 @@ def views_averaged(model: keras.Model, zooms=(1.0,)) -> keras.Model:
     """The same network answering with the mean of its outputs on several views of the image: the
     image zoomed about its centre by each of ``zooms``, each view also mirrored.
 
-    An expression reads the same in a mirror and at a slightly other framing. On the validation
-    split the mirror lifted the expression model from 65.8 to 66.5 % (30 epochs); adding the
-    crop zoomed in by 1.08 (and its mirror) lifted it from 66.5 to 67.7 % (30 epochs) and from
-    67.8 to 69.0 % (50 epochs), as much as zooms 1.08 and 0.93 together did, at two thirds of
-    their cost. The exported file carries the whole thing.
+    An expression reads the same in a mirror and at a slightly other framing; what the views gain is
+    in ``reports/expression-experiments.md``. The exported file carries the whole thing.
     """
     inputs = keras.Input(model.input_shape[1:], name="image")
     outputs = []
@@ -116,10 +115,8 @@ def points_zoom_averaged(model: keras.Model, zooms=(1.0,)) -> keras.Model:
     """The keypoint network answering with the mean of its points on the crop zoomed about its
     centre by each of ``zooms``, each view's points mapped back to the crop's pixels.
 
-    On the validation people, zooms 1 and 1.08 lowered NME15 from 4.61 to 4.52 % on true crops and
-    from 4.79 to 4.72 % through BlazeFace (the shipped model), and from 5.06 to 5.00 % through
-    BlazeFace for the one before it; zooming out by 0.93 made that one worse (5.13 %), and so did
-    the mirror (5.26 %), not used here.
+    A zoom is not a mirror: mirrored, the points would have to swap sides. What the views gain is in
+    ``reports/keypoint-experiments.md``.
     """
     inputs = keras.Input(model.input_shape[1:], name="image")
     centre = (int(model.input_shape[1]) - 1) / 2

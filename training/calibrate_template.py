@@ -6,6 +6,7 @@ FER images are already face crops: upscaled 4x, a detector finds one face in mos
 the mean of its alignment points (as fractions of the image side) is the framing that run-time
 crops must reproduce. The template in ``batchface/crop.py`` is this mean, made left-right symmetric.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,7 @@ def main(argv=None):
     random.Random(args.seed).shuffle(files)
     side = 192
     found = []
-    for path in files[:args.n]:
+    for path in files[: args.n]:
         gray = cv2.resize(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), (side, side), interpolation=cv2.INTER_CUBIC)
         det = detector.detect(cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR))
         if len(det) == 1:
@@ -41,9 +42,18 @@ def main(argv=None):
     half_gap = (mean[1, 0] - mean[0, 0]) / 2
     eye_y = (mean[0, 1] + mean[1, 1]) / 2
     symmetric = [[0.5 - half_gap, eye_y], [0.5 + half_gap, eye_y], [0.5, mean[2, 1]]]
-    print(json.dumps({"images": len(files[:args.n]), "one_face": len(pts), "mean": mean.round(4).tolist(),
-                      "sd": pts.std(0).round(4).tolist(), "symmetric_template": np.round(symmetric, 3).tolist()},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "images": len(files[: args.n]),
+                "one_face": len(pts),
+                "mean": mean.round(4).tolist(),
+                "sd": pts.std(0).round(4).tolist(),
+                "symmetric_template": np.round(symmetric, 3).tolist(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

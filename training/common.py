@@ -3,6 +3,7 @@
 The scripts run on Keras' TensorFlow backend (the ``train`` extra). They also run on its JAX
 backend (``KERAS_BACKEND=jax``), for a GPU machine that has JAX and no TensorFlow.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,12 @@ def add_common_args(p, epochs: int, batch_size: int, patience: int, limit_help: 
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (cosine decay after warm-up)")
     p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--patience", type=int, default=patience, help="early stopping, in epochs (watched from the second half of the run on)")
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=patience,
+        help="early stopping, in epochs (watched from the second half of the run on)",
+    )
     p.add_argument("--limit", type=int, default=0, help=limit_help)
     p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (0 = all cores; TensorFlow backend only)")
 
@@ -35,15 +41,17 @@ def start(args) -> Path:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    options = {k: v for k, v in vars(args).items() if k not in ("out", "threads")}   # neither changes the run
+    options = {k: v for k, v in vars(args).items() if k not in ("out", "threads")}  # neither changes the run
     saved = out / "options.json"
     if (out / "backup").exists():
-        before = json.loads(saved.read_text()) if saved.exists() else options   # runs from before options.json
+        before = json.loads(saved.read_text()) if saved.exists() else options  # runs from before options.json
         changed = sorted(k for k in before.keys() | options.keys() if before.get(k) != options.get(k))
         if changed:
-            raise SystemExit(f"{out} holds an unfinished run with other options ("
-                             + "; ".join(f"{k}: {before.get(k)} then, {options.get(k)} now" for k in changed)
-                             + "): continue it with the same options, or give another --out")
+            raise SystemExit(
+                f"{out} holds an unfinished run with other options ("
+                + "; ".join(f"{k}: {before.get(k)} then, {options.get(k)} now" for k in changed)
+                + "): continue it with the same options, or give another --out"
+            )
     else:
         (out / "history.csv").unlink(missing_ok=True)
     saved.write_text(json.dumps(options, indent=2))
@@ -104,7 +112,7 @@ def _py_dataset(index, make_batch, batch_size: int, shuffle: bool, seed: int):
             return -(-len(index) // batch_size)
 
         def __getitem__(self, i):
-            return make_batch(self.order[i * batch_size:(i + 1) * batch_size])
+            return make_batch(self.order[i * batch_size : (i + 1) * batch_size])
 
         def on_epoch_end(self):
             if shuffle:
@@ -129,7 +137,7 @@ def keep_best(path: Path, monitor: str, start_epoch: int):
 
     class KeepBest(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
-            if epoch == 0:   # a new run in this folder: what an earlier one kept is not ours
+            if epoch == 0:  # a new run in this folder: what an earlier one kept is not ours
                 path.unlink(missing_ok=True)
                 score_file.unlink(missing_ok=True)
 
@@ -156,7 +164,8 @@ def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), clas
 
     steps = args.epochs * len(train)
     schedule = keras.optimizers.schedules.CosineDecay(
-        args.lr * 0.1, steps, warmup_target=args.lr, warmup_steps=min(len(train), steps // 10))
+        args.lr * 0.1, steps, warmup_target=args.lr, warmup_steps=min(len(train), steps // 10)
+    )
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss, metrics=list(metrics))
     callbacks = [
         keras.callbacks.BackupAndRestore(str(out / "backup")),
@@ -167,11 +176,22 @@ def fit(model, train, val, args, out: Path, loss, monitor: str, metrics=(), clas
         keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
     ]
     start_time = time.time()
-    model.fit(train, validation_data=val, epochs=args.epochs, class_weight=class_weight, callbacks=callbacks,
-              shuffle=False,  # batches() shuffles
-              verbose=2)
+    model.fit(
+        train,
+        validation_data=val,
+        epochs=args.epochs,
+        class_weight=class_weight,
+        callbacks=callbacks,
+        shuffle=False,  # batches() shuffles
+        verbose=2,
+    )
     model.save(out / "model.keras")
     return time.time() - start_time
+
+
+def zooms(text: str) -> list[float]:
+    """``--test-time-zooms``: comma-separated zooms, or ``none``."""
+    return [] if text == "none" else [float(z) for z in text.split(",")]
 
 
 def save_calibration_crops(out: Path, crops: np.ndarray, seed: int, n: int = 512) -> None:

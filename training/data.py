@@ -2,6 +2,7 @@
 
 Coordinates are image pixels, origin at the top-left corner, x before y.
 """
+
 from __future__ import annotations
 
 import csv
@@ -37,7 +38,7 @@ def read_fer_csv(path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
             images, labels = out.setdefault(row[iu].strip(), ([], []))
             images.append(pixels.reshape(48, 48))
             labels.append(int(row[ie]))
-    return {u: (np.stack(i), np.array(l, dtype=np.int64)) for u, (i, l) in out.items()}
+    return {u: (np.stack(i), np.array(y, dtype=np.int64)) for u, (i, y) in out.items()}
 
 
 def read_fer_folders(root) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]]:
@@ -62,14 +63,14 @@ def read_fer_folders(root) -> dict[str, tuple[np.ndarray, np.ndarray, list[str]]
         images.append(image)
         labels.append(FER_CLASSES.index(cls))
         names.append(str(path.relative_to(root)))
-    return {u: (np.stack(i), np.array(l, dtype=np.int64), n) for u, (i, l, n) in out.items()}
+    return {u: (np.stack(i), np.array(y, dtype=np.int64), n) for u, (i, y, n) in out.items()}
 
 
 def select_classes(images, labels, classes):
     """Keep the rows whose FER2013 class is in ``classes``; relabel to indices into ``classes``."""
     keep = np.isin(labels, [FER_CLASSES.index(c) for c in classes])
     remap = {FER_CLASSES.index(c): i for i, c in enumerate(classes)}
-    return images[keep], np.array([remap[l] for l in labels[keep]], dtype=np.int64), keep
+    return images[keep], np.array([remap[y] for y in labels[keep]], dtype=np.int64), keep
 
 
 def pixel_hashes(images) -> list[str]:
@@ -78,6 +79,7 @@ def pixel_hashes(images) -> list[str]:
 
 
 # --- keypoints -------------------------------------------------------------------------------------
+
 
 def read_kaggle_keypoints(path) -> tuple[np.ndarray, np.ndarray]:
     """Read Kaggle's ``training.csv``: 30 coordinate columns (``<name>_x``, ``<name>_y`` for each of
@@ -91,8 +93,10 @@ def read_kaggle_keypoints(path) -> tuple[np.ndarray, np.ndarray]:
         for row in reader:
             pixels = np.array(row["Image"].split(), dtype=np.float32)
             images.append(np.clip(pixels, 0, 255).astype(np.uint8).reshape(96, 96))
-            pts = [[float(row[f"{n}_{a}"]) if row.get(f"{n}_{a}", "").strip() else np.nan
-                    for a in ("x", "y")] for n in KAGGLE_NAMES]
+            pts = [
+                [float(row[f"{n}_{a}"]) if row.get(f"{n}_{a}", "").strip() else np.nan for a in ("x", "y")]
+                for n in KAGGLE_NAMES
+            ]
             points.append(pts)
     return np.stack(images), np.array(points, dtype=np.float32)
 

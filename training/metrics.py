@@ -1,4 +1,5 @@
 """Evaluation measures in plain numpy (no scikit-learn needed)."""
+
 from __future__ import annotations
 
 import numpy as np

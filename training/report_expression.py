@@ -7,6 +7,7 @@ The shipped file averages several runs (``export.ensemble``); its report scores 
     python -m training.report_expression runs/expression-a runs/expression-b runs/expression-c \
         --model batchface/assets/expression.onnx --data ../shared/data/fer2013 --out reports/expression
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,8 +27,10 @@ def curves(histories: Path | list[Path], out_png: Path, metric: str | None = Non
     """Training and validation loss per epoch, and ``metric`` beside it when given; several runs'
     histories in one figure, each line named after its run folder."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     histories = histories if isinstance(histories, list) else [histories]
     keys = ["loss", metric] if metric else ["loss"]
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.5), squeeze=False)
@@ -47,8 +50,10 @@ def curves(histories: Path | list[Path], out_png: Path, metric: str | None = Non
 
 def confusion_png(matrix, classes, out_png: Path):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     norm = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
@@ -56,8 +61,15 @@ def confusion_png(matrix, classes, out_png: Path):
     ax.set_yticks(range(len(classes)), classes)
     for i in range(len(classes)):
         for j in range(len(classes)):
-            ax.text(j, i, f"{matrix[i, j]}\n{norm[i, j]:.0%}", ha="center", va="center", fontsize=7,
-                    color="white" if norm[i, j] > 0.5 else "black")
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]}\n{norm[i, j]:.0%}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if norm[i, j] > 0.5 else "black",
+            )
     ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title("PublicTest confusion (counts, row %)")
     fig.colorbar(im)
     fig.tight_layout()
@@ -67,8 +79,10 @@ def confusion_png(matrix, classes, out_png: Path):
 
 def faces_grid(images, labels, predicted, classes, out_png: Path, n: int = 24, seed: int = 0):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     pick = np.random.default_rng(seed).choice(len(images), n, replace=False)
     fig, axes = plt.subplots(3, n // 3, figsize=(n // 3 * 1.5, 3 * 1.8))
     for ax, i in zip(axes.ravel(), pick):
@@ -85,6 +99,7 @@ def faces_grid(images, labels, predicted, classes, out_png: Path, n: int = 24, s
 def framing_png(fer_images, samples: Path | None, out_png: Path, n: int = 12):
     """Run-time crops (detector -> shared crop rule) beside FER2013 training images."""
     from batchface.detection import create_detector
+
     crops = []
     if samples and samples.exists():
         detector = create_detector()
@@ -126,10 +141,11 @@ def main(argv=None):
     test_imgs, labels = select_classes(*data["PublicTest"][:2], classes)[:2]
     if args.model:
         from batchface.models import ExpressionModel
+
         model = ExpressionModel(args.model, threads=0)
         if list(model.classes) != classes:
             raise SystemExit(f"{args.model} has other classes than {runs[0]}: {model.classes} against {classes}")
-        probs = np.concatenate([model.predict(test_imgs[i:i + 256]) for i in range(0, len(test_imgs), 256)])
+        probs = np.concatenate([model.predict(test_imgs[i : i + 256]) for i in range(0, len(test_imgs), 256)])
         weights = model.metadata.get("weights")
     else:
         weights = None
@@ -149,10 +165,12 @@ def main(argv=None):
     matrix_clean = confusion(labels[clean], predicted[clean], len(classes))
     card = {
         "test_set": "FER2013 PublicTest (3,589 images)",
-        "test_accuracy": round(accuracy, 4), "test_macro_f1": round(macro_f1, 4),
+        "test_accuracy": round(accuracy, 4),
+        "test_macro_f1": round(macro_f1, 4),
         "test_accuracy_without_train_duplicates": round(float((predicted == labels)[~duplicate].mean()), 4),
-        "test_macro_f1_without_train_duplicates": round(float(per_class(confusion(
-            labels[~duplicate], predicted[~duplicate], len(classes)))["f1"].mean()), 4),
+        "test_macro_f1_without_train_duplicates": round(
+            float(per_class(confusion(labels[~duplicate], predicted[~duplicate], len(classes)))["f1"].mean()), 4
+        ),
         "test_images_duplicating_train": int(duplicate.sum()),
         "test_accuracy_clean": round(float((predicted == labels)[clean].mean()), 4),
         "test_macro_f1_clean": round(float(per_class(matrix_clean)["f1"].mean()), 4),
@@ -160,49 +178,94 @@ def main(argv=None):
     (out / "card.json").write_text(json.dumps(card, indent=2))
 
     histories = [run / "history.csv" for run in runs if (run / "history.csv").exists()]
-    if histories:   # else the figure drawn when the runs' histories were at hand stays
+    if histories:  # else the figure drawn when the runs' histories were at hand stays
         curves(histories, out / "curves.png", "accuracy")
     confusion_png(matrix, classes, out / "confusion.png")
     faces_grid(test_imgs, labels, predicted, classes, out / "faces.png")
     samples = Path(args.samples) if args.samples else Path(args.data).parent / "samples"
     n_runtime = framing_png(train_imgs, samples, out / "framing.png")
 
-    scored = (f"the file `{args.model}` (onnxruntime{'; weights ' + weights if weights else ''})" if args.model
-              else "the run's own predictions")
-    lines = ["# Expression model: evaluation report", "",
-             *(f"Run `{run}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
-               f"seed {m['seed']}, {m['params']:,} parameters." for run, m in zip(runs, metas)), "",
-             f"Data: `{meta['data']}`. Split: {meta['split']}; {meta['train_images']:,} training, "
-             f"{meta['val_images']:,} validation, {meta['test_images']:,} test images. Scored: {scored}"
-             + (f", the mean of the {len(runs)} runs' outputs" if len(runs) > 1 else "") + "."
-             + (" Each network's output is the mean of its outputs on the image zoomed by "
-                f"{' and '.join(map(str, meta['test_time_zooms']))} and on each view's mirror image, as in the shipped "
-                "file." if meta.get("test_time_zooms") else ""), "",
-             "## PublicTest", "",
-             "| measure | all test images | without test images that duplicate a training image | also without blank images |",
-             "| --- | --- | --- | --- |",
-             f"| accuracy | {accuracy:.2%} | {card['test_accuracy_without_train_duplicates']:.2%} | {card['test_accuracy_clean']:.2%} |",
-             f"| macro-F1 | {macro_f1:.3f} | {card['test_macro_f1_without_train_duplicates']:.3f} | {card['test_macro_f1_clean']:.3f} |",
-             f"| images | {len(labels)} | {int((~duplicate).sum())} | {int(clean.sum())} |", "",
-             "Duplicates are exact pixel copies of a training image (after JPEG decoding); blank images have a "
-             "pixel standard deviation under 3. `../shared/data/SOURCES.md` counts 568 test images in a duplicate "
-             f"group with a training image; on the PublicTest folder at hand we find {int(duplicate.sum())} "
-             "(the same with OpenCV's and Pillow's JPEG decoders), and report that count.", "",
-             "## Per class (all PublicTest images)", "", "| class | precision | recall | F1 | support |",
-             "| --- | --- | --- | --- | --- |"]
+    scored = (
+        f"the file `{args.model}` (onnxruntime{'; weights ' + weights if weights else ''})"
+        if args.model
+        else "the run's own predictions"
+    )
+    lines = [
+        "# Expression model: evaluation report",
+        "",
+        *(
+            f"Run `{run}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
+            f"seed {m['seed']}, {m['params']:,} parameters."
+            for run, m in zip(runs, metas)
+        ),
+        "",
+        f"Data: `{meta['data']}`. Split: {meta['split']}; {meta['train_images']:,} training, "
+        f"{meta['val_images']:,} validation, {meta['test_images']:,} test images. Scored: {scored}"
+        + (f", the mean of the {len(runs)} runs' outputs" if len(runs) > 1 else "")
+        + "."
+        + (
+            " Each network's output is the mean of its outputs on the image zoomed by "
+            f"{' and '.join(map(str, meta['test_time_zooms']))} and on each view's mirror image, as in the shipped "
+            "file."
+            if meta.get("test_time_zooms")
+            else ""
+        ),
+        "",
+        "## PublicTest",
+        "",
+        "| measure | all test images | without test images that duplicate a training image "
+        "| also without blank images |",
+        "| --- | --- | --- | --- |",
+        f"| accuracy | {accuracy:.2%} | {card['test_accuracy_without_train_duplicates']:.2%} "
+        f"| {card['test_accuracy_clean']:.2%} |",
+        f"| macro-F1 | {macro_f1:.3f} | {card['test_macro_f1_without_train_duplicates']:.3f} "
+        f"| {card['test_macro_f1_clean']:.3f} |",
+        f"| images | {len(labels)} | {int((~duplicate).sum())} | {int(clean.sum())} |",
+        "",
+        "Duplicates are exact pixel copies of a training image (after JPEG decoding); blank images have a "
+        "pixel standard deviation under 3. `../shared/data/SOURCES.md` counts 568 test images in a duplicate "
+        f"group with a training image; on the PublicTest folder at hand we find {int(duplicate.sum())} "
+        "(the same with OpenCV's and Pillow's JPEG decoders), and report that count.",
+        "",
+        "## Per class (all PublicTest images)",
+        "",
+        "| class | precision | recall | F1 | support |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for i, c in enumerate(classes):
-        lines.append(f"| {c} | {stats['precision'][i]:.3f} | {stats['recall'][i]:.3f} | {stats['f1'][i]:.3f} | "
-                     f"{stats['support'][i]} |")
+        lines.append(
+            f"| {c} | {stats['precision'][i]:.3f} | {stats['recall'][i]:.3f} | {stats['f1'][i]:.3f} | "
+            f"{stats['support'][i]} |"
+        )
     missing = [run.name for run in runs if not (run / "history.csv").exists()]
-    lines += ["", "![confusion](confusion.png)", "", "![faces](faces.png)", "", "## Training curves", "",
-              *([f"Not kept for {', '.join(missing)} (no history.csv)"
-                 + ("; the figure was drawn when they were trained." if len(missing) == len(runs) else "."), ""]
-                if missing else []),
-              "![curves](curves.png)", "", "## Crop framing", "",
-              "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
-              f"shared crop rule (`batchface/crop.py`, the default detector's points; {n_runtime} crops). The template was "
-              "calibrated on FER2013 itself (`training/calibrate_template.py`), so the two rows should be framed alike.",
-              "", "![framing](framing.png)", ""]
+    lines += [
+        "",
+        "![confusion](confusion.png)",
+        "",
+        "![faces](faces.png)",
+        "",
+        "## Training curves",
+        "",
+        *(
+            [
+                f"Not kept for {', '.join(missing)} (no history.csv)"
+                + ("; the figure was drawn when they were trained." if len(missing) == len(runs) else "."),
+                "",
+            ]
+            if missing
+            else []
+        ),
+        "![curves](curves.png)",
+        "",
+        "## Crop framing",
+        "",
+        "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
+        f"shared crop rule (`batchface/crop.py`, the default detector's points; {n_runtime} crops). The template was "
+        "calibrated on FER2013 itself (`training/calibrate_template.py`), so the two rows should be framed alike.",
+        "",
+        "![framing](framing.png)",
+        "",
+    ]
     (out / "report.md").write_text("\n".join(lines))
     print(json.dumps(card, indent=2))
 

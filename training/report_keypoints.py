@@ -1,6 +1,7 @@
 """Evaluation report of a keypoint training run on its held-out people: markdown, PNG figures, card.json.
 
-    python -m training.report_keypoints runs/keypoints --data ../shared/data/keypoints/udacity_p1 --out reports/keypoints
+    python -m training.report_keypoints runs/keypoints --data ../shared/data/keypoints/udacity_p1 \\
+        --out reports/keypoints
 
 The shipped file averages several runs (``export.ensemble``); its report scores that file:
 
@@ -11,6 +12,7 @@ Two measurements: on crops cut from the true eye and mouth points (the model alo
 end (detector -> shared crop rule -> model -> original-image pixels), which is what a user gets.
 NME is the mean point error divided by the distance of the outer eye corners (iBUG 36 and 45).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,10 +26,11 @@ import numpy as np
 from batchface import crop
 from batchface.detection import create_detector
 from batchface.landmarks import IBUG68_NAMES, alignment_points, kaggle_keypoints
+from batchface.models import to_unit
 from training.metrics import nme, rmse
 from training.report_expression import curves
 
-OUTER = (IBUG68_NAMES.index("left_eye_3"), IBUG68_NAMES.index("right_eye_0"))   # iBUG 45, 36
+OUTER = (IBUG68_NAMES.index("left_eye_3"), IBUG68_NAMES.index("right_eye_0"))  # iBUG 45, 36
 
 
 def kaggle(points):
@@ -60,7 +63,7 @@ def end_to_end(model, detector, data: Path, frames, size: int):
         anchor = alignment_points(truth, IBUG68_NAMES)
         k = int(np.argmin(np.linalg.norm(det.points.mean(1) - anchor.mean(0), axis=1)))
         m = crop.alignment_matrix(det.points[k], size)
-        patch = crop.cut(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), m, size).astype(np.float32) / 255.0
+        patch = to_unit(crop.cut(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), m, size))
         out = model.predict(patch[None, ..., None], verbose=0).reshape(-1, 2)
         preds.append(crop.to_image(out, m))
         truths.append(truth)
@@ -72,6 +75,7 @@ class ExportedPoints:
 
     def __init__(self, path):
         from batchface.models import KeypointModel
+
         self.session = KeypointModel(path).session
 
     def predict(self, x, verbose=0):
@@ -80,12 +84,17 @@ class ExportedPoints:
 
 def figures(out: Path, crops, truth, predicted, errors68, per_point, ced):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(10, 3))
     ax.bar(range(68), per_point)
-    ax.set_xlabel("iBUG point"), ax.set_ylabel("mean error / outer-eye distance"), ax.set_title("error per point (crops)")
+    (
+        ax.set_xlabel("iBUG point"),
+        ax.set_ylabel("mean error / outer-eye distance"),
+        ax.set_title("error per point (crops)"),
+    )
     fig.tight_layout(), fig.savefig(out / "per_point.png", dpi=110), plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(5, 4))
@@ -132,17 +141,25 @@ def main(argv=None):
     saved = np.load(run / "test_crops.npz")
     crops, truth, frames = saved["crops"], saved["truth"], list(saved["frames"])
     # the network as the shipped file runs it, with the views inside, or that file itself
-    model = (ExportedPoints(args.model) if args.model
-             else as_exported(keras.models.load_model(run / "model.keras", compile=False), meta))
+    model = (
+        ExportedPoints(args.model)
+        if args.model
+        else as_exported(keras.models.load_model(run / "model.keras", compile=False), meta)
+    )
     predicted = model.predict(crops[..., None], verbose=0).reshape(len(crops), -1, 2)
 
     errors68, errors15 = nme(predicted, truth, *OUTER), nme15(predicted, truth)
     rmse15 = rmse(kaggle(predicted), kaggle(truth))
-    per_point = (np.linalg.norm(predicted - truth, axis=-1)
-                 / np.linalg.norm(truth[:, OUTER[0]] - truth[:, OUTER[1]], axis=-1)[:, None]).mean(0)
-    card = {"test_set": f"{len(frames)} frames of {len(meta['test_people'])} held-out people (person-wise split)",
-            "nme68_crops": round(float(errors68.mean()), 4), "nme15_crops": round(float(errors15.mean()), 4),
-            "rmse15_crop_px": round(rmse15, 3)}
+    per_point = (
+        np.linalg.norm(predicted - truth, axis=-1)
+        / np.linalg.norm(truth[:, OUTER[0]] - truth[:, OUTER[1]], axis=-1)[:, None]
+    ).mean(0)
+    card = {
+        "test_set": f"{len(frames)} frames of {len(meta['test_people'])} held-out people (person-wise split)",
+        "nme68_crops": round(float(errors68.mean()), 4),
+        "nme15_crops": round(float(errors15.mean()), 4),
+        "rmse15_crop_px": round(rmse15, 3),
+    }
     ced = {"crops, 68 points": errors68, "crops, 15 Kaggle points": errors15}
 
     detectors = {"yunet": create_detector("yunet"), "blazeface": create_detector("blazeface")}
@@ -154,38 +171,71 @@ def main(argv=None):
         card[f"nme15_end_to_end_{name}"] = round(float(e15.mean()), 4)
         card[f"detected_{name}"] = f"{len(frames) - missed}/{len(frames)}"
         ced[f"end to end ({name}), 15 points"] = e15
-        e2e_rows.append(f"| {name} | {len(frames) - missed}/{len(frames)} | {e68.mean():.2%} | {e15.mean():.2%} | "
-                        f"{np.median(e15):.2%} | {(e15 > 0.1).mean():.1%} |")
+        e2e_rows.append(
+            f"| {name} | {len(frames) - missed}/{len(frames)} | {e68.mean():.2%} | {e15.mean():.2%} | "
+            f"{np.median(e15):.2%} | {(e15 > 0.1).mean():.1%} |"
+        )
     (out / "card.json").write_text(json.dumps(card, indent=2))
     curves([r / "history.csv" for r in runs if (r / "history.csv").exists()], out / "curves.png")
     figures(out, crops, truth, predicted, errors68, per_point, ced)
 
     worst = np.argsort(per_point)[::-1][:5]
-    scored = (f"Scored: `{args.model}`" + (f", the mean of the points of {len(runs)} runs" if len(runs) > 1 else "")
-              + "." if args.model else "Scored: the run's network, with the views its exported file runs.")
+    scored = (
+        f"Scored: `{args.model}`" + (f", the mean of the points of {len(runs)} runs" if len(runs) > 1 else "") + "."
+        if args.model
+        else "Scored: the run's network, with the views its exported file runs."
+    )
     lines = ["# Keypoint model: evaluation report", "", scored, ""]
-    lines += [f"- Run `{r}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
-              f"seed {m['seed']}, {m['params']:,} parameters. Crops for training: {m['alignment']}. "
-              f"Loss (`--loss`): {m.get('loss', 'mse')}."
-              + (f" Views: the crop zoomed about its centre by {' and '.join(map(str, m['test_time_zooms']))}, "
-                 "points averaged." if len(m.get("test_time_zooms") or []) > 1 else "")
-              + (f" {m['rebuilt_from']}." if m.get("rebuilt_from") else "") for r, m in zip(runs, metas)]
-    lines += ["", f"Data: `{meta['data']}` (68 iBUG points). Split: {meta['split']}; {meta['train_frames']} training, "
-              f"{meta['val_frames']} validation and {meta['test_frames']} test frames.", "",
-             "## Held-out people, on crops", "",
-             "Crops cut by the shared rule from the true eye centres and mouth-corner midpoint (no jitter).", "",
-             "| measure | value |", "| --- | --- |",
-             f"| NME, 68 points | {errors68.mean():.2%} (median {np.median(errors68):.2%}) |",
-             f"| NME, 15 Kaggle points | {errors15.mean():.2%} (median {np.median(errors15):.2%}) |",
-             f"| RMSE, 15 Kaggle points, {size}x{size} crop pixels | {rmse15:.2f} |", "",
-             "Worst points (mean NME): " + ", ".join(f"{IBUG68_NAMES[i]} {per_point[i]:.3f}" for i in worst) + ".", "",
-             "## Held-out people, end to end", "",
-             "Detector -> crop from the detector's eye and mouth points -> model -> original-image pixels; a frame "
-             "whose face the detector misses is not scored (the count says how many were found).", "",
-             "| detector | faces found | NME 68 | NME 15 | median NME 15 | faces with NME 15 > 10% |",
-             "| --- | --- | --- | --- | --- | --- |", *e2e_rows, "",
-             "![ced](ced.png)", "", "![per point](per_point.png)", "", "![faces](faces.png)", "",
-             "## Training curves", "", "![curves](curves.png)", ""]
+    lines += [
+        f"- Run `{r}`: {m['epochs_run']} epochs (of at most {m['epochs_max']}), batch {m['batch_size']}, "
+        f"seed {m['seed']}, {m['params']:,} parameters. Crops for training: {m['alignment']}. "
+        f"Loss (`--loss`): {m.get('loss', 'mse')}."
+        + (
+            f" Views: the crop zoomed about its centre by {' and '.join(map(str, m['test_time_zooms']))}, "
+            "points averaged."
+            if len(m.get("test_time_zooms") or []) > 1
+            else ""
+        )
+        + (f" {m['rebuilt_from']}." if m.get("rebuilt_from") else "")
+        for r, m in zip(runs, metas)
+    ]
+    lines += [
+        "",
+        f"Data: `{meta['data']}` (68 iBUG points). Split: {meta['split']}; {meta['train_frames']} training, "
+        f"{meta['val_frames']} validation and {meta['test_frames']} test frames.",
+        "",
+        "## Held-out people, on crops",
+        "",
+        "Crops cut by the shared rule from the true eye centres and mouth-corner midpoint (no jitter).",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| NME, 68 points | {errors68.mean():.2%} (median {np.median(errors68):.2%}) |",
+        f"| NME, 15 Kaggle points | {errors15.mean():.2%} (median {np.median(errors15):.2%}) |",
+        f"| RMSE, 15 Kaggle points, {size}x{size} crop pixels | {rmse15:.2f} |",
+        "",
+        "Worst points (mean NME): " + ", ".join(f"{IBUG68_NAMES[i]} {per_point[i]:.3f}" for i in worst) + ".",
+        "",
+        "## Held-out people, end to end",
+        "",
+        "Detector -> crop from the detector's eye and mouth points -> model -> original-image pixels; a frame "
+        "whose face the detector misses is not scored (the count says how many were found).",
+        "",
+        "| detector | faces found | NME 68 | NME 15 | median NME 15 | faces with NME 15 > 10% |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *e2e_rows,
+        "",
+        "![ced](ced.png)",
+        "",
+        "![per point](per_point.png)",
+        "",
+        "![faces](faces.png)",
+        "",
+        "## Training curves",
+        "",
+        "![curves](curves.png)",
+        "",
+    ]
     (out / "report.md").write_text("\n".join(lines))
     print(json.dumps(card, indent=2))
 

@@ -5,6 +5,7 @@
 Validation is a stratified part of Training; PublicTest is the reported test. An interrupted run
 continues from its last epoch when started again with the same ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,21 +15,22 @@ import os
 import cv2
 import numpy as np
 
+from batchface.models import to_unit
 from training import augment, common
 from training.data import FER_CLASSES, FER_CLASSES_5, read_fer_csv, read_fer_folders, select_classes
 
 SIZE = 48
-DROPOUT = 0.4   # before the last layer
+DROPOUT = 0.4  # before the last layer
 
 
 def load(args):
     """Return {usage: (images, labels)} with labels indexing the chosen classes."""
     if args.csv:
-        splits = {u: (i, l) for u, (i, l) in read_fer_csv(args.csv).items()}
+        splits = {u: (i, y) for u, (i, y) in read_fer_csv(args.csv).items()}
     else:
-        splits = {u: (i, l) for u, (i, l, _) in read_fer_folders(args.data).items()}
+        splits = {u: (i, y) for u, (i, y, _) in read_fer_folders(args.data).items()}
     classes = FER_CLASSES_5 if args.classes == 5 else FER_CLASSES
-    return classes, {u: select_classes(i, l, classes)[:2] for u, (i, l) in splits.items()}
+    return classes, {u: select_classes(i, y, classes)[:2] for u, (i, y) in splits.items()}
 
 
 def stratified_split(labels, fraction: float, rng):
@@ -58,19 +60,37 @@ def main(argv=None):
     src.add_argument("--csv", help="fer2013.csv or icml_face_data.csv")
     p.add_argument("--classes", type=int, choices=(7, 5), default=7)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    p.add_argument("--split-seed", type=int,
-                   help="seed of the validation split (default: --seed); the runs of one averaged file share it")
-    p.add_argument("--erase", type=float, default=0.0,
-                   help="probability that a training face gets a random rectangle of noise (random erasing)")
-    p.add_argument("--test-time-zooms", default="1.0,1.08",
-                   help="the views the exported file averages: the face zoomed about its centre by each of these, "
-                        "each view also mirrored ('none': the face alone)")
-    p.add_argument("--teacher", help="an expression model file (.onnx) to distil: its answers on each augmented "
-                                     "training face are mixed into that face's target")
-    p.add_argument("--teacher-weight", type=float, default=0.7,
-                   help="with --teacher: the share of the teacher's answer in a target; the rest is the label")
-    common.add_common_args(p, epochs=50, batch_size=64, patience=10,
-                           limit_help="use only this many training images (smoke runs)")
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the validation split (default: --seed); the runs of one averaged file share it",
+    )
+    p.add_argument(
+        "--erase",
+        type=float,
+        default=0.0,
+        help="probability that a training face gets a random rectangle of noise (random erasing)",
+    )
+    p.add_argument(
+        "--test-time-zooms",
+        default="1.0,1.08",
+        help="the views the exported file averages: the face zoomed about its centre by each of these, "
+        "each view also mirrored ('none': the face alone)",
+    )
+    p.add_argument(
+        "--teacher",
+        help="an expression model file (.onnx) to distil: its answers on each augmented "
+        "training face are mixed into that face's target",
+    )
+    p.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.7,
+        help="with --teacher: the share of the teacher's answer in a target; the rest is the label",
+    )
+    common.add_common_args(
+        p, epochs=50, batch_size=64, patience=10, limit_help="use only this many training images (smoke runs)"
+    )
     args = p.parse_args(argv)
     out = common.start(args)
     import keras
@@ -103,7 +123,7 @@ def main(argv=None):
         return augment.random_erase(aug_rng, image) if aug_rng.random() < args.erase else image
 
     def batch(idx, train):
-        x = images[idx].astype(np.float32) / 255.0
+        x = to_unit(images[idx])
         if train:
             x = np.stack([augment_one(im) for im in x])
         x = x[..., None]
@@ -123,31 +143,56 @@ def main(argv=None):
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
     else:
         loss, metric = "categorical_crossentropy", keras.metrics.CategoricalAccuracy(name="accuracy")
-    seconds = common.fit(model, train_data, val_data, args, out, loss,
-                         monitor="val_accuracy", metrics=[metric], class_weight=class_weight)
+    seconds = common.fit(
+        model,
+        train_data,
+        val_data,
+        args,
+        out,
+        loss,
+        monitor="val_accuracy",
+        metrics=[metric],
+        class_weight=class_weight,
+    )
     test_images, test_labels = splits["PublicTest"]
     # the exported file averages each face over zooms and mirror images (export does the same wrapping)
-    zooms = [] if args.test_time_zooms == "none" else [float(z) for z in args.test_time_zooms.split(",")]
-    probs = (views_averaged(model, zooms) if zooms else model).predict(test_images[..., None].astype(np.float32) / 255.0, verbose=0)
-    np.savez_compressed(out / "test_predictions.npz", probabilities=probs, labels=test_labels,
-                        crops=test_images[:64].astype(np.float32) / 255.0)
+    zooms = common.zooms(args.test_time_zooms)
+    probs = (views_averaged(model, zooms) if zooms else model).predict(to_unit(test_images)[..., None], verbose=0)
+    np.savez_compressed(
+        out / "test_predictions.npz", probabilities=probs, labels=test_labels, crops=to_unit(test_images[:64])
+    )
     common.save_calibration_crops(out, images[tr], args.seed)
     meta = {
-        "task": "expression", "classes": list(classes), "input_size": SIZE,
-        "data": args.csv or args.data, "split": f"validation = {args.val_fraction:.0%} of Training "
-        f"(stratified, seed {split_seed}); test = PublicTest", "train_images": int(len(tr)),
-        "val_images": int(len(va)), "test_images": int(len(test_labels)),
-        "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
-        "batch_size": args.batch_size, "seed": args.seed, "split_seed": split_seed, "erase": args.erase, "dropout": DROPOUT,
+        "task": "expression",
+        "classes": list(classes),
+        "input_size": SIZE,
+        "data": args.csv or args.data,
+        "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",
+        "train_images": int(len(tr)),
+        "val_images": int(len(va)),
+        "test_images": int(len(test_labels)),
+        "epochs_run": common.epochs_run(out),
+        "epochs_max": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "split_seed": split_seed,
+        "erase": args.erase,
+        "dropout": DROPOUT,
         "params": int(model.count_params()),
-        "train_seconds_last_session": round(seconds), "backend": keras.backend.backend(), "class_weight": class_weight,
+        "train_seconds_last_session": round(seconds),
+        "backend": keras.backend.backend(),
+        "class_weight": class_weight,
         "test_time_zooms": zooms,
         "test_accuracy": float((probs.argmax(1) == test_labels).mean()),
     }
     if args.teacher:
         from batchface.models import sha256_of
-        meta["teacher"] = {"file": os.path.basename(args.teacher), "sha256": sha256_of(args.teacher),
-                           "weight": args.teacher_weight}
+
+        meta["teacher"] = {
+            "file": os.path.basename(args.teacher),
+            "sha256": sha256_of(args.teacher),
+            "weight": args.teacher_weight,
+        }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
     print(json.dumps(meta, indent=2))
 

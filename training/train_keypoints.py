@@ -13,6 +13,7 @@ truth keeps frames that a detector misses in training, and teaches the crops cut
 own points (a face followed through a video). Validation and test crops come from the
 ground truth without jitter. An interrupted run continues when started again with the same ``--out``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ import numpy as np
 
 from batchface import crop
 from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points
+from batchface.models import to_unit
 from training import augment, common
 from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
 
@@ -31,9 +33,15 @@ SIZE = 96
 
 #: Index of each iBUG point's mirror image: a horizontal flip must swap left and right labels.
 IBUG68_FLIP = np.array(
-    list(range(16, -1, -1)) + list(range(26, 16, -1)) + [27, 28, 29, 30] + [35, 34, 33, 32, 31]
-    + [45, 44, 43, 42, 47, 46] + [39, 38, 37, 36, 41, 40]
-    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55] + [64, 63, 62, 61, 60, 67, 66, 65])
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46]
+    + [39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65]
+)
 #: The same for Kaggle's 15 keypoints.
 KAGGLE_FLIP = np.array([1, 0, 4, 5, 2, 3, 8, 9, 6, 7, 10, 12, 11, 13, 14])
 
@@ -54,7 +62,7 @@ def sample(image, points, names, rng, jitter: float, train: bool, flip_index, an
     m = crop.alignment_matrix(anchor, SIZE)
     if train:
         m = augment.compose(augment.random_similarity(rng, SIZE, 15, 0.1, 4), m)
-    patch = crop.cut(image, m, SIZE).astype(np.float32) / 255.0
+    patch = to_unit(crop.cut(image, m, SIZE))
     pts = crop.to_crop(points, m)
     if train and rng.random() < 0.5:
         # pixel centres sit on integers, so x mirrors to (S - 1) - x
@@ -69,9 +77,10 @@ def sample(image, points, names, rng, jitter: float, train: bool, flip_index, an
 def masked_unit_mse(y_true, y_pred):
     """MSE on coordinates divided by the crop side, ignoring NaN targets (Kaggle's partial rows)."""
     from keras import ops
+
     mask = ops.logical_not(ops.isnan(y_true))
     diff = ops.where(mask, (y_pred - ops.where(mask, y_true, 0.0)) / SIZE, 0.0)
-    return ops.sum(diff ** 2) / ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
+    return ops.sum(diff**2) / ops.maximum(ops.sum(ops.cast(mask, "float32")), 1.0)
 
 
 def masked_unit_distance(y_true, y_pred):
@@ -80,11 +89,12 @@ def masked_unit_distance(y_true, y_pred):
     NME averages point distances, so this loss optimises what is reported; MSE weighs the large
     errors more and the many small ones less."""
     from keras import ops
+
     true = ops.reshape(y_true, (-1, 2))
     pred = ops.reshape(y_pred, (-1, 2))
     missing = ops.isnan(true)
     diff = (pred - ops.where(missing, 0.0, true)) / SIZE
-    distance = ops.sqrt(ops.sum(diff ** 2, axis=-1) + 1e-12)
+    distance = ops.sqrt(ops.sum(diff**2, axis=-1) + 1e-12)
     mask = ops.cast(ops.logical_not(ops.any(missing, axis=-1)), "float32")
     return ops.sum(distance * mask) / ops.maximum(ops.sum(mask), 1.0)
 
@@ -93,8 +103,7 @@ def load_ibug(root):
     """All labelled frames of the Udacity set (training and test folders), with their names."""
     root = Path(root)
     images, points, names = [], [], []
-    for folder, csv_name in (("training", "training_frames_keypoints.csv"),
-                             ("test", "test_frames_keypoints.csv")):
+    for folder, csv_name in (("training", "training_frames_keypoints.csv"), ("test", "test_frames_keypoints.csv")):
         if (root / csv_name).exists():
             i, p, n = read_ibug_csv(root / csv_name, root / folder)
             images += i
@@ -128,7 +137,7 @@ def person_split(names, test_fraction, val_fraction, seed):
     rng = np.random.default_rng(seed)
     rng.shuffle(people)
     n_test, n_val = round(len(people) * test_fraction), round(len(people) * val_fraction)
-    test, val = set(people[:n_test]), set(people[n_test:n_test + n_val])
+    test, val = set(people[:n_test]), set(people[n_test : n_test + n_val])
     who = [person_of(n) for n in names]
     pick = lambda group: np.array([i for i, p in enumerate(who) if p in group], dtype=np.int64)
     return pick(set(people) - test - val), pick(val), pick(test)
@@ -145,26 +154,39 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="folder with training/, test/ and their *_frames_keypoints.csv (68 points)")
     src.add_argument("--kaggle-csv", help="Kaggle training.csv (96x96 images, 15 keypoints)")
-    p.add_argument("--jitter", type=float, default=0.05,
-                   help="sd of the alignment-point noise, as a fraction of the eye distance")
-    p.add_argument("--detectors", default="yunet",
-                   help="comma-separated runtime detectors whose points also cut training crops (yunet, "
-                        "blazeface); empty: ground truth only")
-    p.add_argument("--dropout", type=float, default=0.0,
-                   help="dropout before the last layer (validation NME15 through BlazeFace 4.79 %% without it "
-                        "in 80 epochs, 5.06 %% with 0.3 in 160: this model underfits rather than overfits)")
-    p.add_argument("--loss", choices=("mse", "distance"), default="distance",
-                   help="the mean point distance (what NME measures; validation NME15 4.9 %% against 5.7 %% "
-                        "with mse, 60 epochs each), or the mse of the coordinates (Kaggle's RMSE)")
-    p.add_argument("--test-time-zooms", default="1.0,1.08",
-                   help="the views the exported file averages: the crop zoomed about its centre by each of these "
-                        "('1.0': the crop alone)")
-    p.add_argument("--split-seed", type=int,
-                   help="seed of the split into people (default: --seed); the runs of one averaged file share it")
+    p.add_argument(
+        "--jitter", type=float, default=0.05, help="sd of the alignment-point noise, as a fraction of the eye distance"
+    )
+    p.add_argument(
+        "--detectors",
+        default="yunet",
+        help="comma-separated runtime detectors whose points also cut training crops (yunet, "
+        "blazeface); empty: ground truth only",
+    )
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout before the last layer")
+    p.add_argument(
+        "--loss",
+        choices=("mse", "distance"),
+        default="distance",
+        help="the mean point distance (what NME measures), or the mean squared error of the "
+        "coordinates (Kaggle's RMSE)",
+    )
+    p.add_argument(
+        "--test-time-zooms",
+        default="1.0,1.08",
+        help="the views the exported file averages: the crop zoomed about its centre by each of these "
+        "('1.0' or 'none': the crop alone)",
+    )
+    p.add_argument(
+        "--split-seed",
+        type=int,
+        help="seed of the split into people (default: --seed); the runs of one averaged file share it",
+    )
     p.add_argument("--test-fraction", type=float, default=0.15)
     p.add_argument("--val-fraction", type=float, default=0.1)
-    common.add_common_args(p, epochs=80, batch_size=32, patience=40,
-                           limit_help="use only this many frames (smoke runs)")
+    common.add_common_args(
+        p, epochs=80, batch_size=32, patience=40, limit_help="use only this many frames (smoke runs)"
+    )
     args = p.parse_args(argv)
     out = common.start(args)
     from training.blocks import keypoint_net
@@ -188,14 +210,27 @@ def main(argv=None):
         point_names, flip_index = KAGGLE_NAMES, KAGGLE_FLIP
         order = np.random.default_rng(split_seed).permutation(len(images))
         n_te, n_va = int(len(order) * args.test_fraction), int(len(order) * args.val_fraction)
-        te, va, tr = np.sort(order[:n_te]), np.sort(order[n_te:n_te + n_va]), np.sort(order[n_te + n_va:])
+        te, va, tr = np.sort(order[:n_te]), np.sort(order[n_te : n_te + n_va]), np.sort(order[n_te + n_va :])
     if args.limit:
-        tr, va, te = tr[:args.limit], va[:max(1, args.limit // 4)], te[:max(1, args.limit // 4)]
+        tr, va, te = tr[: args.limit], va[: max(1, args.limit // 4)], te[: max(1, args.limit // 4)]
     rng = np.random.default_rng(args.seed)
 
     def batch(idx, train):
-        crops, pts = zip(*(sample(images[j], points[j], point_names, rng, args.jitter, train, flip_index,
-                                  () if anchors is None else anchors[j]) for j in idx))
+        crops, pts = zip(
+            *(
+                sample(
+                    images[j],
+                    points[j],
+                    point_names,
+                    rng,
+                    args.jitter,
+                    train,
+                    flip_index,
+                    () if anchors is None else anchors[j],
+                )
+                for j in idx
+            )
+        )
         return np.stack(crops)[..., None], np.stack(pts).reshape(len(idx), -1)
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
@@ -205,23 +240,37 @@ def main(argv=None):
     seconds = common.fit(model, train_data, val_data, args, out, loss, monitor="val_loss")
     # the test crops, for training.report_keypoints: the test people are read nowhere else
     crops, truth = zip(*(sample(images[j], points[j], point_names, rng, 0, False, flip_index) for j in te))
-    np.savez_compressed(out / "test_crops.npz", crops=np.stack(crops), truth=np.stack(truth),
-                        frames=np.array([frame_names[j] for j in te]))
+    np.savez_compressed(
+        out / "test_crops.npz",
+        crops=np.stack(crops),
+        truth=np.stack(truth),
+        frames=np.array([frame_names[j] for j in te]),
+    )
     train_crops = [sample(images[j], points[j], point_names, rng, 0, False, flip_index)[0] for j in tr]
     common.save_calibration_crops(out, np.round(np.stack(train_crops) * 255).astype(np.uint8), args.seed)
     meta = {
-        "task": "keypoints", "keypoint_names": list(point_names), "input_size": SIZE,
-        "data": args.data or args.kaggle_csv, "split": f"by person, seed {split_seed}: "
+        "task": "keypoints",
+        "keypoint_names": list(point_names),
+        "input_size": SIZE,
+        "data": args.data or args.kaggle_csv,
+        "split": f"by person, seed {split_seed}: "
         f"{args.test_fraction:.0%} of people test, {args.val_fraction:.0%} validation",
-        "train_frames": int(len(tr)), "val_frames": int(len(va)), "test_frames": int(len(te)),
+        "train_frames": int(len(tr)),
+        "val_frames": int(len(va)),
+        "test_frames": int(len(te)),
         "test_people": sorted({person_of(frame_names[j]) for j in te}),
         "alignment": "ground truth eye centres and mouth-corner midpoint"
         + "".join(f" or {d}'s points" for d in args.detectors.split(",") if d and args.data)
         + f" (picked at random per sample) + N(0, {args.jitter} x eye distance)",
-        "epochs_run": common.epochs_run(out), "epochs_max": args.epochs,
-        "batch_size": args.batch_size, "seed": args.seed, "split_seed": split_seed,
+        "epochs_run": common.epochs_run(out),
+        "epochs_max": args.epochs,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "split_seed": split_seed,
         "params": int(model.count_params()),
-        "loss": args.loss, "dropout": args.dropout, "test_time_zooms": [float(z) for z in args.test_time_zooms.split(",")],
+        "loss": args.loss,
+        "dropout": args.dropout,
+        "test_time_zooms": common.zooms(args.test_time_zooms),
         "train_seconds_last_session": round(seconds),
     }
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))

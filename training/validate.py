@@ -8,6 +8,7 @@ end to end through the default detector (as ``batchface run`` sees them). Expres
 Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are
 never read here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,11 +26,10 @@ def keypoints(runs, data):
 
     images, points, names = tk.load_ibug(data)
     meta = same_split(runs, "val_frames")
-    _, val, _ = tk.person_split(names, 0.15, 0.1, split_seed(meta))   # the training defaults
+    _, val, _ = tk.person_split(names, 0.15, 0.1, split_seed(meta))  # the training defaults
     check_split(len(val), meta["val_frames"])
-    rng = np.random.default_rng(0)   # unused: no jitter outside training
-    crops, truth = zip(*(tk.sample(images[j], points[j], tk.IBUG68_NAMES, rng, 0, False, tk.IBUG68_FLIP)
-                         for j in val))
+    rng = np.random.default_rng(0)  # unused: no jitter outside training
+    crops, truth = zip(*(tk.sample(images[j], points[j], tk.IBUG68_NAMES, rng, 0, False, tk.IBUG68_FLIP) for j in val))
     x, truth = np.stack(crops)[..., None], np.stack(truth)
     detector = create_detector()
     for run in runs:
@@ -41,27 +41,32 @@ def keypoints(runs, data):
         for label, model in models:
             on_crops = nme15(model.predict(x, verbose=0).reshape(len(x), -1, 2), truth).mean()
             predicted, true, missed = end_to_end(model, detector, Path(data), [names[j] for j in val], tk.SIZE)
-            print(f"{run} ({label}): validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
-                  f"through the default detector {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)")
+            print(
+                f"{run} ({label}): validation NME15 on true crops {on_crops:.2%} ({len(x)} frames), "
+                f"through the default detector {nme15(predicted, true).mean():.2%} ({len(x) - missed} found)"
+            )
 
 
 def expression(runs, data):
+    from batchface.models import to_unit
     from training import train_expression as te
     from training.blocks import as_exported
 
     meta = same_split(runs, "val_images")
     _, splits = te.load(argparse.Namespace(csv=None, data=data, classes=len(meta["classes"])))
     images, labels = splits["Training"]
-    _, val = te.stratified_split(labels, 0.1, np.random.default_rng(split_seed(meta)))   # the training defaults
+    _, val = te.stratified_split(labels, 0.1, np.random.default_rng(split_seed(meta)))  # the training defaults
     check_split(len(val), meta["val_images"])
-    x = images[val].astype(np.float32)[..., None] / 255.0
+    x = to_unit(images[val])[..., None]
     for run in runs:
         model, run_meta = load(run)
         plain = (model.predict(x, verbose=0).argmax(1) == labels[val]).mean()
         views = (as_exported(model, run_meta).predict(x, verbose=0).argmax(1) == labels[val]).mean()
         zooms = run_meta.get("test_time_zooms")
-        print(f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
-              f"({f'zooms {zooms}, each mirrored' if zooms else 'none'}; {len(val)} images)")
+        print(
+            f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
+            f"({f'zooms {zooms}, each mirrored' if zooms else 'none'}; {len(val)} images)"
+        )
 
 
 def same_split(runs, count):
@@ -79,16 +84,20 @@ def split_seed(meta) -> int:
 
 def check_split(found, trained):
     if found != trained:
-        raise SystemExit(f"the runs have {trained} validation items, the training defaults give {found}: "
-                         "they were split with other fractions")
+        raise SystemExit(
+            f"the runs have {trained} validation items, the training defaults give {found}: "
+            "they were split with other fractions"
+        )
 
 
 def load(run):
     """The run's trained network and its ``train_meta.json``."""
     import keras
 
-    return (keras.models.load_model(Path(run) / "model.keras", compile=False),
-            json.loads((Path(run) / "train_meta.json").read_text()))
+    return (
+        keras.models.load_model(Path(run) / "model.keras", compile=False),
+        json.loads((Path(run) / "train_meta.json").read_text()),
+    )
 
 
 def main(argv=None):

@@ -95,7 +95,7 @@ class YuNet:
         return found.at_least(self.min_face).sorted()
 
     def _run(self, image: np.ndarray) -> Detections:
-        """Faces in ``image``'s own pixels: the network's output decoded as ``cv2.FaceDetectorYN`` does."""
+        """Faces in ``image``'s own pixels, after NMS."""
         height, width = image.shape[:2]
         padded_h, padded_w = (-(-side // self.multiple) * self.multiple for side in (height, width))
         padded = cv2.copyMakeBorder(image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_CONSTANT, value=0)
@@ -105,20 +105,7 @@ class YuNet:
                 self.session.run(None, {self.input_name: padded.transpose(2, 0, 1)[None].astype(np.float32)}),
             )
         )
-        boxes, scores, points = [], [], []
-        for stride in self.strides:
-            cols = padded_w // stride
-            score = np.sqrt(
-                np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1) * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
-            )
-            keep = np.flatnonzero(score >= min(self.score_threshold, self.EDGE_SCORE))
-            cell = np.stack([keep % cols, keep // cols], 1).astype(np.float64)  # x, y of each anchor cell
-            box = outputs[f"bbox_{stride}"][0, keep].astype(np.float64)
-            centre, size = (cell + box[:, :2]) * stride, np.exp(box[:, 2:4]) * stride
-            boxes.append(np.hstack([centre - size / 2, size]))
-            scores.append(score[keep].astype(np.float64))
-            points.append((outputs[f"kps_{stride}"][0, keep].reshape(-1, 5, 2) + cell[:, None]) * stride)
-        boxes, scores, points = np.concatenate(boxes), np.concatenate(scores), np.concatenate(points)
+        boxes, scores, points = decode(outputs, self.strides, padded_w, min(self.score_threshold, self.EDGE_SCORE))
         keep = nms(boxes, scores, self.nms_iou)
         # five points: image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
         five = points[keep]
@@ -150,3 +137,23 @@ class YuNet:
         margin = (self.EDGE * found.boxes[:, 2])[:, None]
         x, y = found.points[..., 0], found.points[..., 1]
         return ((x < margin) | (y < margin) | (x > width - margin) | (y > height - margin)).any(axis=1)
+
+
+def decode(outputs: dict, strides, padded_width: int, min_score: float):
+    """Boxes [N, 4] (x, y, w, h), scores [N] and five points [N, 5, 2] (x, y) of every anchor scoring at
+    least ``min_score``, in pixels of the padded input, before NMS: YuNet's outputs by name
+    (``cls_8``, ``obj_8``, ``bbox_8``, ``kps_8``, ...), decoded as ``cv2.FaceDetectorYN`` does."""
+    boxes, scores, points = [], [], []
+    for stride in strides:
+        cols = padded_width // stride
+        score = np.sqrt(
+            np.clip(outputs[f"cls_{stride}"][0, :, 0], 0, 1) * np.clip(outputs[f"obj_{stride}"][0, :, 0], 0, 1)
+        )
+        keep = np.flatnonzero(score >= min_score)
+        cell = np.stack([keep % cols, keep // cols], 1).astype(np.float64)  # x, y of each anchor cell
+        box = outputs[f"bbox_{stride}"][0, keep].astype(np.float64)
+        centre, size = (cell + box[:, :2]) * stride, np.exp(box[:, 2:4]) * stride
+        boxes.append(np.hstack([centre - size / 2, size]))
+        scores.append(score[keep].astype(np.float64))
+        points.append((outputs[f"kps_{stride}"][0, keep].reshape(-1, 5, 2) + cell[:, None]) * stride)
+    return np.concatenate(boxes), np.concatenate(scores), np.concatenate(points)

@@ -306,3 +306,18 @@ def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(sampl
     assert [(r["media_type"], r["status"]) for r in got] == [("image", "ok")] + [("video", "ok")] * 3
     assert all(r["error"].startswith("annotated copy not written: ") for r in got)
     assert summary.errors == 0 and summary.faces == 4
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda out: run([], out, resume=True, overwrite=True), "exclude each other"),
+        (lambda out: run([], out, options=Options(fps=1.0, every=2)), "either every"),
+        (lambda out: run([], out, options=Options(min_face=0)), "min_face must be at least 1"),
+        (lambda out: run([], out, workers=-1), "workers and commit_seconds"),
+    ],
+)
+def test_a_python_caller_gets_the_rules_of_the_command_line(tmp_path, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(tmp_path / "out.csv")
+    assert not (tmp_path / "out.csv").exists()

@@ -5,7 +5,8 @@ Its first line holds the run's identity (the columns and what shapes the rows); 
 each write of rows: the keys written, those of them with an error row, and where the table stood
 after the write (a Parquet part file, or the length of a CSV or JSONL file). A line cut by a kill
 drops its whole write. A key names an input or a piece of a video: ``(source path, first frame,
-end frame or None)``; a whole input is ``(path, 0, None)``.
+end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
+goes on also holds the state of the video's face tracks after it (:class:`batchface.tracking.VideoTracks`).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ class Journal:
     """``<out>.progress`` of a run whose identity is ``identity`` (a JSON-able dict).
 
     :attr:`done` lists the keys committed, in order, :attr:`failed` those of them with an error row;
-    :attr:`last` is where the table stood after the last write (None before any).
+    :attr:`last` is where the table stood after the last write (None before any); :attr:`tracks`
+    the last state of the face tracks of each video journalled, by path.
     """
 
     def __init__(self, out, identity: dict):
@@ -54,6 +56,7 @@ class Journal:
         self.done: list[tuple] = []
         self.failed: list[tuple] = []
         self.last: dict | None = None
+        self.tracks: dict[str, dict] = {}
         self._entries: list[dict] = []
         self._file = None
 
@@ -83,15 +86,16 @@ class Journal:
 
     def start(self, entries=()) -> None:
         """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""
-        self._entries, self.done, self.failed, self.last = [], [], [], None
+        self._entries, self.done, self.failed, self.last, self.tracks = [], [], [], None, {}
         for entry in entries:
             self._remember(entry)
         lines = [{"run": self.identity}] + self._entries
         self.path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
 
-    def record(self, keys: list, failed: list, where: dict) -> None:
-        """Journal one write, durably: its line is the commit."""
-        entry = {"keys": keys, "failed": failed, **where}
+    def record(self, keys: list, failed: list, where: dict, tracks: dict | None = None) -> None:
+        """Journal one write, durably: its line is the commit. ``tracks``: the track state of each
+        video whose piece it ends, by path."""
+        entry = {"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})}
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
         self._file.write(json.dumps(entry) + "\n")
@@ -109,5 +113,6 @@ class Journal:
     def _remember(self, entry: dict) -> None:
         self.done += [tuple(k) for k in entry["keys"]]
         self.failed += [tuple(k) for k in entry["failed"]]
-        self.last = {k: v for k, v in entry.items() if k not in ("keys", "failed")}
+        self.tracks.update(entry.get("tracks", {}))
+        self.last = {k: v for k, v in entry.items() if k not in ("keys", "failed", "tracks")}
         self._entries.append(entry)

@@ -20,6 +20,7 @@ from batchface.inputs import read_paths_file, walk
 from batchface.journal import remove_output, whole
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
+from batchface.tracking import VideoTracks
 from batchface.worker import crashed, run_task
 from batchface.writers import TableWriter, format_of
 
@@ -130,6 +131,7 @@ def run(
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
     finished = False
     try:
         for results in _results(todo, options, workers, tick=commit_seconds or 1.0):
@@ -137,7 +139,7 @@ def run(
                 writer.flush()
                 continue
             for result in results:
-                writer.commit(result.work.key, result.rows)
+                writer.commit(result.work.key, result.rows, number_tracks(videos, result))
                 summary.frames += result.frames
                 summary.faces += sum(r["status"] == "ok" for r in result.rows)
                 if any(r["status"] == "error" for r in result.rows):
@@ -160,6 +162,23 @@ def run(
         writer.close(finished=finished)
     summary.seconds = time.monotonic() - start
     return summary
+
+
+def number_tracks(videos: dict, result) -> dict | None:
+    """Renumber the ``track_id`` of a video piece's rows for the whole video (``videos``: the
+    :class:`VideoTracks` of each video by path, the pieces committed in order); returns the state to
+    journal with a piece that is not its video's last (else None)."""
+    if result.tracks is None:
+        return None
+    path = result.work.source.path
+    ids = videos.setdefault(path, VideoTracks()).renumber(result.tracks)
+    for row in result.rows:
+        if row.get("track_id") is not None:
+            row["track_id"] = ids[row["track_id"]]
+    if result.work.last:
+        del videos[path]
+        return None
+    return videos[path].state()
 
 
 def describe_run(options: Options):

@@ -20,6 +20,7 @@ WHERE = {
     "width": pa.int32(),
     "height": pa.int32(),
     "face_index": pa.int32(),
+    "track_id": pa.int64(),
     "status": pa.string(),
     "error": pa.string(),
 }
@@ -55,9 +56,10 @@ def error_row(at: dict, message: str) -> dict:
     return {**at, "status": "error", "error": message}
 
 
-def face_rows(at: dict, faces, landmarks: bool) -> list[dict]:
+def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
     """The rows of one image or frame at ``at`` (:func:`where`): one per face
-    (:class:`batchface.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point."""
+    (:class:`batchface.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point;
+    ``track_ids``: a video frame's faces' tracks (:mod:`batchface.tracking`)."""
     if not faces:
         return [{**at, "status": "no_face"}]
     rows = []
@@ -65,6 +67,7 @@ def face_rows(at: dict, faces, landmarks: bool) -> list[dict]:
         row = {
             **at,
             "face_index": i,
+            "track_id": None if track_ids is None else track_ids[i],
             "status": "ok",
             **dict(zip(BOX, face.box)),
             "det_score": face.score,

@@ -12,17 +12,21 @@ from batchface import annotate, table
 from batchface.decoding import VideoReader, read_picture
 from batchface.errors import InputError, one_line
 from batchface.plan import Work
+from batchface.tracking import PieceTracks, Tracker
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
 
 
 @dataclass
 class Result:
-    """The rows of one unit of work, and the number of image or video frames read."""
+    """The rows of one unit of work, and the number of image or video frames read; a video's
+    ``tracks``, whose ids in ``track_id`` are the piece's own until renumbered for the whole video
+    (:meth:`batchface.tracking.VideoTracks.renumber`)."""
 
     work: Work
     rows: list[dict]
     frames: int
+    tracks: PieceTracks | None = None
 
 
 class Worker:
@@ -74,7 +78,7 @@ class Worker:
         return [results[w] for w in works]
 
     def _video(self, work: Work) -> Result:
-        source, rows, frames, sink = work.source, [], 0, None
+        source, rows, frames, sink, tracker = work.source, [], 0, None, Tracker()
         try:
             reader = VideoReader(
                 source.path, self.options.every, self.options.fps, self.options.max_frames, work.start, work.stop
@@ -87,9 +91,9 @@ class Worker:
             for frame in reader:
                 batch.append(frame)
                 if len(batch) == FRAMES_PER_BATCH:
-                    rows += self._frames(source, batch, sink)
+                    rows += self._frames(source, batch, sink, tracker)
                     frames, batch = frames + len(batch), []
-            rows += self._frames(source, batch, sink)
+            rows += self._frames(source, batch, sink, tracker)
             frames += len(batch)
             if frames == 0 and work.start == 0:
                 rows = [
@@ -108,16 +112,17 @@ class Worker:
         if sink is not None and sink.error:  # the rows are good; say in them that their video is missing
             for row in rows:
                 row["error"] = row.get("error") or sink.error
-        return Result(work, rows, frames)
+        return Result(work, rows, frames, tracker.piece())
 
-    def _frames(self, source, frames, sink) -> list[dict]:
+    def _frames(self, source, frames, sink, tracker) -> list[dict]:
         rows = []
         for frame, faces in zip(frames, each_alone_if_need_be(self.analyzer.analyze_batch, [f.image for f in frames])):
             at = table.where(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1])
             if isinstance(faces, Exception):
                 rows.append(table.error_row(at, one_line(faces)))
                 continue
-            rows += table.face_rows(at, faces, self.options.landmarks)
+            ids = tracker.update(frame.timestamp_s, frame.image, [face.box for face in faces])
+            rows += table.face_rows(at, faces, self.options.landmarks, ids)
             if sink is not None:
                 sink.write(annotate.draw(frame.image, faces))
         return rows

@@ -178,6 +178,7 @@ class TableWriter:
         self.journal = Journal(path, identity)
         self.commit_seconds = commit_seconds
         self._pending: list[tuple[tuple, list[dict]]] = []
+        self._pending_tracks: dict[str, dict] = {}
         self._pending_rows, self._last_flush = 0, time.monotonic()
         if resume and self.journal.exists():
             self.journal.recover()
@@ -221,9 +222,17 @@ class TableWriter:
         if not done:
             self.table.start(None)
 
-    def commit(self, key: tuple, rows: list[dict]) -> None:
-        """Add the complete rows of one key; written out in batches."""
+    @property
+    def tracks(self) -> dict[str, dict]:
+        """The journalled state of the face tracks of each video of which some pieces are committed."""
+        return self.journal.tracks
+
+    def commit(self, key: tuple, rows: list[dict], tracks: dict | None = None) -> None:
+        """Add the complete rows of one key; written out in batches. ``tracks``: for a piece of a
+        video that goes on, the state of its face tracks after it, journalled with it."""
         self._pending.append((key, rows))
+        if tracks is not None:
+            self._pending_tracks[key[0]] = tracks
         self._pending_rows += len(rows)
         if self._pending_rows >= self.flush_rows or time.monotonic() - self._last_flush >= self.commit_seconds:
             self.flush()
@@ -236,8 +245,10 @@ class TableWriter:
                 [key for key, _ in self._pending],
                 [key for key, rows in self._pending if any(r.get("status") == "error" for r in rows)],
                 where,
+                self._pending_tracks,
             )
         self._pending, self._pending_rows, self._last_flush = [], 0, time.monotonic()
+        self._pending_tracks = {}
 
     def close(self, finished: bool = True) -> None:
         """Flush; when ``finished``, turn the parts into the final file and remove the journal."""

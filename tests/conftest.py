@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import batchface  # noqa: F401  (first: it sets OpenCV's image-size limit, which cv2 reads when imported)
-
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BATCHFACE_SHARED_DATA", ROOT.parent / "shared" / "data"))
 SAMPLES = SHARED / "samples"

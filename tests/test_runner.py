@@ -61,6 +61,7 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     assert dogs["status"] == "no_face" and dogs["face_index"] is None and dogs["width"] == 900
     face = per_source["b/same.jpg"][0]
     assert face["status"] == "ok" and face["media_type"] == "image" and face["frame_index"] == 0
+    assert all(r["track_id"] is None for r in got)  # tracks are a video's
     assert (face["width"], face["height"]) == (320, 240)
     assert face["box_x"] < face["right_eye_center_x"] < face["left_eye_center_x"] < face["box_x"] + face["box_w"]
     assert face["emotion"] in {c[2:] for c in face if c.startswith("p_")}
@@ -218,7 +219,9 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
     summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
     whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
     assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
-    assert_same_rows(whole, pieces)
+    assert_same_rows(whole, pieces)  # track ids included
+    tracks = [{r["track_id"] for r in pieces if r["frame_index"] in frames} for frames in (range(100), range(100, 275))]
+    assert tracks[0] & tracks[1] - {None}, "a track must cross a piece boundary, keeping its id"
     assert (summary.videos, summary.frames, summary.inputs) == (1, 55, 1)
 
 

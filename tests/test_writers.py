@@ -41,7 +41,7 @@ def rows_for(source, n):
 
 def test_schema_names_and_order():
     names = schema(CLASSES, ["jaw_00"]).names
-    assert names[:14] == [
+    assert names[:15] == [
         "source",
         "media_type",
         "frame_index",
@@ -49,6 +49,7 @@ def test_schema_names_and_order():
         "width",
         "height",
         "face_index",
+        "track_id",
         "status",
         "error",
         "box_x",
@@ -58,9 +59,9 @@ def test_schema_names_and_order():
         "det_score",
     ]
     assert (
-        names[14:44] == KAGGLE_COLUMNS and names[14] == "left_eye_center_x" and names[43] == "mouth_center_bottom_lip_y"
+        names[15:45] == KAGGLE_COLUMNS and names[15] == "left_eye_center_x" and names[44] == "mouth_center_bottom_lip_y"
     )
-    assert names[44:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
+    assert names[45:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
 
 
 @pytest.mark.parametrize(

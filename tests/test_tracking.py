@@ -1,0 +1,116 @@
+"""Face tracks: ids that follow one person through a video, end at a gap or a scene cut, and survive
+the cutting of a video into pieces and a resumed run."""
+
+from __future__ import annotations
+
+import collections
+
+import cv2
+import numpy as np
+import pytest
+
+from batchface.decoding import VideoReader
+from batchface.runner import Options, run
+from batchface.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks
+from batchface.writers import read_table
+
+GRAY = np.full((36, 64, 3), 128, np.uint8)
+RED = np.zeros((36, 64, 3), np.uint8)
+RED[..., 2] = 200
+
+
+def frames_of(table) -> dict[int, set]:
+    """The track ids of each frame's faces."""
+    out = collections.defaultdict(set)
+    for row in table:
+        if row["track_id"] is not None:
+            out[row["frame_index"]].add(row["track_id"])
+    return out
+
+
+def test_a_face_keeps_its_id_while_it_moves_a_little_and_a_new_face_gets_the_next():
+    tracker = Tracker()
+    assert tracker.update(0.0, GRAY, [(10, 10, 40, 40)]) == [0]
+    assert tracker.update(0.04, GRAY, [(14, 12, 40, 40), (200, 10, 40, 40)]) == [0, 1]
+    assert tracker.update(0.08, GRAY, [(200, 12, 40, 40), (18, 14, 40, 40)]) == [1, 0]
+    assert tracker.update(0.12, GRAY, [(120, 14, 40, 40)]) == [2]  # no overlap: someone else
+
+
+def test_a_track_ends_after_a_gap_longer_than_gap_s_and_at_a_scene_cut():
+    tracker = Tracker()
+    tracker.update(0.0, GRAY, [(10, 10, 40, 40)])
+    assert tracker.update(GAP_S, GRAY, [(10, 10, 40, 40)]) == [0]  # gone for exactly the gap: kept
+    assert tracker.update(2 * GAP_S + 0.01, GRAY, [(10, 10, 40, 40)]) == [1]
+    assert tracker.update(2 * GAP_S + 0.05, RED, [(10, 10, 40, 40)]) == [2]  # same place, another scene
+    piece = tracker.piece()
+    assert [s.id for s in piece.head] == [0, 1, 2] and [s.id for s in piece.tail] == [2] and piece.count == 3
+
+
+def test_pieces_are_renumbered_for_the_whole_video_and_the_state_survives_the_journal():
+    gray = cv2.normalize(cv2.calcHist([GRAY], [0], None, [4], [0, 256]), None).flatten().tolist()
+    video = VideoTracks()
+    first = PieceTracks(gray, gray, [Sighting(0, 0.0, (10, 10, 40, 40))], [Sighting(0, 2.0, (12, 10, 40, 40))], 1)
+    assert video.renumber(first) == {0: 0}
+    video = VideoTracks.from_state(video.state())  # as a resumed run reads it back
+    # the piece's track 0 opens at the next frame where track 0 of the video was: it continues it
+    second = PieceTracks(
+        gray,
+        gray,
+        [Sighting(0, 2.04, (300, 10, 40, 40)), Sighting(1, 2.04, (13, 10, 40, 40))],
+        [Sighting(1, 4.0, (13, 10, 40, 40))],
+        2,
+    )
+    assert video.renumber(second) == {1: 0, 0: 1}
+    late = PieceTracks(gray, gray, [Sighting(0, 4.0 + GAP_S + 0.1, (13, 10, 40, 40))], [], 1)
+    assert video.renumber(late) == {0: 2}  # after a gap: a new id
+
+
+def test_one_person_keeps_one_id_through_a_clip(samples, tmp_path):
+    video = samples / "videos" / "0492_03_009_bill_gates.avi"
+    run([video], tmp_path / "t.parquet", options=Options(every=2), workers=0, progress=False)
+    table = read_table(tmp_path / "t.parquet").to_pylist()
+    ids = collections.Counter(r["track_id"] for r in table)
+    frames = len({r["frame_index"] for r in table})
+    assert frames == 101 and ids.most_common(1)[0] == (0, 101)  # the person: on every sampled frame
+    # the rest are hands at the frame's border that the detector takes for faces cut by it, briefly
+    assert all(n <= 2 for track, n in ids.items() if track != 0)
+
+
+def test_no_track_crosses_a_scene_cut(samples, tmp_path):
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    run([video], tmp_path / "t.parquet", options=Options(), workers=0, progress=False)
+    by_frame = frames_of(read_table(tmp_path / "t.parquet").to_pylist())
+    for cut in (20, 82, 211):  # the clip's cuts, seen by eye (reports/video.md)
+        before = set().union(*(ids for f, ids in by_frame.items() if f < cut))
+        after = set().union(*(ids for f, ids in by_frame.items() if f >= cut))
+        assert before and after and not before & after, cut
+        assert min(after) == max(before) + 1  # ids in order of first appearance
+    # within a shot the performer keeps one id (frames 82 to 210: one face, one track)
+    assert {frozenset(ids) for f, ids in by_frame.items() if 100 <= f < 170} == {frozenset({9})}
+
+
+def test_two_clips_joined_give_new_ids_after_the_join(samples, tmp_path):
+    size = (320, 240)
+    joined = tmp_path / "joined.avi"
+    writer = cv2.VideoWriter(str(joined), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
+    for path, n in (("0492_03_009_bill_gates.avi", 30), ("short_hamilton_clip.mp4", 20)):
+        for k, frame in enumerate(VideoReader(samples / "videos" / path)):
+            if k == n:
+                break
+            writer.write(cv2.resize(frame.image, size, interpolation=cv2.INTER_AREA))
+    writer.release()
+    run([joined], tmp_path / "t.csv", options=Options(), workers=0, progress=False)
+    by_frame = frames_of(read_table(tmp_path / "t.csv").to_pylist())
+    first = set().union(*(ids for f, ids in by_frame.items() if f < 30))
+    second = set().union(*(ids for f, ids in by_frame.items() if f >= 30))
+    assert 0 in first and second and min(second) > max(first)
+
+
+@pytest.mark.parametrize("every", [1, 5])
+def test_faceless_frames_have_no_track(tmp_path, every):
+    from corpus import write_video
+
+    video = write_video(tmp_path / "gray.avi", frames=10)
+    run([video], tmp_path / "t.csv", options=Options(every=every), workers=0, progress=False)
+    table = read_table(tmp_path / "t.csv").to_pylist()
+    assert len(table) == 10 // every and all(r["status"] == "no_face" and r["track_id"] is None for r in table)

@@ -1,4 +1,5 @@
-"""Annotated copies of the inputs: box, keypoints and expression label drawn on each face."""
+"""Annotated copies of the inputs: box, keypoints and expression label (and a video face's track id)
+drawn on each face."""
 
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ from batchface.inputs import IMAGE_EXTENSIONS
 BOX_COLOR, POINT_COLOR, TEXT_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255)
 
 
-def draw(image_bgr: np.ndarray, faces: list[Face]) -> np.ndarray:
-    """A copy of the image with every face's box, landmarks and ``emotion score`` label."""
+def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray:
+    """A copy of the image with every face's box, landmarks and ``emotion score`` label, which
+    starts with ``#id`` when ``track_ids`` gives the faces' tracks."""
     out = image_bgr.copy()
     scale = max(1, round(max(out.shape[:2]) / 800))
-    for face in faces:
+    for i, face in enumerate(faces):
         x, y, w, h = (int(round(v)) for v in face.box)
         cv2.rectangle(out, (x, y), (x + w, y + h), BOX_COLOR, 2 * scale)
         radius = max(1, round(w / 60))
         for px, py in face.landmarks.values():
             cv2.circle(out, (int(round(px)), int(round(py))), radius, POINT_COLOR, -1, cv2.LINE_AA)
-        label = f"{face.emotion} {face.emotion_score:.2f}"
+        label = ("" if track_ids is None else f"#{track_ids[i]} ") + f"{face.emotion} {face.emotion_score:.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, scale)
         top = max(0, y - th - base - 2)
         cv2.rectangle(out, (x, top), (x + tw + 2, top + th + base + 2), BOX_COLOR, -1)

@@ -28,6 +28,13 @@ class Detections:
     def empty(cls) -> Detections:
         return cls(np.zeros((0, 4)), np.zeros(0), np.zeros((0, 3, 2)))
 
+    @classmethod
+    def joined(cls, parts: list[Detections]) -> Detections:
+        """The faces of several lists of faces of one image, in that order."""
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, k) for p in parts]) for k in ("boxes", "scores", "points")))
+
     def select(self, keep) -> Detections:
         """The faces picked by ``keep`` (a boolean mask or indices)."""
         return Detections(self.boxes[keep], self.scores[keep], self.points[keep])

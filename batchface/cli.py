@@ -47,6 +47,14 @@ def run(
     max_frames: int | None = typer.Option(
         None, "--max-frames", min=1, help="Video: stop after this many sampled frames."
     ),
+    detect_every: int | None = typer.Option(
+        None,
+        "--detect-every",
+        min=1,
+        help="Video: run the detector on the whole frame every Kth sampled frame (default 2), and in between look "
+        "only around the faces of the previous one, again on the whole frame at a cut or when a face is lost; "
+        "1 = every frame.",
+    ),
     detector: str = typer.Option(
         "yunet",
         "--detector",
@@ -102,6 +110,7 @@ def run(
             every=every,
             fps=fps,
             max_frames=max_frames,
+            **({} if detect_every is None else {"detect_every": detect_every}),
             landmarks=landmarks,
             annotate=str(annotate) if annotate else None,
         )

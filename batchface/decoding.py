@@ -120,11 +120,13 @@ def _decode(data: np.ndarray, flag: int) -> np.ndarray:
 
 @dataclass
 class Frame:
-    """One sampled video frame: ``index`` 0-based in the source, ``timestamp_s`` its time in seconds."""
+    """One sampled video frame: ``index`` 0-based in the source, ``timestamp_s`` its time in seconds,
+    ``sample``: 0 for the video's first sampled frame, 1 for the next, ..."""
 
     index: int
     timestamp_s: float
     image: np.ndarray
+    sample: int = 0
 
 
 class VideoReader:
@@ -180,6 +182,10 @@ class VideoReader:
             return index == 0 or self._samples_up_to(index) > self._samples_up_to(index - 1)
         return index % self.every == 0
 
+    def sample_of(self, index: int) -> int:
+        """The 0-based number of the sampled frame at source frame ``index``."""
+        return self._samples_up_to(index) - 1 if self.fps else index // self.every
+
     def index_of_sample(self, k: int) -> int:
         """The source frame index of the k-th (0-based) sampled frame."""
         if self.fps:  # a rate above the video's keeps every frame
@@ -207,7 +213,7 @@ class VideoReader:
                     ok, image = self.capture.read()
                     if not ok:
                         break
-                    yield Frame(index, index / self.native_fps, image)
+                    yield Frame(index, index / self.native_fps, image, self.sample_of(index))
                 elif not self.capture.grab():  # skipped frames are demuxed but not converted
                     break
                 index += 1

@@ -1,8 +1,8 @@
 """Planning a run: the inputs cut into units of work, grouped into the tasks that workers take.
 
 Images travel to a worker in small groups (fewer messages, bigger model batches); a video is cut
-into pieces of :data:`SEGMENT_FRAMES` source frames, so that workers share a long video and a killed
-run loses at most a piece of it.
+into pieces of about :data:`SEGMENT_FRAMES` source frames, so that workers share a long video and a
+killed run loses at most a piece of it.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ class Work:
 
 
 def plan(sources: list[Source], options) -> list[Work]:
-    """Each video cut into pieces of :data:`SEGMENT_FRAMES` frames (by its header's frame count).
+    """Each video cut into pieces of about :data:`SEGMENT_FRAMES` frames (by its header's frame
+    count), each starting at a keyframe (a sampled frame whose number is a multiple of
+    ``options.detect_every``: :class:`batchface.tracking.Tracker`), so that the rows do not depend on
+    the cutting.
 
     A video that cannot be opened stays whole (its worker writes the error row); so does every video
     when annotated copies are asked for, since one worker writes one annotated file.
@@ -55,7 +58,11 @@ def plan(sources: list[Source], options) -> list[Work]:
             works.append(Work(source))
             continue
         frames = reader.frame_count if reader.stop is None else min(reader.frame_count, reader.stop)
-        starts = list(range(0, max(frames, 1), SEGMENT_FRAMES))
+        samples = SEGMENT_FRAMES * reader.sample_fps / reader.native_fps  # sampled frames in a piece
+        step = options.detect_every * max(1, round(samples / options.detect_every))
+        starts = [0]
+        while reader.index_of_sample(len(starts) * step) < frames:
+            starts.append(reader.index_of_sample(len(starts) * step))
         works += [Work(source, a, b) for a, b in zip(starts, starts[1:] + [None])]
     return works
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from batchface.boxes import iou
+from batchface.boxes import Detections, iou, nms
 
 #: a track that finds no face for longer than this many seconds of video ends
 GAP_S = 1.0
@@ -93,21 +93,66 @@ class PieceTracks:
 
 
 class Tracker:
-    """Gives the faces of one piece of video, frame after sampled frame, the ids of their tracks."""
+    """The faces of one piece of a video, sampled frame after sampled frame, and their track ids.
 
-    def __init__(self):
+    ``detector`` (:mod:`batchface.detection`) runs on the whole frame on keyframes: sampled frames
+    0, K, 2K, ... of the video (K = ``detect_every``; a video is cut for the workers at keyframes, so
+    that its rows do not depend on how it was cut), the first of a piece, a frame after a scene cut,
+    and a frame where a tracked face is lost. Between them it looks again only around the faces of
+    the previous sampled frame (``detector.detect_near``; a detector without it runs on every frame):
+    a face is lost there when no face overlaps its box by :data:`MIN_IOU`. New faces are found at
+    the next keyframe.
+    """
+
+    def __init__(self, detector=None, detect_every: int = 1):
+        self.detector, self.detect_every = detector, detect_every
         self.live: list[Sighting] = []
         self.head: list[Sighting] = []
         self.first_colours = self.last_colours = None
+        self.previous: Detections | None = None  # the faces of the previous sampled frame
+
+    def find(self, frame) -> tuple[Detections, list[int]]:
+        """The faces of a sampled frame (:class:`batchface.decoding.Frame`) and their track ids."""
+        cut = self._look(frame.image)
+        found = None
+        if not (cut or self.previous is None or frame.sample % self.detect_every == 0):
+            found = self._near(frame.image, self.previous)
+        if found is None:
+            found = self.detector.detect(frame.image)
+        self.previous = found
+        return found, self._follow(frame.timestamp_s, found.boxes)
+
+    def _near(self, image, previous: Detections) -> Detections | None:
+        """The faces of ``previous`` found again around where they were; None if one is lost."""
+        if not hasattr(self.detector, "detect_near"):
+            return None
+        picked = []
+        for box in previous.boxes:
+            near = self.detector.detect_near(image, box)
+            overlaps = np.array([iou(box, b) for b in near.boxes])
+            if not len(overlaps) or overlaps.max() < MIN_IOU:
+                return None
+            picked.append(near.select([int(overlaps.argmax())]))
+        found = Detections.joined(picked)
+        return found.select(nms(found.boxes, found.scores, MIN_IOU)).sorted()  # two tracks, one face: once
 
     def update(self, time: float, image_bgr: np.ndarray, boxes) -> list[int]:
-        """The track ids of the faces (``boxes``, x, y, w, h pixels) of the frame at ``time`` seconds."""
+        """The track ids of ``boxes`` (x, y, w, h pixels), the faces of the frame at ``time`` seconds."""
+        self._look(image_bgr)
+        return self._follow(time, boxes)
+
+    def _look(self, image_bgr: np.ndarray) -> bool:
+        """Note a new frame's colours; at a scene cut every track ends. Returns whether there was one."""
         seen = colours(image_bgr)
-        if is_cut(self.last_colours, seen):
+        cut = is_cut(self.last_colours, seen)
+        if cut:
             self.live = []
         if self.first_colours is None:
             self.first_colours = seen
         self.last_colours = seen
+        return cut
+
+    def _follow(self, time: float, boxes) -> list[int]:
         ids = []
         for box, t in zip(boxes, match(self.live, boxes, time)):
             sighting = Sighting(len(self.head) if t is None else self.live[t].id, time, tuple(float(v) for v in box))

@@ -78,7 +78,8 @@ class Worker:
         return [results[w] for w in works]
 
     def _video(self, work: Work) -> Result:
-        source, rows, frames, sink, tracker = work.source, [], 0, None, Tracker()
+        source, rows, frames, sink = work.source, [], 0, None
+        tracker = Tracker(self.analyzer.detector, self.options.detect_every)
         try:
             reader = VideoReader(
                 source.path, self.options.every, self.options.fps, self.options.max_frames, work.start, work.stop
@@ -89,11 +90,14 @@ class Worker:
                 )
             batch = []
             for frame in reader:
-                batch.append(frame)
+                try:
+                    batch.append((frame, *tracker.find(frame)))
+                except Exception as e:  # this frame's problem: its own error row
+                    batch.append((frame, e, None))
                 if len(batch) == FRAMES_PER_BATCH:
-                    rows += self._frames(source, batch, sink, tracker)
+                    rows += self._frames(source, batch, sink)
                     frames, batch = frames + len(batch), []
-            rows += self._frames(source, batch, sink, tracker)
+            rows += self._frames(source, batch, sink)
             frames += len(batch)
             if frames == 0 and work.start == 0:
                 rows = [
@@ -114,17 +118,25 @@ class Worker:
                 row["error"] = row.get("error") or sink.error
         return Result(work, rows, frames, tracker.piece())
 
-    def _frames(self, source, frames, sink, tracker) -> list[dict]:
+    def _frames(self, source, batch, sink) -> list[dict]:
+        """The rows of (frame, its faces' detections or the exception that stopped them, their track
+        ids); the faces of all frames go through each model in one call."""
+        found = [(frame, detections) for frame, detections, _ in batch if not isinstance(detections, Exception)]
+        analysed = iter(
+            each_alone_if_need_be(
+                lambda items: self.analyzer.run_models([f.image for f, _ in items], [d for _, d in items]), found
+            )
+        )
         rows = []
-        for frame, faces in zip(frames, each_alone_if_need_be(self.analyzer.analyze_batch, [f.image for f in frames])):
+        for frame, detections, ids in batch:
             at = table.where(source, frame.index, frame.timestamp_s, *frame.image.shape[1::-1])
+            faces = detections if isinstance(detections, Exception) else next(analysed)
             if isinstance(faces, Exception):
                 rows.append(table.error_row(at, one_line(faces)))
                 continue
-            ids = tracker.update(frame.timestamp_s, frame.image, [face.box for face in faces])
             rows += table.face_rows(at, faces, self.options.landmarks, ids)
             if sink is not None:
-                sink.write(annotate.draw(frame.image, faces))
+                sink.write(annotate.draw(frame.image, faces, ids))
         return rows
 
 

@@ -36,6 +36,7 @@ class YuNet:
 
     SIDE = 960  # the longer side (pixels) the network sees by default: faces of 1/40 of it are FACE_PX wide
     FACE_PX = 24  # on the keypoint set's frames scaled so, YuNet finds 99 % of faces this wide, 93 % at 20 px
+    TRACK_PX = 96  # pixels: how wide a tracked face is, at most, where the network looks for it again
     SURE = 0.9  # a score from which YuNet is trusted alone
     EDGE_SCORE = 0.6  # the score that suffices for a face cut by the image's border: it shows less of itself
     EDGE = 0.1  # a face is cut when an eye or its mouth is this close to a border (a fraction of its width)
@@ -75,23 +76,44 @@ class YuNet:
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
         height, width = image_bgr.shape[:2]
-        scale = self.scale_for(width, height)
-        image = image_bgr
+        return self._accepted(image_bgr, self._seen(image_bgr, (0, 0, width, height), self.scale_for(width, height)))
+
+    def detect_near(self, image_bgr: np.ndarray, box) -> Detections:
+        """The faces around ``box`` (x, y, w, h pixels: where a face was in the previous sampled frame
+        of a video), by the rules of :meth:`detect`: the network sees the square twice the box's size
+        about its centre, scaled so that the box is :attr:`TRACK_PX` pixels wide."""
+        x, y, w, h = box
+        half, height, width = max(w, h), *image_bgr.shape[:2]
+        x0, y0 = max(0, int(x + w / 2 - half)), max(0, int(y + h / 2 - half))
+        x1, y1 = min(width, int(np.ceil(x + w / 2 + half))), min(height, int(np.ceil(y + h / 2 + half)))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return Detections.empty()
+        return self._accepted(image_bgr, self._seen(image_bgr, (x0, y0, x1, y1), min(1.0, self.TRACK_PX / max(w, 1))))
+
+    def _seen(self, image_bgr: np.ndarray, region, scale: float) -> Detections:
+        """What the network finds in ``region`` (x0, y0, x1, y1 pixels) of the image scaled by ``scale``,
+        in the image's pixels, before the thresholds."""
+        x0, y0, x1, y1 = region
+        part = image_bgr[y0:y1, x0:x1]
+        height, width = part.shape[:2]
         if scale < 1.0:
-            image = cv2.resize(
-                image_bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-            )
-        found = self._run(image)
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            part = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
+        found = self._run(part)
         # each axis has its own factor back: the sides were rounded (and kept >= 1 pixel) apart
-        to_image = np.array([width / image.shape[1], height / image.shape[0]])
-        found = Detections(found.boxes * np.tile(to_image, 2), found.scores, found.points * to_image)
+        to_image = np.array([width / part.shape[1], height / part.shape[0]])
+        offset = np.array([x0, y0], np.float64)
+        boxes = found.boxes * np.tile(to_image, 2) + np.concatenate([offset, [0, 0]])
+        return Detections(boxes, found.scores, found.points * to_image + offset)
+
+    def _accepted(self, image_bgr: np.ndarray, found: Detections) -> Detections:
+        """The faces of ``found`` (in ``image_bgr``'s pixels) that pass the thresholds and the check."""
+        height, width = image_bgr.shape[:2]
         found = found.select((found.scores >= self.score_threshold) | self.cut_off(found, width, height))
         if self.checker is not None:
             unsure = self.needs_check(found, width, height)
-            agreed = np.array(
-                [not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))], dtype=bool
-            )
-            found = found.select(agreed)
+            agreed = [not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))]
+            found = found.select(np.array(agreed, dtype=bool))
         return found.at_least(self.min_face).sorted()
 
     def _run(self, image: np.ndarray) -> Detections:

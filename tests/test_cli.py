@@ -170,3 +170,23 @@ def test_as_a_subprocess(folder, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "1 faces" in done.stderr
     assert read_table(out).num_rows == 1
+
+
+def test_detect_every_reaches_the_run_and_the_help_gives_its_default(faceless_folder, tmp_path):
+    import re
+
+    import pyarrow.parquet as pq
+
+    from batchface.runner import Options
+
+    text = re.sub(r"[│\s]+", " ", cli.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output)
+    assert f"(default {Options().detect_every})" in text
+    for args, expected in (([], Options().detect_every), (["--detect-every", "1"], 1)):
+        out = tmp_path / f"r{len(args)}.parquet"
+        result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(out), "-w", "0", "-q", *args])
+        assert result.exit_code == 0, result.output
+        assert json.loads(pq.read_schema(out).metadata[b"batchface"])["options"]["detect_every"] == expected
+    assert (
+        cli.invoke(app, ["run", str(faceless_folder), "-o", str(tmp_path / "x.csv"), "--detect-every", "0"]).exit_code
+        == 2
+    )

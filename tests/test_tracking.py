@@ -114,3 +114,21 @@ def test_faceless_frames_have_no_track(tmp_path, every):
     run([video], tmp_path / "t.csv", options=Options(every=every), workers=0, progress=False)
     table = read_table(tmp_path / "t.csv").to_pylist()
     assert len(table) == 10 // every and all(r["status"] == "no_face" and r["track_id"] is None for r in table)
+
+
+@pytest.mark.parametrize("every", [1, 2, 4])
+def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
+    from batchface.detection import create_detector
+
+    detector = create_detector("yunet")
+    whole_frames = []
+    detect = detector.detect
+    detector.detect = lambda image: whole_frames.append(1) or detect(image)
+    tracker = Tracker(detector, every)
+    frames = list(VideoReader(samples / "videos" / "0492_03_009_bill_gates.avi", max_frames=100))
+    found = [tracker.find(frame) for frame in frames]
+    person = [ids for _, ids in found if 0 in ids]
+    assert len(person) == 100  # the person, found on every frame, keeps id 0
+    keyframes = 100 // every
+    # keyframes, and the frames where a face was lost (a hand at the border that the detector saw)
+    assert keyframes <= len(whole_frames) <= keyframes + 4

@@ -8,7 +8,7 @@ killed run loses at most a piece of it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from batchface.decoding import VideoReader
 from batchface.errors import InputError
@@ -21,11 +21,13 @@ SEGMENT_FRAMES = 1500  # a minute at 25 frames a second
 @dataclass(frozen=True)
 class Work:
     """One unit of work: an image, a whole video, or the source frames [start, stop) of a video
-    (``stop`` None: to the end, the input's last piece)."""
+    (``stop`` None: to the end, the input's last piece). ``frames``: the sampled frames it is
+    expected to have, by the video's header (an image, or a video that cannot be opened: 1)."""
 
     source: Source
     start: int = 0
     stop: int | None = None
+    frames: int = field(default=1, compare=False)
 
     @property
     def key(self) -> tuple:
@@ -48,7 +50,7 @@ def plan(sources: list[Source], options) -> list[Work]:
     """
     works = []
     for source in sources:
-        if source.media_type != "video" or options.annotate:
+        if source.media_type != "video":
             works.append(Work(source))
             continue
         try:
@@ -58,12 +60,15 @@ def plan(sources: list[Source], options) -> list[Work]:
             works.append(Work(source))
             continue
         frames = reader.frame_count if reader.stop is None else min(reader.frame_count, reader.stop)
-        samples = SEGMENT_FRAMES * reader.sample_fps / reader.native_fps  # sampled frames in a piece
-        step = options.detect_every * max(1, round(samples / options.detect_every))
-        starts = [0]
-        while reader.index_of_sample(len(starts) * step) < frames:
-            starts.append(reader.index_of_sample(len(starts) * step))
-        works += [Work(source, a, b) for a, b in zip(starts, starts[1:] + [None])]
+        total = reader.sample_of(frames - 1) + 1 if frames else 0  # sampled frames of the video
+        step = total  # sampled frames in a piece: the whole video, or about SEGMENT_FRAMES source frames
+        if not options.annotate:
+            samples = SEGMENT_FRAMES * reader.sample_fps / reader.native_fps
+            step = options.detect_every * max(1, round(samples / options.detect_every))
+        starts = list(range(0, total, step or 1)) or [0]
+        stops = [reader.index_of_sample(k) for k in starts[1:]] + [None]
+        sizes = [min(step, total - k) for k in starts]
+        works += [Work(source, reader.index_of_sample(k), b, n) for k, b, n in zip(starts, stops, sizes)]
     return works
 
 

@@ -8,33 +8,49 @@ input by input, so that only the guilty input gets an error row.
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections import deque
 from concurrent.futures import TimeoutError as Timeout
+from concurrent.futures import wait
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
+PROGRESS_SECONDS = 0.25  # how often the workers' progress reports are read
 
 
-def ordered_results(tasks, fn, args: tuple, workers: int, tick: float, failed, timeout: float | None = None):
+def ordered_results(
+    tasks, fn, args: tuple, workers: int, tick: float, failed, timeout: float | None = None, progress=None
+):
     """``fn(*args, task)`` for each task (a list of inputs) in ``workers`` processes, yielded in task
     order; None every ``tick`` seconds that nothing arrives. ``failed(task, why)`` gives the result of
-    a task whose worker died or passed ``timeout`` seconds (None: no limit) on it alone."""
-    from pebble import ProcessExpired, ProcessPool
+    a task whose worker died or passed ``timeout`` seconds (None: no limit) on it alone.
+    ``progress``: (``report_to``, ``counted``): each worker calls ``report_to`` once with the sending
+    end of a pipe, and what it sends there is passed to ``counted`` as it arrives."""
+    from pebble import ProcessPool
 
+    context = multiprocessing.get_context(START_METHOD)
+    reports, sender = context.Pipe(duplex=False)
+    report_to, counted = progress or (None, None)
     pending = deque(tasks)
     in_flight: deque = deque()
-    pool = ProcessPool(max_workers=workers, context=multiprocessing.get_context(START_METHOD))
+    pool = ProcessPool(
+        max_workers=workers, context=context, initializer=report_to, initargs=(sender,) if report_to else ()
+    )
+    last_yield = time.monotonic()
     try:
         while pending or in_flight:
             while pending and len(in_flight) < 2 * workers:  # enough queued to keep every worker busy
                 task = pending.popleft()
                 in_flight.append((task, pool.schedule(fn, (*args, task), timeout=timeout)))
             task, future = in_flight[0]
-            try:
-                future.result(timeout=tick)
-            except (Timeout, ProcessExpired):
-                if not future.done():
+            wait([future], timeout=min(tick, PROGRESS_SECONDS))
+            while counted and reports.poll():
+                counted(reports.recv())
+            if not future.done():
+                if time.monotonic() - last_yield >= tick:
+                    last_yield = time.monotonic()
                     yield None  # nothing new for a while
-                    continue
+                continue
+            last_yield = time.monotonic()
             error = future.exception()
             in_flight.popleft()
             if error is None:
@@ -52,3 +68,5 @@ def ordered_results(tasks, fn, args: tuple, workers: int, tick: float, failed, t
     finally:
         pool.stop()  # the caller may have given up (an error, Ctrl-C): do not wait for running tasks
         pool.join()
+        reports.close()
+        sender.close()

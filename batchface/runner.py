@@ -21,7 +21,7 @@ from batchface.journal import remove_output, whole
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
-from batchface.worker import crashed, run_task
+from batchface.worker import crashed, report_progress_to, run_task
 from batchface.writers import TableWriter, format_of
 
 
@@ -126,18 +126,20 @@ def run(
     summary.errors = len(failed)
 
     start = time.monotonic()
+    # the bar counts the images and sampled video frames read, as the workers read them; its total
+    # comes from the videos' headers, corrected at the end
     bar = tqdm(
-        total=len(sources),
-        initial=summary.resumed,
-        unit="input",
+        total=sum(w.frames for w in todo),
+        unit="frame",
         disable=not progress,
         file=sys.stderr,
         dynamic_ncols=True,
     )
+    inputs_done = summary.resumed
     videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
     finished = False
     try:
-        for results in _results(todo, options, workers, tick=commit_seconds or 1.0):
+        for results in _results(todo, options, workers, commit_seconds or 1.0, bar.update):
             if results is None:  # nothing new for a while: make what is pending durable
                 writer.flush()
                 continue
@@ -150,16 +152,17 @@ def run(
                 if result.work.last:  # an input is done with its last piece
                     summary.images += result.work.source.media_type == "image"
                     summary.videos += result.work.source.media_type == "video"
-                    bar.update(1)
+                    inputs_done += 1
             summary.errors = len(failed)
             elapsed = time.monotonic() - start
             bar.set_postfix(
-                frames=summary.frames,
+                inputs=f"{inputs_done}/{len(sources)}",
                 faces=summary.faces,
                 faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}",
                 refresh=False,
             )
         finished = True
+        bar.total = bar.n  # what the headers promised may not all have been there
     finally:
         bar.close()
         writer.close(finished=finished)
@@ -206,15 +209,21 @@ def describe_run(options: Options):
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
 
 
-def _results(todo, options: Options, workers: int, tick: float):
-    """Results of each task, in task order; None every ``tick`` seconds that nothing arrives."""
+def _results(todo, options: Options, workers: int, tick: float, counted):
+    """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
+    ``counted(n)`` hears of the frames read as they are read."""
     if workers == 0:
-        for task in tasks_of(todo):
-            yield run_task(options, task)
+        report_progress_to(counted)
+        try:
+            for task in tasks_of(todo):
+                yield run_task(options, task)
+        finally:
+            report_progress_to(None)
         return
     from batchface.pool import ordered_results
 
-    yield from ordered_results(tasks_of(todo), run_task, (options,), workers, tick, crashed)
+    progress = (report_progress_to, counted)
+    yield from ordered_results(tasks_of(todo), run_task, (options,), workers, tick, crashed, progress=progress)
 
 
 __all__ = ["Options", "Summary", "run"]

@@ -16,6 +16,24 @@ from batchface.tracking import PieceTracks, Tracker
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
 
+#: where this process says how many images and video frames it has read, for the progress bar:
+#: set by :func:`report_progress_to` (None: nowhere)
+_progress = None
+
+
+def report_progress_to(channel) -> None:
+    """Send this process's counts of frames read to ``channel``: a callable taking the count, or the
+    sending end of a pipe (:func:`multiprocessing.Pipe`) whose reader is the run's process. Each count
+    is one message of a few bytes, written to the pipe whole, so worker processes share it without a
+    lock, and one killed mid-run cannot leave half a message in it."""
+    global _progress
+    _progress = channel if channel is None or callable(channel) else channel.send
+
+
+def _read(frames: int) -> None:
+    if _progress is not None and frames:
+        _progress(frames)
+
 
 @dataclass
 class Result:
@@ -46,6 +64,7 @@ class Worker:
         """The results of a task, in its order; an input's failure is its own error row, never raised."""
         images = [w for w in task if w.source.media_type == "image"]
         done = dict(zip(images, self._images(images)))
+        _read(len(images))
         return [done[w] if w in done else self._video(w) for w in task]
 
     def _images(self, works: list[Work]) -> list[Result]:
@@ -97,8 +116,10 @@ class Worker:
                 if len(batch) == FRAMES_PER_BATCH:
                     rows += self._frames(source, batch, sink)
                     frames, batch = frames + len(batch), []
+                    _read(FRAMES_PER_BATCH)
             rows += self._frames(source, batch, sink)
             frames += len(batch)
+            _read(len(batch))
             if frames == 0 and work.start == 0:
                 rows = [
                     table.error_row(

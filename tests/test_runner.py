@@ -324,3 +324,15 @@ def test_a_python_caller_gets_the_rules_of_the_command_line(tmp_path, call, mess
     with pytest.raises(ValueError, match=message):
         call(tmp_path / "out.csv")
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monkeypatch, workers):
+    import tqdm
+
+    counts, real = [], tqdm.tqdm.update
+    monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: counts.append(n) or real(self, n))
+    video = samples / "videos" / "0492_03_009_bill_gates.avi"  # 202 frames
+    run([video, samples / "face_recognition" / "obama_small.jpg"], tmp_path / "r.csv", workers=workers)
+    # the video's frames in the batches the worker reads them in, then the photo
+    assert counts == [16] * 12 + [10, 1]

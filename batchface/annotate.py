@@ -3,12 +3,15 @@ drawn on each face."""
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path, PurePath
 
+import av
 import cv2
 import numpy as np
 
 from batchface.analysis import Face
+from batchface.errors import one_line
 from batchface.inputs import IMAGE_EXTENSIONS
 
 BOX_COLOR, POINT_COLOR, TEXT_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255)
@@ -40,7 +43,7 @@ def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
 
     The copy mirrors the source path as given, so same-named files of different folders never
     collide; absolute paths lose their root (``/data/a.jpg`` and ``data/a.jpg`` would share a
-    copy), and ``..`` becomes ``__``. Videos become ``.mp4``; images
+    copy), and ``..`` becomes ``__``. Videos become ``.mp4`` (``.webm`` if a side is odd: :class:`VideoSink`); images
     keep their format when OpenCV can write it, else become ``.png``.
     """
     parts = [
@@ -61,29 +64,51 @@ def write_image(path: Path, image: np.ndarray) -> None:
 
 
 class VideoSink:
-    """An annotated video of the sampled frames, opened at the first frame.
+    """An annotated video of the sampled frames, at the source's exact frame size, opened at the first
+    frame (PyAV): H.264 in MP4 (4:2:0, what common players open) at ``path``; when a side is odd,
+    which H.264's 4:2:0 cannot store, VP9 in WebM (browsers, VLC) at ``path`` with ``.webm`` instead.
+    :attr:`path` is where it went.
 
     A video that cannot be written does not stop the analysis: :attr:`error` says why instead.
     """
 
     def __init__(self, path: Path, fps: float):
-        self.path, self.fps, self.writer = path, fps, None
+        self.path, self.fps = path, Fraction(fps).limit_denominator(1001)
         self.error: str | None = None
+        self.container = self.stream = None
 
     def write(self, image: np.ndarray) -> None:
         if self.error:
             return
         try:
-            if self.writer is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                h, w = image.shape[:2]
-                self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-                if not self.writer.isOpened():  # OpenCV says nothing else
-                    raise OSError(f"OpenCV cannot write {self.path}")
-            self.writer.write(image)
-        except (OSError, cv2.error) as e:
-            self.error = f"annotated copy not written: {e}"
+            if self.container is None:
+                self._open(*image.shape[1::-1])
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            self.container.mux(self.stream.encode(frame))
+        except Exception as e:  # whatever fails here is the copy's problem, never the rows'
+            self.error = f"annotated copy not written: {one_line(e)}"
+
+    def _open(self, width: int, height: int) -> None:
+        h264 = width % 2 == 0 and height % 2 == 0
+        if not h264:
+            self.path = self.path.with_suffix(".webm")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # an MP4's index at its start, so that a player can start before the end
+        self.container = av.open(str(self.path), "w", options={"movflags": "+faststart"} if h264 else {})
+        if h264:
+            self.stream = self.container.add_stream("libx264", rate=self.fps, options={"preset": "veryfast"})
+        else:
+            self.stream = self.container.add_stream(
+                "libvpx-vp9", rate=self.fps, options={"deadline": "realtime", "cpu-used": "8", "crf": "32", "b": "0"}
+            )
+        self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.release()
+        if self.container is None:
+            return
+        try:
+            if not self.error:
+                self.container.mux(self.stream.encode())  # what the encoder still holds
+            self.container.close()
+        except Exception as e:
+            self.error = self.error or f"annotated copy not written: {one_line(e)}"

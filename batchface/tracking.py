@@ -16,6 +16,7 @@ is journalled with them).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
 import cv2
@@ -110,15 +111,17 @@ class Tracker:
         self.head: list[Sighting] = []
         self.first_colours = self.last_colours = None
         self.previous: Detections | None = None  # the faces of the previous sampled frame
+        #: why the whole frame was searched, how often: "keyframe", "cut", "lost" (and "around": it was not)
+        self.searches: Counter = Counter()
 
     def find(self, frame) -> tuple[Detections, list[int]]:
         """The faces of a sampled frame (:class:`batchface.decoding.Frame`) and their track ids."""
         cut = self._look(frame.image)
-        found = None
-        if not (cut or self.previous is None or frame.sample % self.detect_every == 0):
-            found = self._near(frame.image, self.previous)
+        why = "cut" if cut else "keyframe" if self.previous is None or frame.sample % self.detect_every == 0 else None
+        found = None if why else self._near(frame.image, self.previous)
         if found is None:
-            found = self.detector.detect(frame.image)
+            why, found = why or "lost", self.detector.detect(frame.image)
+        self.searches[why or "around"] += 1
         self.previous = found
         return found, self._follow(frame.timestamp_s, found.boxes)
 

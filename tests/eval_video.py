@@ -159,8 +159,8 @@ def main(argv=None):
             f"### {name}: {len(frames)} frames",
             "",
             "| K | find ms/frame | models ms/frame | total ms/frame | frames/s | x K=1 | faces | of K=1's found "
-            "| keypoints apart (eye distances, mean / 95th pct) | tracks |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| keypoints apart (eye distances, mean / 95th pct) | tracks | whole frame searched: keyframe, cut, lost |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
         ]
         reference, base = None, None
         for every in args.every_k:
@@ -173,7 +173,8 @@ def main(argv=None):
             apart = f"{np.mean(moved):.4f} / {np.percentile(moved, 95):.4f}" if moved else ""
             lines.append(
                 f"| {every} | {finding:.2f} | {models:.2f} | {total:.2f} | {1000 / total:.1f} | {base / total:.2f}x "
-                f"| {count} | {found}/{ref_count} ({found / max(ref_count, 1):.1%}) | {apart} | {len(tracker.head)} |"
+                f"| {count} | {found}/{ref_count} ({found / max(ref_count, 1):.1%}) | {apart} | {len(tracker.head)} "
+                f"| {', '.join(str(tracker.searches[k]) for k in ('keyframe', 'cut', 'lost'))} |"
             )
             for strip_video, strip_frames in STRIP:
                 if number == strip_video and every == Options().detect_every:

@@ -132,3 +132,14 @@ def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
     keyframes = 100 // every
     # keyframes, and the frames where a face was lost (a hand at the border that the detector saw)
     assert keyframes <= len(whole_frames) <= keyframes + 4
+
+
+def test_an_annotated_face_is_labelled_with_its_track_id():
+    from batchface.analysis import Face
+    from batchface.annotate import BOX_COLOR, draw
+
+    image = np.zeros((200, 300, 3), np.uint8)
+    face = Face(box=(40.0, 100.0, 60.0, 60.0), score=0.9, emotion="happy", emotion_score=0.9)
+    band = lambda drawn: int((drawn[80:98] == BOX_COLOR).all(axis=-1).sum())  # the label above the box
+    plain, tracked = draw(image, [face]), draw(image, [face], [7])
+    assert band(tracked) > band(plain) > 0  # "#7 happy 0.90" is wider than "happy 0.90"

@@ -17,7 +17,7 @@ $(BIN)/batchface: pyproject.toml
 	touch $@
 
 $(VENV)/.train: $(BIN)/batchface
-	$(BIN)/pip install -q -e ".[train,dev]"
+	$(BIN)/pip install -q -e ".[train,dev,ray]"
 	touch $@
 
 # Real photos for the demo, the bench and the BlazeFace parity check: ../shared/data/samples when

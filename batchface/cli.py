@@ -83,6 +83,18 @@ def run(
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local|ray. local (default): worker processes on this machine; ray: actors on a Ray cluster "
+        "(pip install 'batchface[ray]'), the output written here.",
+    ),
+    address: str | None = typer.Option(
+        None,
+        "--address",
+        help="With --engine ray: the cluster, as ray.init takes it (default: RAY_ADDRESS, else a Ray of this "
+        "machine, started for the run).",
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."
     ),
@@ -122,6 +134,8 @@ def run(
             workers=workers,
             resume=resume,
             overwrite=overwrite,
+            engine=engine,
+            address=address,
             files_from=files_from,
             progress=not quiet,
             commit_seconds=commit_seconds,

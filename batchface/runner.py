@@ -10,6 +10,7 @@ number of workers.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
@@ -23,6 +24,8 @@ from batchface.table import schema
 from batchface.tracking import VideoTracks
 from batchface.worker import crashed, report_progress_to, run_task
 from batchface.writers import TableWriter, format_of
+
+ENGINES = ("local", "ray")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class Summary:
     seconds: float = 0.0
     output: str = ""
     skipped_paths: list = field(default_factory=list)  # (path, why)
+    ray_nodes: set = field(default_factory=set)  # with the ray engine: the nodes that did work
+
+    def _on_ray(self) -> str:
+        n = len(self.ray_nodes)
+        return f" on {n} Ray node{'s' if n > 1 else ''}" if n else ""
 
     def line(self) -> str:
         rate = self.faces / self.seconds if self.seconds else 0.0
@@ -77,7 +85,8 @@ class Summary:
         return (
             f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
             f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
-            f"in {self.seconds:.1f} s ({rate:.1f} faces/s) -> {self.output}"
+            f"in {self.seconds:.1f} s ({rate:.1f} faces/s)"
+            f"{self._on_ray()} -> {self.output}"
         )
 
 
@@ -92,10 +101,14 @@ def run(
     files_from=None,
     progress: bool = True,
     commit_seconds: float = 2.0,
+    engine: str = "local",
+    address: str | None = None,
 ) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
-    ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``resume``
+    ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``engine="ray"``
+    runs the work on a Ray cluster instead (:mod:`batchface.ray_engine`; ``address`` as ``ray.init``
+    takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
     durable every ``commit_seconds``. Raises ValueError for options that do not go together.
     """
@@ -104,6 +117,10 @@ def run(
     options = options or Options()
     if resume and overwrite:
         raise ValueError("resume (--resume) and overwrite (--overwrite) exclude each other")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
     if (workers is not None and workers < 0) or commit_seconds < 0:
         raise ValueError("workers and commit_seconds must be at least 0")
     fmt = format_of(out, fmt)
@@ -139,7 +156,8 @@ def run(
     videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
     finished = False
     try:
-        for results in _results(todo, options, workers, commit_seconds or 1.0, bar.update):
+        engine_args = (engine, address, summary.ray_nodes)
+        for results in _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args):
             if results is None:  # nothing new for a while: make what is pending durable
                 writer.flush()
                 continue
@@ -209,9 +227,15 @@ def describe_run(options: Options):
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
 
 
-def _results(todo, options: Options, workers: int, tick: float, counted):
+def _results(todo, options: Options, workers: int, tick: float, counted, engine: str, address, nodes: set):
     """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
-    ``counted(n)`` hears of the frames read as they are read."""
+    ``counted(n)`` hears of the frames read as they are read; ``nodes`` of the Ray nodes that did work."""
+    if engine == "ray":
+        from batchface.ray_engine import results
+
+        for result in results(todo, options, counted, address, nodes):
+            yield [result]
+        return
     if workers == 0:
         report_progress_to(counted)
         try:

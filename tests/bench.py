@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -66,7 +67,7 @@ def timed_pool(fn, paths, workers, load_models):
         return time.perf_counter() - start, results
 
 
-def timed_run(folder: Path, workers: int, code_dir: Path | None = None) -> dict:
+def timed_run(folder: Path, workers: int, code_dir: Path | None = None, engine: str = "local") -> dict:
     """``tests/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given."""
     env = dict(os.environ)
     if code_dir:
@@ -74,7 +75,7 @@ def timed_run(folder: Path, workers: int, code_dir: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         env["BATCHFACE_CACHE"] = tmp  # an older batchface looks for a fetched detector there: there is none
         done = subprocess.run(
-            [sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet", str(workers)],
+            [sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet", str(workers), engine],
             env=env,
             capture_output=True,
             text=True,
@@ -167,6 +168,8 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         t_loop, found = timed_pool(_analyze, paths, args.workers, True)
         ours = timed_run(folder, args.workers)
         old = timed_run(folder, args.workers, args.baseline) if args.baseline else None
+        # the Ray engine, when the extra is installed, on the photos (one Ray task an image)
+        on_ray = [(c, timed_run(folder, c, engine="ray")) for c in (1, args.workers)] if args.ray and n < 500 else []
         fer = peer(paths, args.peer_python)
     faces = sum(found)
     run_ips = ours["images"] / ours["seconds"]
@@ -189,6 +192,16 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
                 old["images"] / old["seconds"],
                 old["faces"] / old["seconds"],
                 old["worker_peak_mb"],
+            )
+        )
+    for cpus, timed in on_ray:
+        rows.append(
+            (
+                f"`batchface run --engine ray` (Ray started in {timed['ray_start_seconds']:.1f} s, not counted)",
+                f"{cpus} CPU{'s' if cpus > 1 else ''}, as many actors",
+                timed["images"] / timed["seconds"],
+                timed["faces"] / timed["seconds"],
+                None,
             )
         )
     if isinstance(fer, dict):
@@ -249,7 +262,11 @@ def main(argv=None):
     p.add_argument("--peer-python", help="the python of an environment with fer")
     p.add_argument("--baseline", type=Path, help="a checkout of another batchface to time beside this one")
     p.add_argument("--out", type=Path, default=Path("reports/bench.md"))
+    p.add_argument(
+        "--no-ray", dest="ray", action="store_false", help="leave out the Ray engine (timed when Ray is installed)"
+    )
     args = p.parse_args(argv)
+    args.ray = args.ray and importlib.util.find_spec("ray") is not None
     args.baseline_name = (
         subprocess.run(
             ["git", "-C", str(args.baseline), "rev-parse", "--short", "HEAD"], capture_output=True, text=True

@@ -1,10 +1,12 @@
 """One timed ``batchface run`` for ``tests/bench.py``, in a process of its own; prints JSON.
 
-    python tests/bench_run.py FOLDER OUT.parquet WORKERS
+    python tests/bench_run.py FOLDER OUT.parquet WORKERS [ray]
 
 Seconds count from the call of ``run()`` to its return, so they include starting the workers and
-loading the models. ``worker_peak_mb`` is the largest resident size any worker reached. Only the
-API of every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``).
+loading the models. With ``ray``, a local Ray of WORKERS CPUs is started first
+(``ray_start_seconds``) and the run uses the Ray engine, its actors started and models loaded within
+the seconds. ``worker_peak_mb`` is the largest resident size any worker reached. Only the API of
+every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``).
 """
 
 import json
@@ -17,8 +19,15 @@ if __name__ == "__main__":
     from batchface.runner import run
 
     folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    engine, extra = (sys.argv[4] if len(sys.argv) > 4 else "local"), {}
+    if engine == "ray":
+        import ray
+
+        start = time.perf_counter()
+        ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
+        extra = {"engine": "ray", "ray_start_seconds": time.perf_counter() - start}
     start = time.perf_counter()
-    summary = run([folder], out, workers=workers, progress=False)
+    summary = run([folder], out, workers=workers, progress=False, **extra and {"engine": "ray"})
     seconds = time.perf_counter() - start
     for worker in multiprocessing.active_children():  # reaped, so that their peak is counted
         worker.join(30)
@@ -31,6 +40,7 @@ if __name__ == "__main__":
                 "errors": summary.errors,
                 "seconds": seconds,
                 "worker_peak_mb": peak,
+                **extra,
             }
         )
     )

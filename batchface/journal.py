@@ -33,6 +33,8 @@ def whole(path: str) -> tuple:
 
 def remove_output(out) -> None:
     """Delete an output and what a killed run left beside it."""
+    if Path(out).is_dir():  # a Parquet dataset of part files
+        shutil.rmtree(out)
     for path in (Path(out), progress_path(out)):
         path.unlink(missing_ok=True)
     shutil.rmtree(parts_dir(out), ignore_errors=True)

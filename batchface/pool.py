@@ -15,6 +15,7 @@ from concurrent.futures import wait
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
 PROGRESS_SECONDS = 0.25  # how often the workers' progress reports are read
+DIED = "the worker process died on this input"  # why an input whose worker died has no rows
 
 
 def ordered_results(
@@ -56,11 +57,7 @@ def ordered_results(
             if error is None:
                 yield future.result()
                 continue
-            why = (
-                f"no result in {timeout:g} s: stopped"
-                if isinstance(error, Timeout)
-                else "the worker process died on this input"
-            )
+            why = f"no result in {timeout:g} s: stopped" if isinstance(error, Timeout) else DIED
             if len(task) > 1:  # which input was it? each is tried again alone, first in line
                 in_flight.extendleft(reversed([([w], pool.schedule(fn, (*args, [w]), timeout=timeout)) for w in task]))
             else:

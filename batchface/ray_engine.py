@@ -4,7 +4,7 @@ The driver plans the units of work as a local run does (images, and pieces of lo
 maps them over a pool of actors that each load the models once (:class:`FacesOfWork`, which calls
 :func:`batchface.worker.run_task` like every engine), and the results come back to the driver in
 order, where they are committed to the output exactly as in a local run: the same table, journal,
-``--resume`` and track ids. Inputs and outputs must be on storage every node sees.
+``--resume`` and track ids. The inputs must be on storage every node sees, under the same paths.
 
     ray.init(address="auto")
     batchface.run(["/shared/photos"], "/shared/faces.parquet", engine="ray")
@@ -12,7 +12,7 @@ order, where they are committed to the output exactly as in a local run: the sam
 For a Dataset of your own, ``FaceRows`` turns rows naming files into the table's rows:
 
     ds = ray.data.from_items([{"path": p} for p in paths])
-    faces = ds.map_batches(FaceRows, fn_constructor_args=(Options(),), batch_size=8, concurrency=4)
+    faces = ds.map_batches(FaceRows, fn_constructor_args=(Options(),), batch_size=8, concurrency=3)
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ import numpy as np
 
 from batchface.inputs import Source, media_type_of
 from batchface.plan import Work, tasks_of
+from batchface.pool import DIED
 from batchface.worker import crashed, run_task
 
 #: actor restarts and task retries before a task counts as one that kills its worker
 RETRIES = 1
-DIED = "the worker process died on this input"
 
 
 class FacesOfWork:

@@ -68,6 +68,29 @@ class ParquetTable:
         self.parts.rmdir()
 
 
+class ParquetFolder(ParquetTable):
+    """Parquet as a folder of part files (a dataset, as Ray and Spark write them): ``--out`` names a
+    folder (ending in ``/``, or one that exists). The parts are written into it and stay there: no
+    final join, which for a very large run is a second pass over everything."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        super().__init__(path, schema)
+        self.parts = path
+
+    def take_up(self) -> dict:
+        """A finished folder keeps its parts; a resumed run writes after them."""
+        self.count = len(list(self.path.glob("part-*.parquet")))
+        return {"part": f"part-{self.count - 1:06d}.parquet"}
+
+    def finish(self) -> None:
+        pass
+
+
+def is_folder(path) -> bool:
+    """Whether ``--out`` names a folder: a Parquet dataset of part files (:class:`ParquetFolder`)."""
+    return str(path).endswith(("/", os.sep)) or Path(path).is_dir()
+
+
 class TextTable:
     """A text format appended in place; where a write leaves it is the file's length."""
 
@@ -131,7 +154,11 @@ FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}
 
 
 def format_of(path, fmt: str | None = None) -> str:
-    """The output format: ``fmt`` if given, else from the extension of ``path``."""
+    """The output format: ``fmt`` if given, else from the extension of ``path``; a folder is Parquet."""
+    if is_folder(path):
+        if fmt not in (None, "parquet"):
+            raise ValueError(f"{path} is a folder: a folder output is Parquet (part files), not {fmt}")
+        return "parquet"
     if fmt:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
@@ -167,9 +194,9 @@ class TableWriter:
         resume: bool = False,
         commit_seconds: float = 2.0,
     ):
-        path = Path(path)
+        folder, path = is_folder(path), Path(path)
         schema = table_schema.with_metadata({"batchface": json.dumps(metadata)}) if metadata else table_schema
-        self.table = FORMATS[fmt](path, schema)
+        self.table = (ParquetFolder if folder else FORMATS[fmt])(path, schema)
         # what must not change between a run and its --resume: the columns and what shapes the rows
         identity = {
             "columns": table_schema.names,
@@ -185,7 +212,7 @@ class TableWriter:
             self.table.start(self.journal.last)
         elif resume and path.exists():
             self._take_up_finished(path, fmt)
-        elif path.exists() or self.journal.exists() or parts_dir(path).exists():
+        elif (path.exists() and not _empty_folder(path)) or self.journal.exists() or parts_dir(path).exists():
             raise FileExistsError(f"{path} exists: pass --resume to finish that run, or --overwrite to start again")
         else:
             self.table.start(None)
@@ -256,6 +283,10 @@ class TableWriter:
         if finished:
             self.table.finish()
         self.journal.close(remove=finished)
+
+
+def _empty_folder(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
 
 
 def read_table(path, fmt: str | None = None) -> pa.Table:

@@ -252,3 +252,39 @@ def test_resume_of_a_finished_jsonl_output_checks_its_columns(tmp_path):
     w.close()
     with pytest.raises(ValueError, match="columns differ"):
         TableWriter(out, "jsonl", schema(CLASSES + ("sad",)), resume=True)
+
+
+def test_a_folder_output_is_a_parquet_dataset_that_resumes(tmp_path, monkeypatch):
+    import pyarrow.dataset as ds
+
+    out = str(tmp_path / "faces") + "/"
+    assert format_of(out) == "parquet"
+    with pytest.raises(ValueError, match="a folder output is Parquet"):
+        format_of(out, "csv")
+    w = TableWriter(out, "parquet", schema(CLASSES), {"batchface_version": "test"})
+    w.commit(whole("a.jpg"), rows_for("a.jpg", 2))
+    w.flush()
+    w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
+    monkeypatch.setattr(writers, "fsync", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):  # killed while writing b.jpg's part
+        w.flush()
+    monkeypatch.undo()
+    w.journal.close()
+    resumed = TableWriter(out, "parquet", schema(CLASSES), resume=True)
+    assert resumed.done == [whole("a.jpg")]
+    resumed.commit(whole("b.jpg"), rows_for("b.jpg", 1))
+    resumed.close()
+    parts = sorted(p.name for p in (tmp_path / "faces").iterdir())
+    assert parts == ["part-000000.parquet", "part-000001.parquet"]  # kept as they are: no join
+    dataset = ds.dataset(tmp_path / "faces")
+    assert dataset.to_table().column("source").to_pylist() == ["a.jpg", "a.jpg", "b.jpg"]
+    assert json.loads(dataset.schema.metadata[b"batchface"]) == {"batchface_version": "test"}
+    assert [r["source"] for r in read_table(tmp_path / "faces").to_pylist()] == ["a.jpg", "a.jpg", "b.jpg"]
+    assert not (tmp_path / "faces.progress").exists()
+    again = TableWriter(tmp_path / "faces", "parquet", schema(CLASSES), resume=True)  # finished: appended to
+    assert again.done == [whole("a.jpg"), whole("b.jpg")]
+    again.commit(whole("c.jpg"), rows_for("c.jpg", 1))
+    again.close()
+    assert len(list((tmp_path / "faces").iterdir())) == 3
+    with pytest.raises(FileExistsError):
+        TableWriter(out, "parquet", schema(CLASSES))

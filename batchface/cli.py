@@ -185,15 +185,13 @@ def models(
         return
     for entry in entries:
         typer.echo(f"{entry['name']}: {entry['file']}  sha256 {entry['sha256'][:16]}…")
-        for key, value in sorted(entry.items()):
+        for key, value in entry.items():
             if key in ("name", "file", "sha256", "path"):
                 continue
             if key == "keypoint_names":  # 68 names do not fit a line: --json has them all
-                names = json.loads(value)
-                value = f"{len(names)}: {', '.join(names[:3])}, ..., {names[-1]}"
+                value = f"{len(value)}: {', '.join(value[:3])}, ..., {value[-1]}"
             if key == "ensemble_members":  # each member's recipe is in the model card and --json
-                members = json.loads(value)
-                value = f"{len(members)}: " + ", ".join(f"{m['run']} ({m['epochs']} epochs)" for m in members)
+                value = f"{len(value)}: " + ", ".join(f"{m['run']} ({m['epochs']} epochs)" for m in value)
             typer.echo(f"    {key}: {value}")
 
 

@@ -45,6 +45,23 @@ def fsync(path) -> None:
         os.fsync(f.fileno())
 
 
+def differences(before: dict, now: dict, prefix: str = "") -> list[str]:
+    """What differs between two identities, key by key (options one by one): ``name: old -> new``."""
+    out = []
+    for key in sorted(set(before) | set(now)):
+        old, new = before.get(key), now.get(key)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            out += differences(old, new, f"{prefix}{key}.")
+        elif isinstance(old, list) and isinstance(new, list) and len(old) + len(new) > 8:  # columns
+            gone, added = [c for c in old if c not in new], [c for c in new if c not in old]
+            out.append(f"{prefix}{key}: {len(old)} -> {len(new)} (without {gone or 'none'}, with {added or 'none'})")
+        else:
+            out.append(f"{prefix}{key}: {json.dumps(old)} -> {json.dumps(new)}")
+    return out
+
+
 class Journal:
     """``<out>.progress`` of a run whose identity is ``identity`` (a JSON-able dict).
 
@@ -79,10 +96,9 @@ class Journal:
 
     def check_same_run(self, identity: dict) -> None:
         if identity != self.identity:
-            changed = sorted(k for k in set(identity) | set(self.identity) if identity.get(k) != self.identity.get(k))
             raise ValueError(
-                f"--resume of {self.out} with other settings than the run that wrote it "
-                f"(they differ in: {', '.join(changed)}): resume with the same options, "
+                f"--resume of {self.out} with other settings than the run that wrote it (they differ in: "
+                f"{'; '.join(differences(identity, self.identity))}): resume with the same options, "
                 "or start again with --overwrite"
             )
 

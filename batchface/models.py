@@ -75,7 +75,9 @@ class FaceModel:
         return self.session.run(None, {"image": to_unit(crops)[..., None]})[0]
 
     def describe(self) -> dict:
-        """What ``batchface models`` prints about this model."""
+        """What ``batchface models`` prints about this model: its name, file, path, sha256 and input,
+        then its metadata by key in alphabetical order, each value typed (numbers, lists and objects
+        as such; the file stores them as text)."""
         facts = {
             "name": self.task,
             "file": self.path.name,
@@ -83,8 +85,18 @@ class FaceModel:
             "sha256": self.sha256,
             "input": f"image float32 [N,{self.input_size},{self.input_size},1] in [0,1]",
         }
-        facts.update({k: v for k, v in self.metadata.items() if k not in ("batchface_task", "crop_template")})
+        for key in sorted(set(self.metadata) - {"batchface_task", "crop_template"}):
+            facts[key] = _typed(self.metadata[key])
         return facts
+
+
+def _typed(text: str):
+    """A metadata value as what it says: a number, list, object or boolean, else the text itself."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (int, float, list, dict, bool)) else text
 
 
 class KeypointModel(FaceModel):

@@ -59,7 +59,7 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     assert read_table(out).num_rows == expected < 24
     assert json.loads(pq.read_schema(out).metadata[b"batchface"])["options"]["min_face"] == 150
     result = cli.invoke(app, args + ["--min-face", "100", "--resume"])
-    assert result.exit_code == 2 and "differ in: options" in result.output
+    assert result.exit_code == 2 and "differ in: options.min_face: 150 -> 100" in " ".join(result.output.split())
 
 
 def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
@@ -150,6 +150,12 @@ def test_models_lists_files_and_json():
     entries = json.loads(result.output)
     assert [e["name"] for e in entries] == ["detector (yunet)", "detector check (blazeface)", "keypoints", "expression"]
     assert all(len(e["sha256"]) == 64 and Path(e["path"]).is_file() for e in entries)
+    keypoints, expression = entries[2:]
+    # typed values, in a fixed order: name, file, path, sha256, input, then the metadata by key
+    assert list(keypoints)[:5] == ["name", "file", "path", "sha256", "input"]
+    assert list(keypoints)[5:] == sorted(list(keypoints)[5:])
+    assert keypoints["input_size"] == 96 and len(keypoints["keypoint_names"]) == 68
+    assert expression["classes"][0] == "angry" and isinstance(expression["test_accuracy"], float)
     text = cli.invoke(app, ["models"]).output
     assert "detector (yunet): yunet.onnx" in text and "keypoints: keypoints.onnx" in text and "classes:" in text
     alone = json.loads(cli.invoke(app, ["models", "--detector", "blazeface", "--json"]).output)

@@ -264,7 +264,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
     monkeypatch.setattr(Worker, "_video", real)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
-    with pytest.raises(ValueError, match="differ in: options"):  # other sampling would mix two runs
+    with pytest.raises(ValueError, match="differ in: options.every: 5 -> 2"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)
     summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
     assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))

@@ -10,6 +10,8 @@ import typer
 
 from batchface import __version__
 
+SHOWN_FAILURES = 20  # with --quiet, the failed inputs listed at the end; the table has them all
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -146,6 +148,16 @@ def run(
     if verbose:
         for path, why in summary.skipped_paths:
             typer.echo(f"skipped ({why}): {path}", err=True)
+    if quiet:  # the bar was not there to show them as they came
+        for path, why in summary.failures[:SHOWN_FAILURES]:
+            typer.echo(f"batchface: failed: {path}: {why}", err=True)
+    if summary.errors:
+        more = max(0, len(summary.failures) - SHOWN_FAILURES) if quiet else 0
+        typer.echo(
+            f"batchface: {f'{more} more failed; ' if more else ''}the rows with status 'error' in {out} say why "
+            "each input failed",
+            err=True,
+        )
     typer.echo(f"batchface: {summary.line()}", err=True)
     raise typer.Exit(1 if summary.errors else 0)
 

@@ -49,9 +49,9 @@ def walk(paths: Iterable, skipped: list | None = None) -> Iterator[Source]:
     """Yield the media files under ``paths`` (files or folders), folders walked recursively.
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
-    skipped; symbolic links are followed, each real folder visited once (no loops). Files that are
-    neither images nor videos, and folders that cannot be listed, are appended to ``skipped`` as
-    ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
+    skipped; symbolic links are followed, each real folder visited once (no loops). Hidden entries,
+    files that are neither images nor videos, and folders that cannot be listed are appended to
+    ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
     still yielded, so that its row can say so.
     """
     seen_dirs: set[str] = set()
@@ -88,9 +88,11 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
             skipped.append((folder, f"a folder that cannot be listed: {e.strerror or e}"))
         return
     for entry in entries:
-        if entry.name.startswith("."):
-            continue
         path = os.path.join(folder, entry.name)
+        if entry.name.startswith("."):
+            if skipped is not None:
+                skipped.append((path, "hidden"))
+            continue
         if entry.is_dir(follow_symlinks=True):
             yield from _walk_dir(path, seen, skipped)
         else:

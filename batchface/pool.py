@@ -8,14 +8,31 @@ input by input, so that only the guilty input gets an error row.
 from __future__ import annotations
 
 import multiprocessing
+import sys
 import time
 from collections import deque
 from concurrent.futures import TimeoutError as Timeout
 from concurrent.futures import wait
+from concurrent.futures.process import BrokenProcessPool
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
 PROGRESS_SECONDS = 0.25  # how often the workers' progress reports are read
 DIED = "the worker process died on this input"  # why an input whose worker died has no rows
+NO_WORKER_STARTS = (
+    "no worker process could start: each exited as it started. Each imports the script that called run() "
+    '(as "__mp_main__"); a script must call run() under `if __name__ == "__main__":`'
+)
+
+
+def in_a_worker_importing_the_script() -> bool:
+    """Whether this process is a worker whose import of the calling script (run by spawn as
+    ``__mp_main__``) is what called us."""
+    frame = sys._getframe()
+    while frame is not None:
+        if frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def ordered_results(
@@ -53,6 +70,8 @@ def ordered_results(
                 continue
             last_yield = time.monotonic()
             error = future.exception()
+            if isinstance(error, BrokenProcessPool):  # every worker exited as it started: no input's fault
+                raise RuntimeError(NO_WORKER_STARTS)
             in_flight.popleft()
             if error is None:
                 yield future.result()

@@ -23,7 +23,7 @@ from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
 from batchface.worker import crashed, report_progress_to, run_task
-from batchface.writers import TableWriter, format_of
+from batchface.writers import TableWriter, check_writable, format_of
 
 ENGINES = ("local", "ray")
 
@@ -73,6 +73,7 @@ class Summary:
     seconds: float = 0.0
     output: str = ""
     skipped_paths: list = field(default_factory=list)  # (path, why)
+    failures: list = field(default_factory=list)  # (path, why) of this session's inputs with an error row
     ray_nodes: set = field(default_factory=set)  # with the ray engine: the nodes that did work
 
     def _on_ray(self) -> str:
@@ -114,6 +115,11 @@ def run(
     """
     from tqdm import tqdm
 
+    from batchface.pool import NO_WORKER_STARTS, in_a_worker_importing_the_script
+
+    if in_a_worker_importing_the_script():  # not a second run: this worker ends, the first run says why
+        print(f"batchface: {NO_WORKER_STARTS}", file=sys.stderr)
+        os._exit(1)
     options = options or Options()
     if resume and overwrite:
         raise ValueError("resume (--resume) and overwrite (--overwrite) exclude each other")
@@ -124,10 +130,14 @@ def run(
     if (workers is not None and workers < 0) or commit_seconds < 0:
         raise ValueError("workers and commit_seconds must be at least 0")
     fmt = format_of(out, fmt)
+    check_writable(out)
     paths = list(paths) + (read_paths_file(files_from) if files_from else [])
     summary = Summary(output=str(out))
     sources = list(dict.fromkeys(walk(paths, summary.skipped_paths)))
     summary.skipped = len(summary.skipped_paths)
+    if not sources:
+        hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
+        raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     table_schema, metadata = describe_run(options)
@@ -165,8 +175,12 @@ def run(
                 writer.commit(result.work.key, result.rows, number_tracks(videos, result))
                 summary.frames += result.frames
                 summary.faces += sum(r["status"] == "ok" for r in result.rows)
-                if any(r["status"] == "error" for r in result.rows):
+                errors = [r["error"] for r in result.rows if r["status"] == "error"]
+                if errors:
                     failed.add(result.work.source.path)
+                    summary.failures.append((result.work.source.path, errors[0]))
+                    if progress:  # above the bar, as it happens
+                        bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
                 if result.work.last:  # an input is done with its last piece
                     summary.images += result.work.source.media_type == "image"
                     summary.videos += result.work.source.media_type == "video"

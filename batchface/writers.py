@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -84,6 +85,18 @@ class ParquetFolder(ParquetTable):
 
     def finish(self) -> None:
         pass
+
+
+def check_writable(path) -> None:
+    """Refuse, before any work, an output that cannot be written: ValueError naming the path and the
+    cause. A missing folder for it is made."""
+    folder = Path(path) if is_folder(path) else Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise ValueError(f"cannot write the output {path}: {e.strerror or e} ({folder})") from None
 
 
 def is_folder(path) -> bool:

@@ -196,3 +196,55 @@ def test_detect_every_reaches_the_run_and_the_help_gives_its_default(faceless_fo
         cli.invoke(app, ["run", str(faceless_folder), "-o", str(tmp_path / "x.csv"), "--detect-every", "0"]).exit_code
         == 2
     )
+
+
+@pytest.mark.parametrize(
+    "out, fmt, message",
+    [
+        ("/proc/batchface.csv", [], "cannot write the output /proc/batchface.csv: No such file or directory"),
+        ("{tmp}/a-folder", ["--format", "csv"], "is a folder: a folder output is Parquet"),
+    ],
+)
+def test_an_output_that_cannot_be_written_is_one_line_and_exit_2(faceless_folder, tmp_path, out, fmt, message):
+    (tmp_path / "a-folder").mkdir()
+    out = out.format(tmp=tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", str(faceless_folder), "--out", out, "-q", *fmt],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [f"batchface: error: {result.stderr.split('error: ')[1].strip()}"]
+    assert message in result.stderr
+
+
+def test_no_image_or_video_found_is_one_line_and_exit_2(tmp_path):
+    empty, other = tmp_path / "empty", tmp_path / "other"
+    empty.mkdir()
+    other.mkdir()
+    (other / "notes.txt").write_text("x")
+    (other / ".hidden.jpg").write_text("x")
+    for folder, hint in ((empty, ""), (other, " (2 skipped; --verbose lists them)")):
+        out = tmp_path / "r.csv"
+        result = cli.invoke(app, ["run", str(folder), "--out", str(out)])
+        assert result.exit_code == 2 and not out.exists()
+        assert " ".join(result.output.split()) == f"batchface: error: no image or video found in {folder}{hint}"
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_failed_inputs_are_named_on_the_terminal(faceless_folder, tmp_path, quiet):
+    (faceless_folder / "broken.jpg").write_bytes(b"nope")
+    out = tmp_path / "r.csv"
+    result = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", str(faceless_folder), "--out", str(out), "-w", "1", *quiet],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 1
+    failed = f"batchface: failed: {faceless_folder / 'broken.jpg'}: not a decodable image"
+    assert [line for line in result.stderr.splitlines() if line.startswith("batchface: failed:")] == [
+        failed + " (corrupt, truncated or not an image)"
+    ]
+    assert f"the rows with status 'error' in {out} say why each input failed" in result.stderr

@@ -23,7 +23,11 @@ def test_walk_sorted_recursive_skips_hidden_and_other_files(tmp_path):
     skipped = []
     got = [(os.path.relpath(s.path, tmp_path), s.media_type) for s in walk([tmp_path], skipped)]
     assert got == [("a.PNG", "image"), ("b.jpg", "image"), ("sub/c.mp4", "video"), ("z/y.webm", "video")]
-    assert [(os.path.basename(p), why) for p, why in skipped] == [("notes.txt", "not an image or video")]
+    assert [(os.path.relpath(p, tmp_path), why) for p, why in skipped] == [
+        (".git", "hidden"),  # listed by --verbose
+        ("notes.txt", "not an image or video"),
+        ("sub/.hidden.jpg", "hidden"),
+    ]
 
 
 def test_a_folder_that_cannot_be_listed_is_skipped_and_said(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ import pytest
 from corpus import bad_inputs
 
 from batchface.decoding import VideoReader
+from batchface.pool import NO_WORKER_STARTS
 from batchface.runner import Options, run
 from batchface.writers import read_table
 
@@ -354,3 +355,25 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     run([video, samples / "face_recognition" / "obama_small.jpg"], tmp_path / "r.csv", workers=workers)
     # the video's frames in the batches the worker reads them in, then the photo
     assert counts == [16] * 12 + [10, 1]
+
+
+def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(samples, tmp_path):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = readme.split("## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert 'if __name__ == "__main__":' in block
+    shutil.copy(samples / "face_recognition" / "two_people.jpg", tmp_path / "group.jpg")
+    (tmp_path / "media").mkdir()
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", tmp_path / "media" / "one.jpg")
+    unguarded = "\n".join(
+        line[4:] if line.startswith("    ") else line for line in block.splitlines() if "__main__" not in line
+    )
+    for name, script in (("guarded.py", block), ("unguarded.py", unguarded)):
+        (tmp_path / name).write_text(script)
+    done = subprocess.run([sys.executable, "guarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1].startswith("1 inputs (1 images, 0 videos), 1 frames, 1 faces")
+    shutil.rmtree(tmp_path / "results.parquet.parts", ignore_errors=True)
+    (tmp_path / "results.parquet").unlink()
+    done = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == f"RuntimeError: {NO_WORKER_STARTS}"

@@ -154,7 +154,8 @@ def run(
     if summary.errors:
         more = max(0, len(summary.failures) - SHOWN_FAILURES) if quiet else 0
         typer.echo(
-            f"batchface: {f'{more} more failed; ' if more else ''}the rows with status 'error' in {out} say why "
+            f"batchface: {f'{more} more failed; ' if more else ''}the rows with status 'error' in "
+            f"{'the output' if str(out) == '-' else out} say why "
             "each input failed",
             err=True,
         )

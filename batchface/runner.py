@@ -23,7 +23,7 @@ from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
 from batchface.worker import crashed, report_progress_to, run_task
-from batchface.writers import TableWriter, check_writable, format_of
+from batchface.writers import STDOUT, TableWriter, check_writable, format_of
 
 ENGINES = ("local", "ray")
 
@@ -130,7 +130,8 @@ def run(
     if (workers is not None and workers < 0) or commit_seconds < 0:
         raise ValueError("workers and commit_seconds must be at least 0")
     fmt = format_of(out, fmt)
-    check_writable(out)
+    if str(out) != STDOUT:
+        check_writable(out)
     paths = list(paths) + (read_paths_file(files_from) if files_from else [])
     summary = Summary(output=str(out))
     sources = list(dict.fromkeys(walk(paths, summary.skipped_paths)))
@@ -141,7 +142,7 @@ def run(
     workers = (os.cpu_count() or 1) if workers is None else workers
 
     table_schema, metadata = describe_run(options)
-    if overwrite:
+    if overwrite and str(out) != STDOUT:
         remove_output(out)
     writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
     done = set(writer.done)

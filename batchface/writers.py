@@ -14,6 +14,7 @@ import io
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -153,7 +154,7 @@ class CsvTable(TextTable):
 
 
 class JsonlTable(TextTable):
-    extensions = ("jsonl", "ndjson", "json")
+    extensions = ("jsonl", "ndjson")
 
     def text(self, rows: list[dict]) -> str:
         # JSON has no NaN or infinity: those become null
@@ -163,23 +164,52 @@ class JsonlTable(TextTable):
         )
 
 
+class Stdout:
+    """A text format written to standard output as it is committed (``--out -``): nothing to resume."""
+
+    def __init__(self, table: TextTable):
+        self.table = table
+
+    def start(self, last: dict | None) -> None:
+        sys.stdout.write(self.table.header())
+
+    def write(self, rows: list[dict]) -> dict:
+        sys.stdout.write(self.table.text(rows))
+        sys.stdout.flush()
+        return {}
+
+    def finish(self) -> None:
+        pass
+
+
 FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}
+STDOUT = "-"  # an --out that means standard output
 
 
 def format_of(path, fmt: str | None = None) -> str:
-    """The output format: ``fmt`` if given, else from the extension of ``path``; a folder is Parquet."""
+    """The output format: ``fmt`` if given, else from the extension of ``path``; a folder is Parquet;
+    standard output (``-``) CSV unless ``fmt`` says JSON Lines."""
+    if fmt and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if str(path) == STDOUT:
+        if fmt == "parquet":
+            raise ValueError("standard output (--out -) takes csv or jsonl, not parquet")
+        return fmt or "csv"
     if is_folder(path):
         if fmt not in (None, "parquet"):
             raise ValueError(f"{path} is a folder: a folder output is Parquet (part files), not {fmt}")
         return "parquet"
-    if fmt:
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-        return fmt
     ext = Path(path).suffix.lower().lstrip(".")
-    for name, table in FORMATS.items():
-        if ext in table.extensions:
-            return name
+    by_extension = next((name for name, table in FORMATS.items() if ext in table.extensions), None)
+    if fmt and by_extension and fmt != by_extension:
+        raise ValueError(f"--format {fmt} does not match {Path(path).name!r}, a {by_extension} file name")
+    if fmt or by_extension:
+        return fmt or by_extension
+    if ext == "json":
+        raise ValueError(
+            f"{Path(path).name!r}: batchface writes JSON Lines, one object a line, which is not one JSON value: "
+            "name it .jsonl or .ndjson"
+        )
     known = ", ".join(f".{e}" for table in FORMATS.values() for e in table.extensions)
     raise ValueError(
         f"cannot tell the format from {Path(path).name!r}: use --format {'|'.join(FORMATS)} or an extension {known}"
@@ -207,9 +237,10 @@ class TableWriter:
         resume: bool = False,
         commit_seconds: float = 2.0,
     ):
-        folder, path = is_folder(path), Path(path)
+        to_stdout, folder, path = str(path) == STDOUT, is_folder(path), Path(path)
         schema = table_schema.with_metadata({"batchface": json.dumps(metadata)}) if metadata else table_schema
         self.table = (ParquetFolder if folder else FORMATS[fmt])(path, schema)
+        self._scratch = None
         # what must not change between a run and its --resume: the columns and what shapes the rows
         identity = {
             "columns": table_schema.names,
@@ -220,7 +251,15 @@ class TableWriter:
         self._pending: list[tuple[tuple, list[dict]]] = []
         self._pending_tracks: dict[str, dict] = {}
         self._pending_rows, self._last_flush = 0, time.monotonic()
-        if resume and self.journal.exists():
+        if to_stdout:  # the journal of a run that cannot be resumed: only to keep the rows' order and counts
+            if resume:
+                raise ValueError("a run to standard output (--out -) cannot be resumed")
+            self.table = Stdout(self.table)
+            self._scratch = tempfile.TemporaryDirectory(prefix="batchface-")
+            self.journal = Journal(Path(self._scratch.name) / "stdout", identity)
+            self.table.start(None)
+            self.journal.start()
+        elif resume and self.journal.exists():
             self.journal.recover()
             self.table.start(self.journal.last)
         elif resume and path.exists():
@@ -296,6 +335,8 @@ class TableWriter:
         if finished:
             self.table.finish()
         self.journal.close(remove=finished)
+        if self._scratch is not None:
+            self._scratch.cleanup()
 
 
 def _empty_folder(path: Path) -> bool:

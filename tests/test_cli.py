@@ -248,3 +248,19 @@ def test_failed_inputs_are_named_on_the_terminal(faceless_folder, tmp_path, quie
         failed + " (corrupt, truncated or not an image)"
     ]
     assert f"the rows with status 'error' in {out} say why each input failed" in result.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_out_dash_writes_the_table_to_standard_output(faceless_folder, tmp_path, fmt):
+    (faceless_folder / "broken.jpg").write_bytes(b"nope")
+    args = [sys.executable, "-m", "batchface", "run", str(faceless_folder), "--out", "-", "--format", fmt, "-w", "1"]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # broken.jpg
+    (tmp_path / f"t.{fmt}").write_text(result.stdout)  # the table alone: bar and summary are on stderr
+    assert [r["source"] for r in read_table(tmp_path / f"t.{fmt}").to_pylist()] == [
+        str(faceless_folder / "broken.jpg"),
+        str(faceless_folder / "one.jpg"),
+    ]
+    assert "-> -" in result.stderr and not list(tmp_path.glob("*progress*"))
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert resumed.returncode == 2 and "cannot be resumed" in resumed.stderr

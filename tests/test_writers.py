@@ -1,5 +1,6 @@
 import json
 import math
+import re
 
 import pyarrow as pa
 import pytest
@@ -75,6 +76,21 @@ def test_format_from_extension(name, fmt):
 def test_unknown_extension_asks_for_format():
     with pytest.raises(ValueError, match="--format"):
         format_of("out.xlsx")
+    assert format_of("out.xlsx", "csv") == format_of("-") == "csv" and format_of("-", "jsonl") == "jsonl"
+
+
+@pytest.mark.parametrize(
+    "out,fmt,message",
+    [
+        ("x.csv", "parquet", "--format parquet does not match 'x.csv', a csv file name"),
+        ("x.json", None, "which is not one JSON value: name it .jsonl or .ndjson"),
+        ("-", "parquet", "standard output"),
+        ("x.csv", "xml", "unknown format"),
+    ],
+)
+def test_formats_that_would_surprise_are_refused(out, fmt, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        format_of(out, fmt)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])

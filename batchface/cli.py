@@ -5,16 +5,23 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from batchface import __version__
 
+#: the choices --help lists; the library checks them too, so that a Python caller gets the same errors
+Format = Literal["parquet", "csv", "jsonl"]
+Detector = Literal["yunet", "blazeface"]
+Engine = Literal["local", "ray"]
 SHOWN_FAILURES = 20  # with --quiet, the failed inputs listed at the end; the table has them all
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=None,
     help="Faces, facial keypoints and expressions for folders of photos and videos.",
 )
 
@@ -37,8 +44,14 @@ def main(
 @app.command()
 def run(
     paths: list[Path] = typer.Argument(None, help="Image or video files, or folders (walked recursively)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output table: .parquet (.pq), .csv or .jsonl (.json, .ndjson)."),
-    fmt: str | None = typer.Option(None, "--format", help="parquet|csv|jsonl (default: from --out's extension)."),
+    out: str = typer.Option(
+        ...,
+        "--out",
+        "-o",
+        help="Output table: .parquet (.pq), .csv or .jsonl (.ndjson); a folder (ending in /) for a Parquet dataset; "
+        "- for standard output.",
+    ),
+    fmt: Format | None = typer.Option(None, "--format", help="Default: from --out's extension."),
     files_from: str | None = typer.Option(
         None, "--files-from", help="Read more paths from this file, one a line ('-' = stdin)."
     ),
@@ -57,10 +70,10 @@ def run(
         "only around the faces of the previous one, again on the whole frame at a cut or when a face is lost; "
         "1 = every frame.",
     ),
-    detector: str = typer.Option(
+    detector: Detector = typer.Option(
         "yunet",
         "--detector",
-        help="yunet|blazeface. yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
+        help="yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
         "unsure of; blazeface: BlazeFace alone, on image tiles.",
     ),
     detector_model: Path | None = typer.Option(
@@ -85,10 +98,10 @@ def run(
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."
     ),
-    engine: str = typer.Option(
+    engine: Engine = typer.Option(
         "local",
         "--engine",
-        help="local|ray. local (default): worker processes on this machine; ray: actors on a Ray cluster "
+        help="local (default): worker processes on this machine; ray: actors on a Ray cluster "
         "(pip install 'batchface[ray]'), the output written here.",
     ),
     address: str | None = typer.Option(
@@ -166,7 +179,7 @@ def run(
 @app.command()
 def models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
-    detector: str = typer.Option("yunet", "--detector", help="yunet|blazeface, as for `run`."),
+    detector: Detector = typer.Option("yunet", "--detector", help="As for `run`."),
     detector_model: Path | None = typer.Option(
         None, "--detector-model", help="The detector's model file, as for `run`."
     ),

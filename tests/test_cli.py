@@ -74,8 +74,8 @@ def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
     [
         (["--every", "2", "--fps", "1"], "either every (--every) or fps (--fps)"),
         (["--resume", "--overwrite"], "resume (--resume) and overwrite (--overwrite) exclude each other"),
-        (["--format", "xlsx"], "unknown format"),
-        (["--detector", "haar"], "unknown detector"),
+        (["--format", "xlsx"], "'xlsx' is not one of 'parquet', 'csv', 'jsonl'"),
+        (["--detector", "haar"], "'haar' is not one of 'yunet', 'blazeface'"),
     ],
 )
 def test_usage_errors_exit_2(faceless_folder, tmp_path, args, message):
@@ -110,7 +110,7 @@ def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(facele
         result = cli.invoke(app, ["models", "--detector", detector, "--detector-model", str(KEYPOINTS_FILE)])
         assert result.exit_code == 2 and f"not a face detector made by export/{detector}.py" in result.output
     result = cli.invoke(app, ["models", "--detector", "haar"])
-    assert result.exit_code == 2 and "unknown detector" in result.output
+    assert result.exit_code == 2 and "'haar' is not one of 'yunet', 'blazeface'" in result.output
 
 
 def test_existing_output_is_not_clobbered(faceless_folder, tmp_path):
@@ -264,3 +264,30 @@ def test_out_dash_writes_the_table_to_standard_output(faceless_folder, tmp_path,
     assert "-> -" in result.stderr and not list(tmp_path.glob("*progress*"))
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert resumed.returncode == 2 and "cannot be resumed" in resumed.stderr
+
+
+def test_help_is_conventional_flags_choices_and_dash_h():
+    import typing
+
+    from batchface.cli import Detector, Engine, Format
+    from batchface.detection import DETECTORS
+    from batchface.runner import ENGINES
+    from batchface.writers import FORMATS
+
+    text = cli.invoke(app, ["run", "-h"], env={"COLUMNS": "200"}).output
+    assert "<bool>" not in text and "--landmarks " in text and "-h, --help" in text
+    for option, choices in (("--format", FORMATS), ("--detector", DETECTORS), ("--engine", ENGINES)):
+        assert f"{option} <{'|'.join(choices)}>" in text
+    assert (typing.get_args(Format), typing.get_args(Detector), typing.get_args(Engine)) == (
+        tuple(FORMATS),
+        tuple(DETECTORS),
+        ENGINES,
+    )
+    bad = cli.invoke(app, ["run", "x.jpg", "-o", "r.csv", "--detector", "dlib"])
+    assert bad.exit_code == 2 and "'dlib' is not one of" in bad.output
+
+
+def test_an_out_ending_in_a_slash_is_a_parquet_dataset(faceless_folder, tmp_path):
+    result = cli.invoke(app, ["run", str(faceless_folder), "--out", f"{tmp_path / 'faces'}/", "-w", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "faces").iterdir()] == ["part-000000.parquet"]

@@ -337,6 +337,9 @@ def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(sampl
         (lambda out: run([], out, options=Options(fps=1.0, every=2)), "either every"),
         (lambda out: run([], out, options=Options(min_face=0)), "min_face must be at least 1"),
         (lambda out: run([], out, workers=-1), "workers and commit_seconds"),
+        (lambda out: run([], out, options=Options(detector="haar")), "unknown detector 'haar'"),
+        (lambda out: run([], out, fmt="xlsx"), "unknown format 'xlsx'"),
+        (lambda out: run([], out, engine="spark"), "unknown engine 'spark'"),
     ],
 )
 def test_a_python_caller_gets_the_rules_of_the_command_line(tmp_path, call, message):

@@ -114,6 +114,13 @@ def run(
         False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
+    timeout: float = typer.Option(
+        600.0,
+        "--timeout",
+        min=0.001,
+        help="Stop a worker's task (8 images, or 1,500 frames of video) after this many seconds, and try its inputs "
+        "one by one: an input that hangs gets an error row and the run goes on.",
+    ),
     commit_seconds: float = typer.Option(
         2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."
     ),
@@ -151,6 +158,7 @@ def run(
             overwrite=overwrite,
             engine=engine,
             address=address,
+            timeout=timeout,
             files_from=files_from,
             progress=not quiet,
             commit_seconds=commit_seconds,

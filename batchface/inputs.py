@@ -69,6 +69,10 @@ def _by_extension(path: str) -> str | None:
 
 
 def _file(path: str, skipped, missing_kind: str | None) -> Iterator[Source]:
+    if os.path.exists(path) and not os.path.isfile(path):  # a named pipe or device would block its reader
+        if skipped is not None:
+            skipped.append((path, "not a regular file"))
+        return
     kind = media_type_of(path) if os.path.exists(path) else missing_kind
     if kind:
         yield Source(path, kind)

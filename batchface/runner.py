@@ -26,6 +26,8 @@ from batchface.worker import crashed, report_progress_to, run_task
 from batchface.writers import STDOUT, TableWriter, check_writable, format_of
 
 ENGINES = ("local", "ray")
+#: seconds a worker may spend on one task (8 images, or 1,500 frames of video) before it is stopped
+TASK_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def run(
     commit_seconds: float = 2.0,
     engine: str = "local",
     address: str | None = None,
+    timeout: float | None = TASK_TIMEOUT,
 ) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
@@ -111,7 +114,10 @@ def run(
     runs the work on a Ray cluster instead (:mod:`batchface.ray_engine`; ``address`` as ``ray.init``
     takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
-    durable every ``commit_seconds``. Raises ValueError for options that do not go together.
+    durable every ``commit_seconds``. A task of worker processes (a few images, or a piece of a
+    video) that takes more than ``timeout`` seconds is stopped and its inputs tried again one by one
+    within the same limit, so that only an input that hangs gets an error row (None: no limit; not
+    with ``workers=0`` or Ray). Raises ValueError for options that do not go together.
     """
     from tqdm import tqdm
 
@@ -127,8 +133,8 @@ def run(
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if engine == "ray" and importlib.util.find_spec("ray") is None:
         raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
-    if (workers is not None and workers < 0) or commit_seconds < 0:
-        raise ValueError("workers and commit_seconds must be at least 0")
+    if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
+        raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
     fmt = format_of(out, fmt)
     if str(out) != STDOUT:
         check_writable(out)
@@ -167,7 +173,7 @@ def run(
     videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
     finished = False
     try:
-        engine_args = (engine, address, summary.ray_nodes)
+        engine_args = (engine, address, summary.ray_nodes, timeout)
         for results in _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args):
             if results is None:  # nothing new for a while: make what is pending durable
                 writer.flush()
@@ -242,7 +248,7 @@ def describe_run(options: Options):
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
 
 
-def _results(todo, options: Options, workers: int, tick: float, counted, engine: str, address, nodes: set):
+def _results(todo, options: Options, workers: int, tick: float, counted, engine: str, address, nodes: set, timeout):
     """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
     ``counted(n)`` hears of the frames read as they are read; ``nodes`` of the Ray nodes that did work."""
     if engine == "ray":
@@ -262,7 +268,7 @@ def _results(todo, options: Options, workers: int, tick: float, counted, engine:
     from batchface.pool import ordered_results
 
     progress = (report_progress_to, counted)
-    yield from ordered_results(tasks_of(todo), run_task, (options,), workers, tick, crashed, progress=progress)
+    yield from ordered_results(tasks_of(todo), run_task, (options,), workers, tick, crashed, timeout, progress)
 
 
 __all__ = ["Options", "Summary", "run"]

@@ -276,6 +276,9 @@ def test_help_is_conventional_flags_choices_and_dash_h():
 
     text = cli.invoke(app, ["run", "-h"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in text and "--landmarks " in text and "-h, --help" in text
+    from batchface.runner import TASK_TIMEOUT
+
+    assert f"[default: {TASK_TIMEOUT}; x>=0.001]" in " ".join(text.split())  # --timeout, as run() has it
     for option, choices in (("--format", FORMATS), ("--detector", DETECTORS), ("--engine", ENGINES)):
         assert f"{option} <{'|'.join(choices)}>" in text
     assert (typing.get_args(Format), typing.get_args(Detector), typing.get_args(Engine)) == (

@@ -185,3 +185,22 @@ def test_a_segment_reads_the_same_frames_as_the_whole(tmp_path):
         for f in VideoReader(video, fps=3, start=a, stop=b)
     ]
     assert pieces == whole and [i for i, _ in whole] == [0, 9, 17, 25, 34, 42]
+
+
+def test_a_named_pipe_is_skipped_not_read(tmp_path):
+    import subprocess
+    import sys
+
+    os.mkfifo(tmp_path / "x.mp4")  # opening it to read would wait for a writer forever
+    touch(tmp_path / "y.jpg")
+    skipped = []
+    assert [os.path.basename(s.path) for s in walk([tmp_path], skipped)] == ["y.jpg"]
+    assert skipped == [(str(tmp_path / "x.mp4"), "not a regular file")]
+    assert list(walk([tmp_path / "x.mp4"], skipped)) == []  # named, too
+    done = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", str(tmp_path), "-o", str(tmp_path / "r.csv"), "-w", "1", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "1 inputs (1 images, 0 videos)" in done.stderr and "1 skipped" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Literal
@@ -24,6 +25,12 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Faces, facial keypoints and expressions for folders of photos and videos.",
 )
+
+
+def _raise_terminated(signum, frame):
+    from batchface.errors import Terminated
+
+    raise Terminated()
 
 
 def _version(value: bool):
@@ -129,13 +136,16 @@ def run(
 ):
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
-    Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage errors.
+    Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage
+    errors, 130 after Ctrl-C and 143 after SIGTERM (what was done is committed: --resume finishes the run).
     """
+    from batchface.errors import Terminated
     from batchface.runner import Options
     from batchface.runner import run as run_batch
 
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
+    signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         options = Options(
             detector=detector,
@@ -166,6 +176,12 @@ def run(
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2) from None
+    except (KeyboardInterrupt, Terminated) as stop:
+        if getattr(stop, "summary", None) is not None:
+            typer.echo(f"batchface: {stop.summary.line()}", err=True)
+        how = "interrupted" if isinstance(stop, KeyboardInterrupt) else "terminated (SIGTERM)"
+        typer.echo(f"batchface: {how}: what was done is committed; rerun with --resume to finish", err=True)
+        raise typer.Exit(130 if isinstance(stop, KeyboardInterrupt) else 143) from None
     if verbose:
         for path, why in summary.skipped_paths:
             typer.echo(f"skipped ({why}): {path}", err=True)

@@ -1,4 +1,5 @@
-"""Errors that stay one input's problem, and how they are told in one line of a row."""
+"""Errors that stay one input's problem, how they are told in one line of a row, and how a run that
+is stopped says so."""
 
 from __future__ import annotations
 
@@ -14,3 +15,8 @@ def one_line(error: BaseException, with_type: bool = True) -> str:
     if not with_type:
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Terminated(BaseException):
+    """SIGTERM (a batch scheduler, ``timeout``) where the command line is, as Ctrl-C raises
+    KeyboardInterrupt; :func:`batchface.runner.run` lets either through with its ``summary`` so far."""

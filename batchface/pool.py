@@ -2,13 +2,18 @@
 
 A worker that dies (a decoder's segfault, the out-of-memory killer) or outlives a task's time
 limit is replaced by the pool and costs only its task: a task of several inputs is tried again
-input by input, so that only the guilty input gets an error row.
+input by input, so that only the guilty input gets an error row. Workers die with the process that
+started them (``kill -9`` of a run leaves none behind) and leave Ctrl-C to it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import TimeoutError as Timeout
@@ -17,11 +22,29 @@ from concurrent.futures.process import BrokenProcessPool
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
 PROGRESS_SECONDS = 0.25  # how often the workers' progress reports are read
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 DIED = "the worker process died on this input"  # why an input whose worker died has no rows
 NO_WORKER_STARTS = (
     "no worker process could start: each exited as it started. Each imports the script that called run() "
     '(as "__mp_main__"); a script must call run() under `if __name__ == "__main__":`'
 )
+
+
+def _start_worker(parent: int, report_to, sender) -> None:
+    """In each worker process, first: ignore Ctrl-C (the terminal sends it to every process; the run
+    stops its workers itself), die with the run's process, then ``report_to(sender)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):  # the kernel's parent-death signal: at once
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()  # anywhere, within a second
+    if report_to is not None:
+        report_to(sender)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(1)
 
 
 def in_a_worker_importing_the_script() -> bool:
@@ -51,7 +74,7 @@ def ordered_results(
     pending = deque(tasks)
     in_flight: deque = deque()
     pool = ProcessPool(
-        max_workers=workers, context=context, initializer=report_to, initargs=(sender,) if report_to else ()
+        max_workers=workers, context=context, initializer=_start_worker, initargs=(os.getpid(), report_to, sender)
     )
     last_yield = time.monotonic()
     try:

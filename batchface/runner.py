@@ -172,9 +172,10 @@ def run(
     inputs_done = summary.resumed
     videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
     finished = False
+    engine_args = (engine, address, summary.ray_nodes, timeout)
+    streamed = _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args)
     try:
-        engine_args = (engine, address, summary.ray_nodes, timeout)
-        for results in _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args):
+        for results in streamed:
             if results is None:  # nothing new for a while: make what is pending durable
                 writer.flush()
                 continue
@@ -202,7 +203,12 @@ def run(
             )
         finished = True
         bar.total = bar.n  # what the headers promised may not all have been there
+    except BaseException as stop:  # Ctrl-C, SIGTERM: what was committed stays; the caller learns how far it got
+        summary.seconds = time.monotonic() - start
+        stop.summary = summary
+        raise
     finally:
+        streamed.close()  # the workers stop now, not when this frame is collected
         bar.close()
         writer.close(finished=finished)
     summary.seconds = time.monotonic() - start

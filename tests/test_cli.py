@@ -1,6 +1,7 @@
 """The command line, through typer's runner and as a real subprocess."""
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -294,3 +295,77 @@ def test_an_out_ending_in_a_slash_is_a_parquet_dataset(faceless_folder, tmp_path
     result = cli.invoke(app, ["run", str(faceless_folder), "--out", f"{tmp_path / 'faces'}/", "-w", "0", "-q"])
     assert result.exit_code == 0, result.output
     assert [p.name for p in (tmp_path / "faces").iterdir()] == ["part-000000.parquet"]
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for an init that may never reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
+@pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
+def test_a_stopped_run_leaves_no_process_behind_and_resumes(samples, tmp_path, how):
+    import signal
+    import time
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photos = sorted((samples / "dlib_faces").glob("*.jpg"))
+    for k in range(24):
+        for i, photo in enumerate(photos):
+            shutil.copy(photo, folder / f"{k}_{i}.jpg")
+    out = tmp_path / "r.csv"
+    args = [
+        sys.executable,
+        "-m",
+        "batchface",
+        "run",
+        str(folder),
+        "--out",
+        str(out),
+        "-w",
+        "2",
+        "--commit-seconds",
+        "0.2",
+    ]
+    run = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    progress = Path(f"{out}.progress")
+    # both workers up and rows committed (a worker still starting up would print Ctrl-C's traceback)
+    while not (progress.exists() and len(progress.read_text().splitlines()) >= 3 and len(_children(run.pid)) >= 2):
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.1)
+    children = _children(run.pid)
+    if how == "SIGINT":  # Ctrl-C at a terminal: the whole process group gets it
+        os.killpg(run.pid, signal.SIGINT)
+    else:
+        run.send_signal(getattr(signal, how))
+    status = run.wait(timeout=60)
+    stderr = run.stderr.read()
+    assert status == {"SIGKILL": -9, "SIGTERM": 143, "SIGINT": 130}[how]
+    if how != "SIGKILL":
+        assert stderr.strip().splitlines()[-1].endswith("what was done is committed; rerun with --resume to finish")
+        assert "Traceback" not in stderr and "SpawnProcess" not in stderr
+    deadline = time.monotonic() + 20
+    while any(_running(pid) for pid in children):  # the workers and the resource tracker go too
+        assert time.monotonic() < deadline, [pid for pid in children if _running(pid)]
+        time.sleep(0.1)
+    done = subprocess.run(args + ["--resume", "-q"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len({r["source"] for r in read_table(out).to_pylist()}) == 24 * len(photos)

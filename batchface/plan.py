@@ -7,6 +7,7 @@ killed run loses at most a piece of it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -31,8 +32,8 @@ class Work:
 
     @property
     def key(self) -> tuple:
-        """What names it in the output's journal (:mod:`batchface.journal`)."""
-        return (self.source.path, self.start, self.stop)
+        """What names it in the output's journal (:mod:`batchface.journal`): its absolute path first."""
+        return (os.path.abspath(self.source.path), self.start, self.stop)
 
     @property
     def last(self) -> bool:

@@ -156,7 +156,7 @@ def run(
     summary.inputs = len(sources)
     summary.resumed = len(sources) - len({w.source for w in todo})
     # inputs that failed before a --resume still count: the exit status covers the whole table
-    failed = {path for path, _, _ in writer.failed} & {s.path for s in sources}
+    failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
     summary.errors = len(failed)
 
     start = time.monotonic()
@@ -185,7 +185,7 @@ def run(
                 summary.faces += sum(r["status"] == "ok" for r in result.rows)
                 errors = [r["error"] for r in result.rows if r["status"] == "error"]
                 if errors:
-                    failed.add(result.work.source.path)
+                    failed.add(result.work.key[0])
                     summary.failures.append((result.work.source.path, errors[0]))
                     if progress:  # above the bar, as it happens
                         bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
@@ -221,7 +221,7 @@ def number_tracks(videos: dict, result) -> dict | None:
     journal with a piece that is not its video's last (else None)."""
     if result.tracks is None:
         return None
-    path = result.work.source.path
+    path = result.work.key[0]
     ids = videos.setdefault(path, VideoTracks()).renumber(result.tracks)
     for row in result.rows:
         if row.get("track_id") is not None:

@@ -380,3 +380,28 @@ def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why
     done = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == f"RuntimeError: {NO_WORKER_STARTS}"
+
+
+def test_a_run_resumed_with_an_absolute_path_knows_what_its_relative_path_did(photos, tmp_path, monkeypatch):
+    from batchface.writers import TableWriter
+
+    monkeypatch.chdir(photos.parent)
+    relative, absolute = photos.name, str(photos)
+    real, commits = TableWriter.commit, []
+
+    def killed_at_the_third(self, key, rows, tracks=None):
+        if len(commits) == 2:
+            raise KeyboardInterrupt
+        commits.append(key)
+        return real(self, key, rows, tracks)
+
+    monkeypatch.setattr(TableWriter, "commit", killed_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        run([relative], tmp_path / "r.csv", workers=0, progress=False, commit_seconds=0)
+    monkeypatch.setattr(TableWriter, "commit", real)
+    summary = run([absolute], tmp_path / "r.csv", workers=0, progress=False, resume=True)
+    assert summary.resumed == 2 and summary.images == 2  # the other two
+    faces = lambda table: sorted((os.path.abspath(r["source"]), r["face_index"] or 0) for r in table)
+    run([photos], tmp_path / "whole.csv", workers=0, progress=False)
+    assert faces(rows(tmp_path / "r.csv")) == faces(rows(tmp_path / "whole.csv"))  # none lost, none twice
+    assert sum(r["source"].startswith(relative) for r in rows(tmp_path / "r.csv")) > 0  # sources as walked

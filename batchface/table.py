@@ -38,11 +38,17 @@ def schema(classes, landmark_names=()) -> pa.Schema:
     return pa.schema(fields)
 
 
+def text(value: str) -> str:
+    """A path or message as the table stores it: the bytes of a file name that are not UTF-8 (which
+    Python keeps as lone surrogates) written as ``\\xNN``, so that every format can hold it."""
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -> dict:
-    """The columns saying where a row comes from: ``source`` (a :class:`batchface.inputs.Source`),
-    the frame's index and time (images: 0 and None), the image's size in pixels."""
+    """The columns saying where a row comes from: ``source`` (a :class:`batchface.inputs.Source`;
+    see :func:`text`), the frame's index and time (images: 0 and None), the image's size in pixels."""
     return {
-        "source": source.path,
+        "source": text(source.path),
         "media_type": source.media_type,
         "frame_index": frame_index,
         "timestamp_s": timestamp_s,
@@ -53,7 +59,7 @@ def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -
 
 def error_row(at: dict, message: str) -> dict:
     """The row of an input (or frame) that could not be read; ``message`` is one line."""
-    return {**at, "status": "error", "error": message}
+    return {**at, "status": "error", "error": text(message)}
 
 
 def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:

@@ -93,7 +93,7 @@ class Worker:
                     )
                 except Exception as e:  # the rows are good; say in them that their picture is missing
                     for row in results[w].rows:
-                        row["error"] = f"annotated copy not written: {one_line(e)}"
+                        row["error"] = table.text(f"annotated copy not written: {one_line(e)}")
         return [results[w] for w in works]
 
     def _video(self, work: Work) -> Result:
@@ -136,7 +136,7 @@ class Worker:
                 sink.close()
         if sink is not None and sink.error:  # the rows are good; say in them that their video is missing
             for row in rows:
-                row["error"] = row.get("error") or sink.error
+                row["error"] = row.get("error") or table.text(sink.error)
         return Result(work, rows, frames, tracker.piece())
 
     def _frames(self, source, batch, sink) -> list[dict]:

@@ -405,3 +405,21 @@ def test_a_run_resumed_with_an_absolute_path_knows_what_its_relative_path_did(ph
     run([photos], tmp_path / "whole.csv", workers=0, progress=False)
     assert faces(rows(tmp_path / "r.csv")) == faces(rows(tmp_path / "whole.csv"))  # none lost, none twice
     assert sum(r["source"].startswith(relative) for r in rows(tmp_path / "r.csv")) > 0  # sources as walked
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_a_file_name_that_is_not_utf8_is_carried_in_every_format(samples, tmp_path, fmt):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # written on a latin-1 system: not UTF-8
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / latin1)
+    (folder / os.fsdecode(b"\xff.jpg")).write_bytes(b"not a picture")
+    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "plain.jpg")
+    out = tmp_path / f"r.{fmt}"
+    summary = run([folder], out, workers=1, progress=False, options=Options(annotate=str(tmp_path / "ann")))
+    got = rows(out)
+    assert [os.path.basename(r["source"]) for r in got] == ["caf\\xe9.jpg", "plain.jpg", "\\xff.jpg"]
+    assert [r["status"] for r in got] == ["ok", "ok", "error"] and summary.errors == 1
+    assert (tmp_path / "ann" / str(folder).lstrip("/") / latin1).exists()  # the copy keeps the real name
+    again = run([folder], out, workers=0, progress=False, overwrite=True)
+    assert again.inputs == 3 and len(rows(out)) == 3

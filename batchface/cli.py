@@ -176,6 +176,13 @@ def run(
     except (ValueError, FileExistsError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2) from None
+    except OSError as e:  # the output's disk is full, or failing: what was committed stays readable
+        typer.echo(
+            f"batchface: error: writing {out}: {e.strerror or e}; what was committed is kept: make room and rerun "
+            "with --resume",
+            err=True,
+        )
+        raise typer.Exit(2) from None
     except (KeyboardInterrupt, Terminated) as stop:
         if getattr(stop, "summary", None) is not None:
             typer.echo(f"batchface: {stop.summary.line()}", err=True)

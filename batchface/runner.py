@@ -210,7 +210,11 @@ def run(
     finally:
         streamed.close()  # the workers stop now, not when this frame is collected
         bar.close()
-        writer.close(finished=finished)
+        try:
+            writer.close(finished=finished)
+        except OSError:  # a full disk fails this last write too: the first error is the one to tell
+            if finished:
+                raise
     summary.seconds = time.monotonic() - start
     return summary
 

@@ -369,3 +369,40 @@ def test_a_stopped_run_leaves_no_process_behind_and_resumes(samples, tmp_path, h
     done = subprocess.run(args + ["--resume", "-q"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len({r["source"] for r in read_table(out).to_pylist()}) == 24 * len(photos)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a file-size limit stands in for a full disk (Linux)")
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_full_disk_is_one_line_exit_2_and_resume_finishes_the_table(samples, tmp_path, fmt):
+    import resource
+    import signal
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(6):
+        for i, photo in enumerate(sorted((samples / "dlib_faces").glob("*.jpg"))):
+            shutil.copy(photo, folder / f"{k}_{i}.jpg")
+    out = tmp_path / f"r.{fmt}"
+    args = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "-w", "1", "-q"]
+
+    def small_disk():  # writes past 60 kB fail with EFBIG, as they would with ENOSPC on a full disk
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+
+    full = subprocess.run(
+        args + ["--commit-seconds", "0"], capture_output=True, text=True, timeout=300, preexec_fn=small_disk
+    )
+    assert full.returncode == 2, full.stderr
+    last = full.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"batchface: error: writing {out}: ") and "File too large" in last
+    assert last.endswith("what was committed is kept: make room and rerun with --resume")
+    assert "Traceback" not in full.stderr
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "already done" in resumed.stderr  # some inputs were committed before the disk filled
+    whole = subprocess.run(args[:6] + [str(tmp_path / f"w.{fmt}")] + args[7:], capture_output=True, timeout=300)
+    assert whole.returncode == 0
+    key = lambda r: (r["source"], r["face_index"])
+    assert sorted(map(key, read_table(out).to_pylist())) == sorted(
+        map(key, read_table(tmp_path / f"w.{fmt}").to_pylist())
+    )

@@ -39,12 +39,10 @@ def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray
 
 
 def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
-    """Where the annotated copy of ``source`` goes: its own path below ``annotate_dir``.
-
-    The copy mirrors the source path as given, so same-named files of different folders never
-    collide; absolute paths lose their root (``/data/a.jpg`` and ``data/a.jpg`` would share a
-    copy), and ``..`` becomes ``__``. Videos become ``.mp4`` (``.webm`` if a side is odd: :class:`VideoSink`); images
-    keep their format when OpenCV can write it, else become ``.png``.
+    """Where the annotated copy of an input goes: ``source``, its path relative to the argument it was
+    found under (:attr:`batchface.inputs.Source.relative`), below ``annotate_dir``; any root or
+    ``..`` in it is dropped or becomes ``__``. Videos become ``.mp4`` (``.webm`` if a side is odd:
+    :class:`VideoSink`); images keep their format when OpenCV can write it, else become ``.png``.
     """
     parts = [
         ("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")

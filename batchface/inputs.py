@@ -6,8 +6,9 @@ Decoding them is :mod:`batchface.decoding`.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
@@ -16,10 +17,33 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 
 @dataclass(frozen=True)
 class Source:
-    """One input file: ``path`` as walked (relative when the argument was), ``media_type`` image|video."""
+    """One input file: ``path`` as walked (relative when the argument was), ``media_type``
+    image|video; ``relative``: its path below the argument it was found under (a file named as an
+    argument: its name), where its annotated copy goes (:func:`disambiguated`)."""
 
     path: str
     media_type: str
+    relative: str = field(default="", compare=False)
+
+    def __post_init__(self):
+        if not self.relative:
+            object.__setattr__(self, "relative", os.path.basename(self.path))
+
+
+def disambiguated(sources: list[Source], paths) -> list[Source]:
+    """``sources`` with the ``relative`` paths that two arguments share prefixed by their argument's own name."""
+    shared = {r for r, n in Counter(s.relative for s in sources).items() if n > 1}
+    if not shared:
+        return sources
+    roots = [os.path.normpath(os.fspath(p)) for p in paths]
+
+    def argument_of(source: Source) -> str:
+        return next((r for r in roots if os.path.normpath(source.path).startswith(r + os.sep)), "")
+
+    return [
+        replace(s, relative=os.path.join(os.path.basename(argument_of(s)), s.relative)) if s.relative in shared else s
+        for s in sources
+    ]
 
 
 def media_type_of(path) -> str | None:
@@ -45,20 +69,22 @@ def media_type_of(path) -> str | None:
     return by_extension
 
 
-def walk(paths: Iterable, skipped: list | None = None) -> Iterator[Source]:
+def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -> Iterator[Source]:
     """Yield the media files under ``paths`` (files or folders), folders walked recursively.
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
     skipped; symbolic links are followed, each real folder visited once (no loops). Hidden entries,
     files that are neither images nor videos, and folders that cannot be listed are appended to
     ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
-    still yielded, so that its row can say so.
+    still yielded, so that its row can say so. Paths in ``exclude`` (the run's own output and
+    annotated copies) are skipped wherever they are found.
     """
-    seen_dirs: set[str] = set()
+    seen_dirs: set[str] = {os.path.realpath(p) for p in exclude}
     for arg in paths:
         arg = os.fspath(arg)
         if os.path.isdir(arg):
-            yield from _walk_dir(arg, seen_dirs, skipped)
+            for source in _walk_dir(arg, seen_dirs, skipped):
+                yield replace(source, relative=os.path.relpath(source.path, arg))
         else:
             yield from _file(arg, skipped, missing_kind=_by_extension(arg) or "image")
 
@@ -82,7 +108,7 @@ def _file(path: str, skipped, missing_kind: str | None) -> Iterator[Source]:
 
 def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
     real = os.path.realpath(folder)
-    if real in seen:
+    if real in seen:  # visited, or the run's own output
         return
     seen.add(real)
     try:

@@ -17,8 +17,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
-from batchface.inputs import read_paths_file, walk
-from batchface.journal import remove_output, whole
+from batchface.inputs import disambiguated, read_paths_file, walk
+from batchface.journal import parts_dir, remove_output, whole
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
@@ -140,7 +140,9 @@ def run(
         check_writable(out)
     paths = list(paths) + (read_paths_file(files_from) if files_from else [])
     summary = Summary(output=str(out))
-    sources = list(dict.fromkeys(walk(paths, summary.skipped_paths)))
+    own = [] if str(out) == STDOUT else [out, parts_dir(out)]  # never read back as inputs
+    own += [options.annotate] if options.annotate else []
+    sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
     summary.skipped = len(summary.skipped_paths)
     if not sources:
         hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""

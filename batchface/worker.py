@@ -88,7 +88,7 @@ class Worker:
             if self.options.annotate:
                 try:
                     annotate.write_image(
-                        annotate.mirrored_path(self.options.annotate, w.source.path, "image"),
+                        annotate.mirrored_path(self.options.annotate, w.source.relative, "image"),
                         annotate.draw(picture.image, faces),
                     )
                 except Exception as e:  # the rows are good; say in them that their picture is missing
@@ -105,7 +105,7 @@ class Worker:
             )
             if self.options.annotate:
                 sink = annotate.VideoSink(
-                    annotate.mirrored_path(self.options.annotate, source.path, "video"), reader.sample_fps
+                    annotate.mirrored_path(self.options.annotate, source.relative, "video"), reader.sample_fps
                 )
             batch = []
             for frame in reader:

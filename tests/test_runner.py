@@ -71,7 +71,7 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     assert (summary.inputs, summary.images, summary.faces, summary.errors) == (4, 4, 9, 0)
     # annotated copies mirror the input paths, so the two same.jpg do not collide
     for rel in ("a/same.jpg", "b/same.jpg", "a/group.jpg", "b/dogs.jpg"):
-        assert (tmp_path / "ann" / Path(str(photos).lstrip("/")) / rel).stat().st_size > 1000
+        assert (tmp_path / "ann" / rel).stat().st_size > 1000  # below the argument, not its absolute path
 
 
 def test_a_large_photo_is_decoded_reduced_and_reported_at_its_full_size(samples, tmp_path):
@@ -111,7 +111,7 @@ def test_video_rows_carry_frame_index_and_timestamp(samples, tmp_path):
     assert summary.frames == 9 and summary.videos == 1
 
     # 320 x 239: an odd side, which H.264 cannot store exactly, so VP9 in WebM, at the exact size
-    annotated = [f.image for f in VideoReader(tmp_path / "ann" / Path(str(video).lstrip("/") + ".webm"))]
+    annotated = [f.image for f in VideoReader(tmp_path / "ann" / (video.name + ".webm"))]
     assert len(annotated) == 9 and annotated[0].shape == (239, 320, 3)
 
 
@@ -120,7 +120,7 @@ def test_an_annotated_video_is_h264_at_the_exact_size_with_track_ids(samples, tm
 
     video = samples / "videos" / "short_hamilton_clip.mp4"  # 640 x 360
     run([video], tmp_path / "v.csv", options=Options(max_frames=30, annotate=str(tmp_path / "ann")), workers=0)
-    with av.open(str(tmp_path / "ann" / Path(str(video).lstrip("/")))) as annotated:
+    with av.open(str(tmp_path / "ann" / video.name)) as annotated:
         stream = annotated.streams.video[0]
         frames = [f.to_ndarray(format="bgr24") for f in annotated.decode(stream)]
         assert stream.codec_context.name == "h264" and stream.codec_context.profile != "High 4:4:4 Predictive"
@@ -420,6 +420,29 @@ def test_a_file_name_that_is_not_utf8_is_carried_in_every_format(samples, tmp_pa
     got = rows(out)
     assert [os.path.basename(r["source"]) for r in got] == ["caf\\xe9.jpg", "plain.jpg", "\\xff.jpg"]
     assert [r["status"] for r in got] == ["ok", "ok", "error"] and summary.errors == 1
-    assert (tmp_path / "ann" / str(folder).lstrip("/") / latin1).exists()  # the copy keeps the real name
+    assert (tmp_path / "ann" / latin1).exists()  # the copy keeps the real name
     again = run([folder], out, workers=0, progress=False, overwrite=True)
     assert again.inputs == 3 and len(rows(out)) == 3
+
+
+def test_annotated_copies_go_below_their_argument_and_are_never_read_back(samples, tmp_path):
+    photo = samples / "face_recognition" / "obama_small.jpg"
+    for folder, names in (("one", ["x.jpg", "only.jpg"]), ("two", ["x.jpg"])):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        for name in names:
+            shutil.copy(photo, tmp_path / folder / "sub" / name)
+    ann = tmp_path / "one" / "annotated"  # inside an input folder, as is the output
+    out = tmp_path / "one" / "faces.parquet"
+    for _ in range(2):  # the second run must not analyse the first run's copies, nor its table
+        summary = run(
+            [tmp_path / "one", tmp_path / "two"],
+            f"{out}/",
+            options=Options(annotate=str(ann)),
+            workers=0,
+            progress=False,
+            overwrite=True,
+        )
+        assert summary.inputs == 3
+    copies = sorted(str(p.relative_to(ann)) for p in ann.rglob("*.jpg"))
+    # the arguments' own names only where two of them hold the same relative path
+    assert copies == ["one/sub/x.jpg", "sub/only.jpg", "two/sub/x.jpg"]

@@ -43,6 +43,10 @@ class Detections:
         """The same faces in pixels ``sx`` times wider and ``sy`` times taller (an image's full size)."""
         return Detections(self.boxes * [sx, sy, sx, sy], self.scores, self.points * [sx, sy])
 
+    def moved(self, dx: float, dy: float) -> Detections:
+        """The same faces in an image whose origin lies ``dx``, ``dy`` pixels up and left of this one's."""
+        return Detections(self.boxes + [dx, dy, 0, 0], self.scores, self.points + [dx, dy])
+
     def at_least(self, min_face: int | None) -> Detections:
         """The faces whose box is at least ``min_face`` pixels wide (all when None)."""
         return self.select(self.boxes[:, 2] >= min_face) if min_face else self
@@ -57,6 +61,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
         return np.zeros(0, dtype=np.int64)
     keep = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.0, iou_threshold)
     return np.array(keep, dtype=np.int64).reshape(-1)
+
+
+def square_around(box, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The square twice the size of ``box`` (x, y, w, h) about its centre, cut to a ``width`` x
+    ``height`` image: (x0, y0, x1, y1) pixels, or None where too little of it is left."""
+    x, y, w, h = box
+    half = max(w, h)
+    x0, y0 = max(0, int(x + w / 2 - half)), max(0, int(y + h / 2 - half))
+    x1, y1 = min(width, int(np.ceil(x + w / 2 + half))), min(height, int(np.ceil(y + h / 2 + half)))
+    return (x0, y0, x1, y1) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
 
 
 def iou(a, b) -> float:

@@ -17,13 +17,14 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
+from batchface.formats import STDOUT, format_of
 from batchface.inputs import disambiguated, read_paths_file, walk
 from batchface.journal import parts_dir, remove_output, whole
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
 from batchface.worker import crashed, report_progress_to, run_task
-from batchface.writers import STDOUT, TableWriter, check_writable, format_of
+from batchface.writers import TableWriter, check_writable
 
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (8 images, or 1,500 frames of video) before it is stopped
@@ -172,7 +173,7 @@ def run(
         dynamic_ncols=True,
     )
     inputs_done = summary.resumed
-    videos = {path: VideoTracks.from_state(state) for path, state in writer.tracks.items()}
+    videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
     finished = False
     engine_args = (engine, address, summary.ray_nodes, timeout)
     streamed = _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args)

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.boxes import Detections, nms
+from batchface.boxes import Detections, nms, square_around
 from batchface.models import ASSETS, onnx_session
 
 YUNET_FILE = ASSETS / "yunet.onnx"
@@ -82,13 +82,10 @@ class YuNet:
         """The faces around ``box`` (x, y, w, h pixels: where a face was in the previous sampled frame
         of a video), by the rules of :meth:`detect`: the network sees the square twice the box's size
         about its centre, scaled so that the box is :attr:`TRACK_PX` pixels wide."""
-        x, y, w, h = box
-        half, height, width = max(w, h), *image_bgr.shape[:2]
-        x0, y0 = max(0, int(x + w / 2 - half)), max(0, int(y + h / 2 - half))
-        x1, y1 = min(width, int(np.ceil(x + w / 2 + half))), min(height, int(np.ceil(y + h / 2 + half)))
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        region = square_around(box, image_bgr.shape[1], image_bgr.shape[0])
+        if region is None:
             return Detections.empty()
-        return self._accepted(image_bgr, self._seen(image_bgr, (x0, y0, x1, y1), min(1.0, self.TRACK_PX / max(w, 1))))
+        return self._accepted(image_bgr, self._seen(image_bgr, region, min(1.0, self.TRACK_PX / max(box[2], 1))))
 
     def _seen(self, image_bgr: np.ndarray, region, scale: float) -> Detections:
         """What the network finds in ``region`` (x0, y0, x1, y1 pixels) of the image scaled by ``scale``,
@@ -99,17 +96,13 @@ class YuNet:
         if scale < 1.0:
             size = (max(1, round(width * scale)), max(1, round(height * scale)))
             part = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
-        found = self._run(part)
         # each axis has its own factor back: the sides were rounded (and kept >= 1 pixel) apart
-        to_image = np.array([width / part.shape[1], height / part.shape[0]])
-        offset = np.array([x0, y0], np.float64)
-        boxes = found.boxes * np.tile(to_image, 2) + np.concatenate([offset, [0, 0]])
-        return Detections(boxes, found.scores, found.points * to_image + offset)
+        return self._run(part).scaled(width / part.shape[1], height / part.shape[0]).moved(x0, y0)
 
     def _accepted(self, image_bgr: np.ndarray, found: Detections) -> Detections:
         """The faces of ``found`` (in ``image_bgr``'s pixels) that pass the thresholds and the check."""
         height, width = image_bgr.shape[:2]
-        found = found.select((found.scores >= self.score_threshold) | self.cut_off(found, width, height))
+        found = found.select((found.scores >= self.score_threshold) | cut_off(found, width, height, self.EDGE))
         if self.checker is not None:
             unsure = self.needs_check(found, width, height)
             agreed = [not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))]
@@ -121,12 +114,8 @@ class YuNet:
         height, width = image.shape[:2]
         padded_h, padded_w = (-(-side // self.multiple) * self.multiple for side in (height, width))
         padded = cv2.copyMakeBorder(image, 0, padded_h - height, 0, padded_w - width, cv2.BORDER_CONSTANT, value=0)
-        outputs = dict(
-            zip(
-                self.output_names,
-                self.session.run(None, {self.input_name: padded.transpose(2, 0, 1)[None].astype(np.float32)}),
-            )
-        )
+        blob = padded.transpose(2, 0, 1)[None].astype(np.float32)
+        outputs = dict(zip(self.output_names, self.session.run(None, {self.input_name: blob})))
         boxes, scores, points = decode(outputs, self.strides, padded_w, min(self.score_threshold, self.EDGE_SCORE))
         keep = nms(boxes, scores, self.nms_iou)
         # five points: image-left eye, image-right eye, nose tip, image-left and image-right mouth corner
@@ -150,15 +139,16 @@ class YuNet:
             (found.scores < self.SURE)
             & (w >= self.CHECK_WIDTH)
             & (w < self.FRONTAL * eyes)
-            & ~self.cut_off(found, width, height)
+            & ~cut_off(found, width, height, self.EDGE)
         )
 
-    def cut_off(self, found: Detections, width: int, height: int) -> np.ndarray:
-        """Which faces the border of a ``width`` x ``height`` image cuts: an eye or the mouth outside
-        it, or closer to it than :attr:`EDGE` of the box's width."""
-        margin = (self.EDGE * found.boxes[:, 2])[:, None]
-        x, y = found.points[..., 0], found.points[..., 1]
-        return ((x < margin) | (y < margin) | (x > width - margin) | (y > height - margin)).any(axis=1)
+
+def cut_off(found: Detections, width: int, height: int, edge: float = YuNet.EDGE) -> np.ndarray:
+    """Which faces the border of a ``width`` x ``height`` image cuts: an eye or the mouth outside it,
+    or closer to it than ``edge`` of the box's width."""
+    margin = (edge * found.boxes[:, 2])[:, None]
+    x, y = found.points[..., 0], found.points[..., 1]
+    return ((x < margin) | (y < margin) | (x > width - margin) | (y > height - margin)).any(axis=1)
 
 
 def decode(outputs: dict, strides, padded_width: int, min_score: float):

@@ -272,8 +272,8 @@ def test_help_is_conventional_flags_choices_and_dash_h():
 
     from batchface.cli import Detector, Engine, Format
     from batchface.detection import DETECTORS
+    from batchface.formats import FORMATS
     from batchface.runner import ENGINES
-    from batchface.writers import FORMATS
 
     text = cli.invoke(app, ["run", "-h"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in text and "--landmarks " in text and "-h, --help" in text

@@ -5,10 +5,11 @@ import re
 import pyarrow as pa
 import pytest
 
-from batchface import writers
+from batchface import formats
+from batchface.formats import format_of
 from batchface.journal import whole
 from batchface.table import KAGGLE_COLUMNS, schema
-from batchface.writers import TableWriter, format_of, read_table
+from batchface.writers import TableWriter, read_table
 
 CLASSES = ("angry", "happy")
 
@@ -145,7 +146,7 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
             raise KeyboardInterrupt
 
         w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
-        monkeypatch.setattr(writers, "fsync", killed)
+        monkeypatch.setattr(formats, "fsync", killed)
         with pytest.raises(KeyboardInterrupt):
             w.flush()
         monkeypatch.undo()
@@ -281,7 +282,7 @@ def test_a_folder_output_is_a_parquet_dataset_that_resumes(tmp_path, monkeypatch
     w.commit(whole("a.jpg"), rows_for("a.jpg", 2))
     w.flush()
     w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
-    monkeypatch.setattr(writers, "fsync", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(formats, "fsync", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):  # killed while writing b.jpg's part
         w.flush()
     monkeypatch.undo()

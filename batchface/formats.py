@@ -1,0 +1,198 @@
+"""The output formats, one small class each: Parquet (a file joined from part files, or a folder of
+them), CSV and JSON Lines (appended in place), and standard output; :func:`format_of` picks one.
+Each writes rows and says where the table stood after a write, for the journal (:mod:`batchface.journal`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from batchface.journal import fsync, parts_dir
+
+
+class ParquetTable:
+    """Parquet: each write is a part file in ``<out>.parts/``; :meth:`finish` joins them into ``<out>``."""
+
+    extensions = ("parquet", "pq")
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema, self.parts = path, schema, parts_dir(path)
+        self.count = 0
+
+    def start(self, last: dict | None) -> None:
+        """Ready to write after the write that left the table at ``last`` (None: nothing written)."""
+        kept = {f"part-{i:06d}.parquet" for i in range(int(last["part"][5:11]) + 1)} if last else set()
+        self.parts.mkdir(parents=True, exist_ok=True)
+        for part in self.parts.iterdir():
+            if part.name not in kept:
+                part.unlink()  # written after the last commit, or a temporary file
+        self.count = len(kept)
+
+    def take_up(self) -> dict:
+        """A finished output becomes the first part of a resumed run; returns where that leaves it."""
+        self.parts.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, self.parts / "part-000000.parquet")
+        self.count = 1
+        return {"part": "part-000000.parquet"}
+
+    def write(self, rows: list[dict]) -> dict:
+        name = f"part-{self.count:06d}.parquet"
+        temporary = self.parts / f".{name}.tmp"  # a leading dot hides it from readers of the folder
+        pq.write_table(pa.Table.from_pylist(rows, schema=self.schema), temporary)
+        fsync(temporary)
+        os.replace(temporary, self.parts / name)
+        self.count += 1
+        return {"part": name}
+
+    def finish(self) -> None:
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with pq.ParquetWriter(temporary, self.schema) as writer:
+            for part in sorted(self.parts.glob("part-*.parquet")):
+                writer.write_table(pq.read_table(part, schema=self.schema))
+        os.replace(temporary, self.path)
+        for part in self.parts.iterdir():
+            part.unlink()
+        self.parts.rmdir()
+
+
+class ParquetFolder(ParquetTable):
+    """Parquet as a folder of part files (a dataset, as Ray and Spark write them): ``--out`` names a
+    folder (ending in ``/``, or one that exists). The parts are written into it and stay there: no
+    final join, which for a very large run is a second pass over everything."""
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        super().__init__(path, schema)
+        self.parts = path
+
+    def take_up(self) -> dict:
+        """A finished folder keeps its parts; a resumed run writes after them."""
+        self.count = len(list(self.path.glob("part-*.parquet")))
+        return {"part": f"part-{self.count - 1:06d}.parquet"}
+
+    def finish(self) -> None:
+        pass
+
+
+def is_folder(path) -> bool:
+    """Whether ``--out`` names a folder: a Parquet dataset of part files (:class:`ParquetFolder`)."""
+    return str(path).endswith(("/", os.sep)) or Path(path).is_dir()
+
+
+class TextTable:
+    """A text format appended in place; where a write leaves it is the file's length."""
+
+    extensions: tuple = ()
+
+    def __init__(self, path: Path, schema: pa.Schema):
+        self.path, self.schema = path, schema
+
+    def start(self, last: dict | None) -> None:
+        if last:
+            with open(self.path, "r+b") as f:
+                f.truncate(last["offset"])  # what was written after the last commit
+        else:  # nothing committed: a torn header, perhaps, is written again
+            self.path.write_text(self.header(), encoding="utf-8")
+            fsync(self.path)
+
+    def take_up(self) -> dict:
+        return {"offset": self.path.stat().st_size}
+
+    def write(self, rows: list[dict]) -> dict:
+        with open(self.path, "a", encoding="utf-8", newline="") as f:
+            f.write(self.text(rows))
+            f.flush()
+            os.fsync(f.fileno())
+            return {"offset": f.tell()}
+
+    def finish(self) -> None:
+        pass
+
+    def header(self) -> str:
+        return ""
+
+    def text(self, rows: list[dict]) -> str:
+        raise NotImplementedError
+
+
+class CsvTable(TextTable):
+    extensions = ("csv",)
+
+    def header(self) -> str:
+        return self.text([{n: n for n in self.schema.names}])
+
+    def text(self, rows: list[dict]) -> str:
+        buffer = io.StringIO()
+        csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n").writerows(rows)
+        return buffer.getvalue()
+
+
+class JsonlTable(TextTable):
+    extensions = ("jsonl", "ndjson")
+
+    def text(self, rows: list[dict]) -> str:
+        # JSON has no NaN or infinity: those become null
+        clean = lambda v: None if isinstance(v, float) and not math.isfinite(v) else v
+        return "".join(
+            json.dumps({k: clean(r.get(k)) for k in self.schema.names}, ensure_ascii=False) + "\n" for r in rows
+        )
+
+
+class Stdout:
+    """A text format written to standard output as it is committed (``--out -``): nothing to resume."""
+
+    def __init__(self, table: TextTable):
+        self.table = table
+
+    def start(self, last: dict | None) -> None:
+        sys.stdout.write(self.table.header())
+
+    def write(self, rows: list[dict]) -> dict:
+        sys.stdout.write(self.table.text(rows))
+        sys.stdout.flush()
+        return {}
+
+    def finish(self) -> None:
+        pass
+
+
+FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}
+STDOUT = "-"  # an --out that means standard output
+
+
+def format_of(path, fmt: str | None = None) -> str:
+    """The output format: ``fmt`` if given, else from the extension of ``path``; a folder is Parquet;
+    standard output (``-``) CSV unless ``fmt`` says JSON Lines."""
+    if fmt and fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if str(path) == STDOUT:
+        if fmt == "parquet":
+            raise ValueError("standard output (--out -) takes csv or jsonl, not parquet")
+        return fmt or "csv"
+    if is_folder(path):
+        if fmt not in (None, "parquet"):
+            raise ValueError(f"{path} is a folder: a folder output is Parquet (part files), not {fmt}")
+        return "parquet"
+    ext = Path(path).suffix.lower().lstrip(".")
+    by_extension = next((name for name, table in FORMATS.items() if ext in table.extensions), None)
+    if fmt and by_extension and fmt != by_extension:
+        raise ValueError(f"--format {fmt} does not match {Path(path).name!r}, a {by_extension} file name")
+    if fmt or by_extension:
+        return fmt or by_extension
+    if ext == "json":
+        raise ValueError(
+            f"{Path(path).name!r}: batchface writes JSON Lines, one object a line, which is not one JSON value: "
+            "name it .jsonl or .ndjson"
+        )
+    known = ", ".join(f".{e}" for table in FORMATS.values() for e in table.extensions)
+    raise ValueError(
+        f"cannot tell the format from {Path(path).name!r}: use --format {'|'.join(FORMATS)} or an extension {known}"
+    )

@@ -27,7 +27,7 @@ import numpy as np
 from batchface.inputs import Source, media_type_of
 from batchface.plan import Work, tasks_of
 from batchface.pool import DIED
-from batchface.worker import crashed, run_task
+from batchface.worker import crashed, run_task, worker_for
 
 #: actor restarts and task retries before a task counts as one that kills its worker
 RETRIES = 1
@@ -61,9 +61,11 @@ class FaceRows:
     row dicts' columns (the columns of :func:`batchface.table.schema`, filled in where a row has a value)."""
 
     def __init__(self, options):
-        from batchface.runner import describe_run
+        from batchface.table import schema
 
-        self.options, self.columns = options, describe_run(options)[0].names
+        analyzer = worker_for(options).analyzer  # the models of the actor's tasks, loaded once
+        names = analyzer.keypoints.names if options.landmarks else ()
+        self.options, self.columns = options, schema(analyzer.expression.classes, names).names
 
     def __call__(self, batch: dict) -> dict:
         works = [Work(Source(str(p), media_type_of(str(p)) or "image")) for p in batch["path"]]

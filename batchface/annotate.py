@@ -6,7 +6,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path, PurePath
 
-import av
 import cv2
 import numpy as np
 
@@ -71,6 +70,9 @@ class VideoSink:
     """
 
     def __init__(self, path: Path, fps: float):
+        import av  # here: a worker that writes no video need not load FFmpeg's libraries
+
+        self.av = av
         self.path, self.fps = path, Fraction(fps).limit_denominator(1001)
         self.error: str | None = None
         self.container = self.stream = None
@@ -81,7 +83,7 @@ class VideoSink:
         try:
             if self.container is None:
                 self._open(*image.shape[1::-1])
-            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+            frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
             self.container.mux(self.stream.encode(frame))
         except Exception as e:  # whatever fails here is the copy's problem, never the rows'
             self.error = f"annotated copy not written: {one_line(e)}"
@@ -92,7 +94,7 @@ class VideoSink:
             self.path = self.path.with_suffix(".webm")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # an MP4's index at its start, so that a player can start before the end
-        self.container = av.open(str(self.path), "w", options={"movflags": "+faststart"} if h264 else {})
+        self.container = self.av.open(str(self.path), "w", options={"movflags": "+faststart"} if h264 else {})
         if h264:
             self.stream = self.container.add_stream("libx264", rate=self.fps, options={"preset": "veryfast"})
         else:

@@ -30,15 +30,24 @@ NO_WORKER_STARTS = (
 )
 
 
-def _start_worker(parent: int, report_to, sender) -> None:
+def _start_worker(parent: int, report_to, sender, warm) -> None:
     """In each worker process, first: ignore Ctrl-C (the terminal sends it to every process; the run
-    stops its workers itself), die with the run's process, then ``report_to(sender)``."""
+    stops its workers itself), die with the run's process, ``report_to(sender)``, then ``warm()``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):  # the kernel's parent-death signal: at once
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()  # anywhere, within a second
     if report_to is not None:
         report_to(sender)
+    if warm is not None:
+        try:
+            warm()
+        except Exception:  # the first task meets the same error, and says it where it belongs
+            pass
+
+
+def _nothing() -> None:
+    pass
 
 
 def _exit_when_orphaned(parent: int) -> None:
@@ -58,34 +67,53 @@ def in_a_worker_importing_the_script() -> bool:
     return False
 
 
-def ordered_results(
-    tasks, fn, args: tuple, workers: int, tick: float, failed, timeout: float | None = None, progress=None
-):
-    """``fn(*args, task)`` for each task (a list of inputs) in ``workers`` processes, yielded in task
-    order; None every ``tick`` seconds that nothing arrives. ``failed(task, why)`` gives the result of
-    a task whose worker died or passed ``timeout`` seconds (None: no limit) on it alone.
-    ``progress``: (``report_to``, ``counted``): each worker calls ``report_to`` once with the sending
-    end of a pipe, and what it sends there is passed to ``counted`` as it arrives."""
-    from pebble import ProcessPool
+class WorkerPool:
+    """``workers`` worker processes, started at once: each starts, then runs ``warm`` (loads the
+    models, say) while the caller goes on. ``report_to``: each worker calls it once with the sending
+    end of a pipe, whose messages :meth:`ordered_results` passes on. Close it when done (``with``)."""
 
-    context = multiprocessing.get_context(START_METHOD)
-    reports, sender = context.Pipe(duplex=False)
-    report_to, counted = progress or (None, None)
-    pending = deque(tasks)
-    in_flight: deque = deque()
-    pool = ProcessPool(
-        max_workers=workers, context=context, initializer=_start_worker, initargs=(os.getpid(), report_to, sender)
-    )
-    last_yield = time.monotonic()
-    try:
+    def __init__(self, workers: int, warm=None, report_to=None):
+        from pebble import ProcessPool
+
+        context = multiprocessing.get_context(START_METHOD)
+        self.workers = workers
+        self._reports, self._sender = context.Pipe(duplex=False)
+        self._pool = ProcessPool(
+            max_workers=workers,
+            context=context,
+            initializer=_start_worker,
+            initargs=(os.getpid(), report_to, self._sender, warm),
+        )
+        self._pool.schedule(_nothing)  # pebble starts its processes at the first task
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self) -> None:
+        self._pool.stop()  # the caller may have given up (an error, Ctrl-C): do not wait for running tasks
+        self._pool.join()
+        self._reports.close()
+        self._sender.close()
+
+    def ordered_results(self, tasks, fn, args: tuple, tick: float, failed, timeout: float | None = None, counted=None):
+        """``fn(*args, task)`` for each task (a list of inputs), yielded in task order; None every
+        ``tick`` seconds that nothing arrives. ``failed(task, why)`` gives the result of a task whose
+        worker died or passed ``timeout`` seconds (None: no limit) on it alone. ``counted`` gets each
+        progress message of the workers as it arrives."""
+        pending = deque(tasks)
+        in_flight: deque = deque()
+        last_yield = time.monotonic()
         while pending or in_flight:
-            while pending and len(in_flight) < 2 * workers:  # enough queued to keep every worker busy
+            while pending and len(in_flight) < 2 * self.workers:  # enough queued to keep every worker busy
                 task = pending.popleft()
-                in_flight.append((task, pool.schedule(fn, (*args, task), timeout=timeout)))
+                in_flight.append((task, self._pool.schedule(fn, (*args, task), timeout=timeout)))
             task, future = in_flight[0]
             wait([future], timeout=min(tick, PROGRESS_SECONDS))
-            while counted and reports.poll():
-                counted(reports.recv())
+            while counted and self._reports.poll():
+                counted(self._reports.recv())
             if not future.done():
                 if time.monotonic() - last_yield >= tick:
                     last_yield = time.monotonic()
@@ -101,11 +129,7 @@ def ordered_results(
                 continue
             why = f"no result in {timeout:g} s: stopped" if isinstance(error, Timeout) else DIED
             if len(task) > 1:  # which input was it? each is tried again alone, first in line
-                in_flight.extendleft(reversed([([w], pool.schedule(fn, (*args, [w]), timeout=timeout)) for w in task]))
+                retries = [([w], self._pool.schedule(fn, (*args, [w]), timeout=timeout)) for w in task]
+                in_flight.extendleft(reversed(retries))
             else:
                 yield failed(task, why)
-    finally:
-        pool.stop()  # the caller may have given up (an error, Ctrl-C): do not wait for running tasks
-        pool.join()
-        reports.close()
-        sender.close()

@@ -10,6 +10,8 @@ number of workers.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.util
 import os
 import sys
@@ -23,7 +25,7 @@ from batchface.journal import parts_dir, remove_output, whole
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
-from batchface.worker import crashed, report_progress_to, run_task
+from batchface.worker import crashed, report_progress_to, run_task, worker_for
 from batchface.writers import TableWriter, check_writable
 
 ENGINES = ("local", "ray")
@@ -122,7 +124,7 @@ def run(
     """
     from tqdm import tqdm
 
-    from batchface.pool import NO_WORKER_STARTS, in_a_worker_importing_the_script
+    from batchface.pool import NO_WORKER_STARTS, WorkerPool, in_a_worker_importing_the_script
 
     if in_a_worker_importing_the_script():  # not a second run: this worker ends, the first run says why
         print(f"batchface: {NO_WORKER_STARTS}", file=sys.stderr)
@@ -139,87 +141,91 @@ def run(
     fmt = format_of(out, fmt)
     if str(out) != STDOUT:
         check_writable(out)
-    paths = list(paths) + (read_paths_file(files_from) if files_from else [])
-    summary = Summary(output=str(out))
-    own = [] if str(out) == STDOUT else [out, parts_dir(out)]  # never read back as inputs
-    own += [options.annotate] if options.annotate else []
-    sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
-    summary.skipped = len(summary.skipped_paths)
-    if not sources:
-        hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
-        raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
     workers = (os.cpu_count() or 1) if workers is None else workers
+    # the worker processes start, and load the models, while the inputs are walked and the table opened
+    warm = functools.partial(worker_for, options)
+    local = engine == "local" and workers > 0
+    with WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
+        paths = list(paths) + (read_paths_file(files_from) if files_from else [])
+        summary = Summary(output=str(out))
+        own = [] if str(out) == STDOUT else [out, parts_dir(out)]  # never read back as inputs
+        own += [options.annotate] if options.annotate else []
+        sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
+        summary.skipped = len(summary.skipped_paths)
+        if not sources:
+            hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
+            raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
 
-    table_schema, metadata = describe_run(options)
-    if overwrite and str(out) != STDOUT:
-        remove_output(out)
-    writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
-    done = set(writer.done)
-    todo = [w for w in plan([s for s in sources if whole(s.path) not in done], options) if w.key not in done]
-    summary.inputs = len(sources)
-    summary.resumed = len(sources) - len({w.source for w in todo})
-    # inputs that failed before a --resume still count: the exit status covers the whole table
-    failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
-    summary.errors = len(failed)
+        table_schema, metadata = describe_run(options)
+        if overwrite and str(out) != STDOUT:
+            remove_output(out)
+        writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
+        done = set(writer.done)
+        todo = [w for w in plan([s for s in sources if whole(s.path) not in done], options) if w.key not in done]
+        summary.inputs = len(sources)
+        summary.resumed = len(sources) - len({w.source for w in todo})
+        # inputs that failed before a --resume still count: the exit status covers the whole table
+        failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
+        summary.errors = len(failed)
 
-    start = time.monotonic()
-    # the bar counts the images and sampled video frames read, as the workers read them; its total
-    # comes from the videos' headers, corrected at the end
-    bar = tqdm(
-        total=sum(w.frames for w in todo),
-        unit="frame",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
-    inputs_done = summary.resumed
-    videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
-    finished = False
-    engine_args = (engine, address, summary.ray_nodes, timeout)
-    streamed = _results(todo, options, workers, commit_seconds or 1.0, bar.update, *engine_args)
-    try:
-        for results in streamed:
-            if results is None:  # nothing new for a while: make what is pending durable
-                writer.flush()
-                continue
-            for result in results:
-                writer.commit(result.work.key, result.rows, number_tracks(videos, result))
-                summary.frames += result.frames
-                summary.faces += sum(r["status"] == "ok" for r in result.rows)
-                errors = [r["error"] for r in result.rows if r["status"] == "error"]
-                if errors:
-                    failed.add(result.work.key[0])
-                    summary.failures.append((result.work.source.path, errors[0]))
-                    if progress:  # above the bar, as it happens
-                        bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
-                if result.work.last:  # an input is done with its last piece
-                    summary.images += result.work.source.media_type == "image"
-                    summary.videos += result.work.source.media_type == "video"
-                    inputs_done += 1
-            summary.errors = len(failed)
-            elapsed = time.monotonic() - start
-            bar.set_postfix(
-                inputs=f"{inputs_done}/{len(sources)}",
-                faces=summary.faces,
-                faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}",
-                refresh=False,
-            )
-        finished = True
-        bar.total = bar.n  # what the headers promised may not all have been there
-    except BaseException as stop:  # Ctrl-C, SIGTERM: what was committed stays; the caller learns how far it got
-        summary.seconds = time.monotonic() - start
-        stop.summary = summary
-        raise
-    finally:
-        streamed.close()  # the workers stop now, not when this frame is collected
-        bar.close()
+        start = time.monotonic()
+        # the bar counts the images and sampled video frames read, as the workers read them; its total
+        # comes from the videos' headers, corrected at the end
+        bar = tqdm(
+            total=sum(w.frames for w in todo),
+            unit="frame",
+            disable=not progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        inputs_done = summary.resumed
+        videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
+        finished = False
+        engine_args = (engine, address, summary.ray_nodes, timeout)
+        streamed = _results(todo, options, pool, commit_seconds or 1.0, bar.update, *engine_args)
         try:
-            writer.close(finished=finished)
-        except OSError:  # a full disk fails this last write too: the first error is the one to tell
-            if finished:
-                raise
-    summary.seconds = time.monotonic() - start
-    return summary
+            for results in streamed:
+                if results is None:  # nothing new for a while: make what is pending durable
+                    writer.flush()
+                    continue
+                for result in results:
+                    writer.commit(result.work.key, result.rows, number_tracks(videos, result))
+                    summary.frames += result.frames
+                    summary.faces += sum(r["status"] == "ok" for r in result.rows)
+                    errors = [r["error"] for r in result.rows if r["status"] == "error"]
+                    if errors:
+                        failed.add(result.work.key[0])
+                        summary.failures.append((result.work.source.path, errors[0]))
+                        if progress:  # above the bar, as it happens
+                            bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
+                    if result.work.last:  # an input is done with its last piece
+                        summary.images += result.work.source.media_type == "image"
+                        summary.videos += result.work.source.media_type == "video"
+                        inputs_done += 1
+                summary.errors = len(failed)
+                elapsed = time.monotonic() - start
+                bar.set_postfix(
+                    inputs=f"{inputs_done}/{len(sources)}",
+                    faces=summary.faces,
+                    faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}",
+                    refresh=False,
+                )
+            finished = True
+            bar.total = bar.n  # what the headers promised may not all have been there
+        except BaseException as stop:  # Ctrl-C, SIGTERM: what was committed stays; the caller learns how far it got
+            summary.seconds = time.monotonic() - start
+            stop.summary = summary
+            raise
+        finally:
+            streamed.close()  # the workers stop now, not when this frame is collected
+            bar.close()
+            try:
+                writer.close(finished=finished)
+            except OSError:  # a full disk fails this last write too: the first error is the one to tell
+                if finished:
+                    raise
+        summary.seconds = time.monotonic() - start
+        return summary
 
 
 def number_tracks(videos: dict, result) -> dict | None:
@@ -261,7 +267,7 @@ def describe_run(options: Options):
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
 
 
-def _results(todo, options: Options, workers: int, tick: float, counted, engine: str, address, nodes: set, timeout):
+def _results(todo, options: Options, pool, tick: float, counted, engine: str, address, nodes: set, timeout):
     """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
     ``counted(n)`` hears of the frames read as they are read; ``nodes`` of the Ray nodes that did work."""
     if engine == "ray":
@@ -270,7 +276,7 @@ def _results(todo, options: Options, workers: int, tick: float, counted, engine:
         for result in results(todo, options, counted, address, nodes):
             yield [result]
         return
-    if workers == 0:
+    if pool is None:  # in this process
         report_progress_to(counted)
         try:
             for task in tasks_of(todo):
@@ -278,10 +284,7 @@ def _results(todo, options: Options, workers: int, tick: float, counted, engine:
         finally:
             report_progress_to(None)
         return
-    from batchface.pool import ordered_results
-
-    progress = (report_progress_to, counted)
-    yield from ordered_results(tasks_of(todo), run_task, (options,), workers, tick, crashed, timeout, progress)
+    yield from pool.ordered_results(tasks_of(todo), run_task, (options,), tick, crashed, timeout, counted)
 
 
 __all__ = ["Options", "Summary", "run"]

@@ -275,7 +275,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
 def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):
     from batchface.inputs import Source
     from batchface.plan import Work
-    from batchface.pool import ordered_results
+    from batchface.pool import WorkerPool
     from batchface.worker import crashed
 
     (tmp_path / "crashy.py").write_text(
@@ -294,7 +294,8 @@ def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypa
     names = ("a", "b", "c", "boom", "d", "hang", "f", "g")
     tasks = [[Work(Source(f"{name}.jpg", "image")) for name in names[i : i + 2]] for i in range(0, 8, 2)]
     start = time.monotonic()
-    got = [r for r in ordered_results(tasks, crashy.work, (), 2, 1.0, crashed, timeout=5) if r is not None]
+    with WorkerPool(2) as pool:
+        got = [r for r in pool.ordered_results(tasks, crashy.work, (), 1.0, crashed, timeout=5) if r is not None]
     assert time.monotonic() - start < 60
     flat = [(result.work.source.path, result.rows[0]) for results in got for result in results]
     assert [path for path, _ in flat] == [f"{name}.jpg" for name in names]  # in order, none twice

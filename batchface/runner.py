@@ -217,7 +217,9 @@ def run(
             stop.summary = summary
             raise
         finally:
-            streamed.close()  # the workers stop now, not when this frame is collected
+            # the engine stops now (Ray's execution, this process's progress hook), not when this frame is
+            # collected; worker processes stop as the pool closes, after the table
+            streamed.close()
             bar.close()
             try:
                 writer.close(finished=finished)

@@ -17,7 +17,7 @@ from batchface.boxes import Detections
 from batchface.decoding import Picture
 from batchface.detection import create_detector
 from batchface.landmarks import KAGGLE_NAMES, kaggle_keypoints
-from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
+from batchface.models import EXPRESSION_FILE, EXPRESSION_FILES, KEYPOINTS_FILE, ExpressionModel, KeypointModel
 
 
 @dataclass
@@ -55,6 +55,17 @@ class Analyzer:
         self.detector = create_detector(detector, detector_model, threads=threads, min_face=min_face)
         self.keypoints = KeypointModel(keypoint_model, threads=threads)
         self.expression = ExpressionModel(expression_model, threads=threads)
+
+    @classmethod
+    def for_options(cls, options, threads: int = 1) -> Analyzer:
+        """The analyzer of a run's options (:class:`batchface.runner.Options`)."""
+        return cls(
+            options.detector,
+            options.detector_model,
+            expression_model=EXPRESSION_FILES[options.expression],
+            threads=threads,
+            min_face=options.min_face,
+        )
 
     @property
     def detector_name(self) -> str:

@@ -16,6 +16,7 @@ from batchface import __version__
 Format = Literal["parquet", "csv", "jsonl"]
 Detector = Literal["yunet", "blazeface"]
 Engine = Literal["local", "ray"]
+Expression = Literal["full", "quick"]
 SHOWN_FAILURES = 20  # with --quiet, the failed inputs listed at the end; the table has them all
 
 app = typer.Typer(
@@ -88,6 +89,13 @@ def run(
         "--detector-model",
         help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one).",
     ),
+    expression: Expression = typer.Option(
+        "full",
+        "--expression",
+        help="full (default): three networks read each face twelve times; quick: one network distilled from them "
+        "reads each face once and hands them only the faces it is unsure of: on the sample photos 2.4 times "
+        "as fast a face, 0.2 points lower on FER2013 PublicTest (README, Models).",
+    ),
     min_face: int | None = typer.Option(
         None,
         "--min-face",
@@ -150,6 +158,7 @@ def run(
         options = Options(
             detector=detector,
             detector_model=str(detector_model) if detector_model else None,
+            expression=expression,
             min_face=min_face,
             every=every,
             fps=fps,
@@ -214,13 +223,16 @@ def models(
     detector_model: Path | None = typer.Option(
         None, "--detector-model", help="The detector's model file, as for `run`."
     ),
+    expression: Expression = typer.Option("full", "--expression", help="As for `run`."),
 ):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
     from batchface.analysis import Analyzer
-    from batchface.models import sha256_of
+    from batchface.models import EXPRESSION_FILES, sha256_of
 
     try:
-        analyzer = Analyzer(detector, str(detector_model) if detector_model else None)
+        analyzer = Analyzer(
+            detector, str(detector_model) if detector_model else None, expression_model=EXPRESSION_FILES[expression]
+        )
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2) from None
@@ -249,6 +261,8 @@ def models(
                 value = f"{len(value)}: {', '.join(value[:3])}, ..., {value[-1]}"
             if key == "ensemble_members":  # each member's recipe is in the model card and --json
                 value = f"{len(value)}: " + ", ".join(f"{m['run']} ({m['epochs']} epochs)" for m in value)
+            if key == "cascade":
+                value = f"{value['run']} ({value['epochs']} epochs) in front, its answer kept from {value['sure']} on"
             typer.echo(f"    {key}: {value}")
 
 

@@ -16,6 +16,9 @@ import numpy as np
 ASSETS = Path(__file__).parent / "assets"
 KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
 EXPRESSION_FILE = ASSETS / "expression.onnx"
+#: the shipped expression files by the name ``--expression`` takes: the full file, and the same with a
+#: quick network in front that passes it only the faces it is unsure of (``export/cascade.py``)
+EXPRESSION_FILES = {"full": EXPRESSION_FILE, "quick": ASSETS / "expression-quick.onnx"}
 
 
 def onnx_session(path, threads: int = 1):

@@ -40,10 +40,12 @@ class Options:
     ``min_face`` pixels; ``every``: keep every Nth video frame; ``fps``: frames kept a second of video
     (instead of ``every``); ``max_frames``: stop a video after that many sampled frames;
     ``detect_every``: run the detector on the whole frame every that many sampled frames, and in
-    between only around the faces of the previous one (:class:`batchface.tracking.Tracker`)."""
+    between only around the faces of the previous one (:class:`batchface.tracking.Tracker`);
+    ``expression``: the shipped expression file by name (:data:`batchface.models.EXPRESSION_FILES`)."""
 
     detector: str = "yunet"
     detector_model: str | None = None
+    expression: str = "full"
     min_face: int | None = None
     every: int = 1
     fps: float | None = None
@@ -54,9 +56,14 @@ class Options:
 
     def __post_init__(self):
         from batchface.detection import DETECTORS
+        from batchface.models import EXPRESSION_FILES
 
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")
+        if self.expression not in EXPRESSION_FILES:
+            raise ValueError(
+                f"unknown expression file {self.expression!r}: choose one of {', '.join(EXPRESSION_FILES)}"
+            )
         for name, least in (("min_face", 1), ("every", 1), ("fps", 1e-4), ("max_frames", 1), ("detect_every", 1)):
             value = getattr(self, name)
             if value is not None and not value >= least:
@@ -255,7 +262,7 @@ def describe_run(options: Options):
     from batchface.analysis import Analyzer
     from batchface.models import sha256_of
 
-    analyzer = Analyzer(options.detector, options.detector_model, min_face=options.min_face)
+    analyzer = Analyzer.for_options(options)
     checker = getattr(analyzer.detector, "checker", None)
     metadata = {
         "batchface_version": __version__,

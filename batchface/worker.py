@@ -58,7 +58,7 @@ class Worker:
 
         cv2.setNumThreads(1)
         self.options = options
-        self.analyzer = Analyzer(options.detector, options.detector_model, threads=1, min_face=options.min_face)
+        self.analyzer = Analyzer.for_options(options, threads=1)
 
     def rows(self, task: list[Work]) -> list[Result]:
         """The results of a task, in its order; an input's failure is its own error row, never raised."""

@@ -53,9 +53,10 @@ def metadata_for(meta: dict, card: dict) -> dict[str, str]:
     return props
 
 
-def export(run, out, card: dict | None = None, int8: bool = False) -> dict:
+def export(run, out, card: dict | None = None, int8: bool = False, one_read: bool = False) -> dict:
     """Convert ``run/model.keras``, attach metadata, check parity, quantize if asked (calibrated on
-    the run's ``calibration_crops.npz``), write the model card; returns the export's figures."""
+    the run's ``calibration_crops.npz``), write the model card; returns the export's figures.
+    ``one_read``: the network reads the crop once, without the run's test-time views."""
     import keras
     import onnx
     import tensorflow as tf
@@ -65,6 +66,8 @@ def export(run, out, card: dict | None = None, int8: bool = False) -> dict:
 
     run, out = Path(run), Path(out)
     meta = json.loads((run / "train_meta.json").read_text())
+    if one_read:
+        meta["test_time_zooms"] = []
     model = as_exported(keras.models.load_model(run / "model.keras", compile=False), meta)
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
@@ -133,9 +136,10 @@ def main(argv=None):
     p.add_argument("--out", required=True)
     p.add_argument("--card", help="a JSON file of model-card facts (metrics, date) to embed")
     p.add_argument("--int8", action="store_true", help="quantize the file to 8 bits (export.quantize)")
+    p.add_argument("--one-read", action="store_true", help="read the crop once, without the run's test-time views")
     args = p.parse_args(argv)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
-    export(args.run, args.out, card, args.int8)
+    export(args.run, args.out, card, args.int8, args.one_read)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,13 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
 1. decode only: every file read and decoded, in WORKERS processes;
 2. a bare loop of ``Analyzer.analyze`` (decode, detect, both models) in WORKERS processes;
 3. ``batchface run`` with WORKERS workers, its default settings, timed from the call to the
-   finished table (starting the workers and loading the models included);
+   finished table (starting the workers and loading the models included), then the same with
+   ``--expression quick``;
 4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit);
 5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
    is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
-6. milliseconds an image in each stage, in one process on one thread.
+6. milliseconds an image in each stage, in one process on one thread, the last row with
+   ``--expression quick``.
 
 The machine's speed drifts; ratios of rows measured minutes apart in one run are what to compare.
 """
@@ -67,15 +69,19 @@ def timed_pool(fn, paths, workers, load_models):
         return time.perf_counter() - start, results
 
 
-def timed_run(folder: Path, workers: int, code_dir: Path | None = None, engine: str = "local") -> dict:
-    """``tests/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given."""
+def timed_run(
+    folder: Path, workers: int, code_dir: Path | None = None, engine: str = "local", expression: str | None = None
+) -> dict:
+    """``tests/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given;
+    ``expression``: the shipped expression file by name (default: the run's default)."""
     env = dict(os.environ)
     if code_dir:
         env["PYTHONPATH"] = str(code_dir)
     with tempfile.TemporaryDirectory() as tmp:
         env["BATCHFACE_CACHE"] = tmp  # an older batchface looks for a fetched detector there: there is none
         done = subprocess.run(
-            [sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet", str(workers), engine],
+            [sys.executable, str(HERE / "bench_run.py"), str(folder), f"{tmp}/out.parquet", str(workers), engine]
+            + ([expression] if expression else []),
             env=env,
             capture_output=True,
             text=True,
@@ -167,6 +173,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         t_decode, _ = timed_pool(_decode, paths, args.workers, False)
         t_loop, found = timed_pool(_analyze, paths, args.workers, True)
         ours = timed_run(folder, args.workers)
+        quick = timed_run(folder, args.workers, expression="quick")
         old = timed_run(folder, args.workers, args.baseline) if args.baseline else None
         # the Ray engine, when the extra is installed, on the photos (one Ray task an image)
         on_ray = [(c, timed_run(folder, c, engine="ray")) for c in (1, args.workers)] if args.ray and n < 500 else []
@@ -184,6 +191,15 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ours["worker_peak_mb"],
         ),
     ]
+    rows.append(
+        (
+            "`batchface run --expression quick`",
+            f"{args.workers} workers",
+            quick["images"] / quick["seconds"],
+            quick["faces"] / quick["seconds"],
+            quick["worker_peak_mb"],
+        )
+    )
     if old:
         rows.append(
             (
@@ -221,7 +237,10 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         )
     if not isinstance(fer, dict):
         lines += ["", f"Peer: {fer}."]
+    from batchface.models import EXPRESSION_FILES
+
     steps = [("the shipped models", {})]
+    quick_step = ("`--expression quick`", {"expression_model": EXPRESSION_FILES["quick"]})
     if args.baseline:  # the models of the baseline, then this checkout's, one change at a time
         old_kp, old_ex = (args.baseline / "batchface" / "assets" / f"{m}.onnx" for m in ("keypoints", "expression"))
         steps = [
@@ -233,6 +252,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ("+ this checkout's expression model", {"keypoint_model": old_kp}),
             ("+ this checkout's keypoint model (all shipped now)", {}),
         ]
+    steps.append(quick_step)
     lines += [
         "",
         f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); models per face:",

@@ -1,12 +1,13 @@
 """One timed ``batchface run`` for ``tests/bench.py``, in a process of its own; prints JSON.
 
-    python tests/bench_run.py FOLDER OUT.parquet WORKERS [ray]
+    python tests/bench_run.py FOLDER OUT.parquet WORKERS [local|ray] [full|quick]
 
 Seconds count from the call of ``run()`` to its return, so they include starting the workers and
 loading the models. With ``ray``, a local Ray of WORKERS CPUs is started first
 (``ray_start_seconds``) and the run uses the Ray engine, its actors started and models loaded within
 the seconds. ``worker_peak_mb`` is the largest resident size any worker reached. Only the API of
-every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``).
+every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``), but for
+the expression file by name (``--expression``), given only to this checkout.
 """
 
 import json
@@ -16,10 +17,11 @@ import sys
 import time
 
 if __name__ == "__main__":
-    from batchface.runner import run
+    from batchface.runner import Options, run
 
     folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
     engine, extra = (sys.argv[4] if len(sys.argv) > 4 else "local"), {}
+    options = {"options": Options(expression=sys.argv[5])} if len(sys.argv) > 5 else {}
     if engine == "ray":
         import ray
 
@@ -27,7 +29,7 @@ if __name__ == "__main__":
         ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
         extra = {"engine": "ray", "ray_start_seconds": time.perf_counter() - start}
     start = time.perf_counter()
-    summary = run([folder], out, workers=workers, progress=False, **extra and {"engine": "ray"})
+    summary = run([folder], out, workers=workers, progress=False, **extra and {"engine": "ray"}, **options)
     seconds = time.perf_counter() - start
     for worker in multiprocessing.active_children():  # reaped, so that their peak is counted
         worker.join(30)

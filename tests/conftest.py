@@ -25,6 +25,12 @@ def samples() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fer_test() -> Path:
+    """FER2013's PublicTest faces, one folder a class."""
+    return need(SHARED / "fer2013" / "test")
+
+
+@pytest.fixture(scope="session")
 def yunet_file() -> Path:
     return need(YUNET)
 

@@ -1,13 +1,17 @@
+import json
+
+import cv2
 import numpy as np
 import onnxruntime as ort
 import pytest
 
 from batchface.landmarks import IBUG68_NAMES
-from batchface.models import EXPRESSION_FILE, KEYPOINTS_FILE, ExpressionModel, KeypointModel
+from batchface.models import EXPRESSION_FILE, EXPRESSION_FILES, KEYPOINTS_FILE, ExpressionModel, KeypointModel, to_unit
 
 
 @pytest.mark.parametrize(
-    "path,size,output", [(KEYPOINTS_FILE, 96, "keypoints"), (EXPRESSION_FILE, 48, "probabilities")]
+    "path,size,output",
+    [(KEYPOINTS_FILE, 96, "keypoints")] + [(path, 48, "probabilities") for path in EXPRESSION_FILES.values()],
 )
 def test_shipped_files_keep_the_contract(path, size, output):
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -57,6 +61,34 @@ def test_expression_model_reads_a_face_and_its_mirror_image_alike():
     probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])
     np.testing.assert_allclose(probs, mirrored, atol=0.01)  # 8-bit arithmetic rounds the two alike, not equally
     assert np.abs(probs - probs[::-1]).max() > 1e-3  # and yet it tells the faces apart
+
+
+def quick_parts():
+    """The two parts of the quick expression file (export.cascade), each a session of its own: the
+    quick network, and the full file behind it."""
+    import onnx
+    from onnx.utils import Extractor
+
+    model = onnx.shape_inference.infer_shapes(onnx.load(EXPRESSION_FILES["quick"]))
+    part = lambda i, o: Extractor(model).extract_model([i], [o]).SerializeToString()
+    return ort.InferenceSession(part("image", "quick/probabilities")), ort.InferenceSession(
+        part("unsure_image", "full/probabilities")
+    )
+
+
+def test_quick_expression_file_keeps_its_answer_where_sure_and_the_full_files_elsewhere(fer_test):
+    faces = sorted(fer_test.glob("*/*.jpg"))[::50]
+    crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in faces])
+    quick, full = quick_parts()
+    model = ExpressionModel(EXPRESSION_FILES["quick"])
+    sure = json.loads(model.metadata["cascade"])["sure"]
+    x = to_unit(crops)[..., None]
+    first, second = quick.run(None, {"image": x})[0], full.run(None, {"unsure_image": x})[0]
+    kept = first.max(1) >= sure
+    assert 0.3 < kept.mean() < 0.9  # both ways are taken on real faces
+    np.testing.assert_allclose(model.predict(crops), np.where(kept[:, None], first, second), atol=1e-6)
+    # the part behind is the full file itself
+    np.testing.assert_allclose(second, ExpressionModel().predict(crops), atol=1e-6)
 
 
 def test_a_file_of_the_wrong_task_is_refused():

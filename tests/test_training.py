@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shutil
 
 import cv2
 import numpy as np
@@ -412,14 +413,15 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
         validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])
 
 
-def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its_report(tmp_path, capsys):
+def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_path, capsys):
     """Two runs with one validation split and other training seeds, exported, averaged by
-    export.ensemble, validated together and reported through the averaged file."""
+    export.ensemble, validated together and reported through the averaged file; then the first, read
+    once in 8 bits, put in front of the average by export.cascade."""
     import keras
     import onnx
 
     from batchface.models import ExpressionModel
-    from export import ensemble, keras_to_onnx
+    from export import cascade, ensemble, keras_to_onnx
     from training import report_expression, train_expression, validate
 
     rng = np.random.default_rng(0)
@@ -479,6 +481,25 @@ def test_ensemble_of_two_tiny_runs_is_one_float16_file_giving_their_mean_and_its
     assert card["test_accuracy"] == round(float((model.predict(test_images).argmax(1) == truth).mean()), 4)
     with pytest.raises(SystemExit, match="give --model"):
         report_expression.main([*map(str, runs), "--data", str(fer), "--out", str(tmp_path / "rep")])
+
+    # a quick network in front (export.cascade): its answer where it is sure, the ensemble's elsewhere
+    quick = tmp_path / "quick"
+    shutil.copytree(runs[0], quick)
+    keras_to_onnx.export(quick, quick / "model.onnx", int8=True, one_read=True)
+    first = ExpressionModel(quick / "model.onnx").predict(test_images)
+    sure = float(np.median(first.max(1)))
+    cascaded = tmp_path / "cascade.onnx"
+    assert cascade.export(quick, out, sure, cascaded, card)["parity_max_abs_diff"] <= cascade.TOLERANCE
+    model = ExpressionModel(cascaded)
+    kept = first.max(1) >= sure
+    assert 0 < kept.sum() < len(kept)
+    expected = np.where(kept[:, None], first, ExpressionModel(out).predict(test_images))
+    np.testing.assert_allclose(model.predict(test_images), expected, atol=1e-6)
+    np.testing.assert_allclose(model.predict(test_images[kept]), first[kept], atol=1e-6)  # the members read nothing
+    assert json.loads(model.metadata["cascade"])["sure"] == sure and model.metadata["test_accuracy"] == str(
+        card["test_accuracy"]
+    )
+    assert "only the others are read by the members below" in cascaded.with_suffix(".md").read_text()
 
     other = tmp_path / "c"  # a member with other classes, or validated on another split, cannot be averaged in
     other.mkdir()

@@ -147,8 +147,9 @@ def main(argv=None):
             raise SystemExit(f"{args.model} has other classes than {runs[0]}: {model.classes} against {classes}")
         probs = np.concatenate([model.predict(test_imgs[i : i + 256]) for i in range(0, len(test_imgs), 256)])
         weights = model.metadata.get("weights")
+        cascade = json.loads(model.metadata.get("cascade", "null"))
     else:
-        weights = None
+        weights = cascade = None
         saved = np.load(runs[0] / "test_predictions.npz")
         probs = saved["probabilities"]
         assert (saved["labels"] == labels).all(), "the test set differs from the one the run predicted"
@@ -201,10 +202,17 @@ def main(argv=None):
         "",
         f"Data: `{meta['data']}`. Split: {meta['split']}; {meta['train_images']:,} training, "
         f"{meta['val_images']:,} validation, {meta['test_images']:,} test images. Scored: {scored}"
-        + (f", the mean of the {len(runs)} runs' outputs" if len(runs) > 1 else "")
+        + (
+            f", `{cascade['run']}` in front of the mean of the other runs' outputs: a face whose most probable "
+            f"class it gives at least {cascade['sure']} keeps its answer (`export/cascade.py`)"
+            if cascade
+            else f", the mean of the {len(runs)} runs' outputs"
+            if len(runs) > 1
+            else ""
+        )
         + "."
         + (
-            " Each network's output is the mean of its outputs on the image zoomed by "
+            f" Each {'averaged ' if cascade else ''}network's output is the mean of its outputs on the image zoomed by "
             f"{' and '.join(map(str, meta['test_time_zooms']))} and on each view's mirror image, as in the shipped "
             "file."
             if meta.get("test_time_zooms")

@@ -98,6 +98,12 @@ class WorkerPool:
         self._reports.close()
         self._sender.close()
 
+    def _schedule(self, fn, args: tuple, timeout: float | None):
+        try:
+            return self._pool.schedule(fn, args, timeout=timeout)
+        except RuntimeError:  # pebble refuses tasks once every worker has exited outside a task: as it started
+            raise RuntimeError(NO_WORKER_STARTS) from None
+
     def ordered_results(self, tasks, fn, args: tuple, tick: float, failed, timeout: float | None = None, counted=None):
         """``fn(*args, task)`` for each task (a list of inputs), yielded in task order; None every
         ``tick`` seconds that nothing arrives. ``failed(task, why)`` gives the result of a task whose
@@ -109,7 +115,7 @@ class WorkerPool:
         while pending or in_flight:
             while pending and len(in_flight) < 2 * self.workers:  # enough queued to keep every worker busy
                 task = pending.popleft()
-                in_flight.append((task, self._pool.schedule(fn, (*args, task), timeout=timeout)))
+                in_flight.append((task, self._schedule(fn, (*args, task), timeout)))
             task, future = in_flight[0]
             wait([future], timeout=min(tick, PROGRESS_SECONDS))
             while counted and self._reports.poll():
@@ -129,7 +135,7 @@ class WorkerPool:
                 continue
             why = f"no result in {timeout:g} s: stopped" if isinstance(error, Timeout) else DIED
             if len(task) > 1:  # which input was it? each is tried again alone, first in line
-                retries = [([w], self._pool.schedule(fn, (*args, [w]), timeout=timeout)) for w in task]
+                retries = [([w], self._schedule(fn, (*args, [w]), timeout)) for w in task]
                 in_flight.extendleft(reversed(retries))
             else:
                 yield failed(task, why)

@@ -73,14 +73,19 @@ def compose(quick, full, sure: float):
     return model
 
 
-def export(quick_run, full, sure: float, out, card: dict | None = None) -> dict:
-    """Compose ``quick_run/model.onnx`` and the file ``full``, check parity, write the file and its card."""
+def export(
+    quick_run, full, sure: float, out, card: dict | None = None, report: str = "reports/expression-quick/report.md"
+) -> dict:
+    """Compose ``quick_run/model.onnx`` and the file ``full``, check parity, write the file and its card
+    (which names ``report``, the file's evaluation report)."""
     import onnx
 
     quick_run, out = Path(quick_run), Path(out)
     quick, whole = onnx.load(quick_run / "model.onnx"), onnx.load(full)
     metas = [{p.key: p.value for p in m.metadata_props} for m in (quick, whole)]
     differ = [k for k in (*SHARED_KEYS, "classes") if metas[0].get(k) != metas[1].get(k)]
+    if (quick.ir_version, quick.opset_import) != (whole.ir_version, whole.opset_import):
+        differ.append("ONNX version or opset")
     if metas[1].get("batchface_task") != "expression" or differ:
         raise SystemExit(f"{quick_run} and {full} are not expression files on the same crops ({', '.join(differ)})")
     if not 0 < sure <= 1:
@@ -118,6 +123,7 @@ def export(quick_run, full, sure: float, out, card: dict | None = None) -> dict:
     figures = {"parity_max_abs_diff": diff, "sha256": sha256_of(out)}
     print(f"{out}: {out.stat().st_size / 1e6:.1f} MB; on {len(sample)} real crops: {figures}")
     facts = card_facts(metas[1], json.loads(metas[1]["ensemble_members"]), quantized=True)
+    facts[1] = facts[1].replace("weights in the file", "weights in the members")
     teacher = quick_facts["teacher"]
     taught = (
         f"taught by `{teacher['file']}` at weight {teacher['weight']} beside the true labels"
@@ -131,7 +137,7 @@ def export(quick_run, full, sure: float, out, card: dict | None = None) -> dict:
         f"it gives at least {sure} keeps its probabilities; only the others are read by the members below "
         "(`export/cascade.py`).",
     ]
-    write_card(out, "expression", facts, "`export/cascade.py`", "the two files run apart", figures, card or {})
+    write_card(out, "expression", facts, "`export/cascade.py`", "the two files run apart", figures, card or {}, report)
     return figures
 
 

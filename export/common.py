@@ -73,9 +73,19 @@ def what(task: str, props: dict) -> str:
     return f"- **Task:** expression: {len(classes)} expression classes: {', '.join(classes)}."
 
 
-def write_card(out: Path, task: str, facts: list[str], tool: str, reference: str, figures: dict, metrics: dict) -> Path:
+def write_card(
+    out: Path,
+    task: str,
+    facts: list[str],
+    tool: str,
+    reference: str,
+    figures: dict,
+    metrics: dict,
+    report: str | None = None,
+) -> Path:
     """The model card: ``facts`` (lines of the file's own), how ``tool`` exported it and how close it
-    is to ``reference``, its sha256, and the evaluation report's ``metrics``."""
+    is to ``reference``, its sha256, and the ``metrics`` of the evaluation report at ``report``
+    (default: ``reports/<task>/report.md``)."""
     per = " (points divided by the crop side)" if task == "keypoints" else ""
     exported = (
         f"- **Exported:** {datetime.date.today().isoformat()} ({tool}); onnxruntime matches {reference} to "
@@ -100,7 +110,7 @@ def write_card(out: Path, task: str, facts: list[str], tool: str, reference: str
         "| --- | --- |",
         *(f"| {k} | {v} |" for k, v in metrics.items()),
         "",
-        f"The evaluation report with figures is `reports/{task}/report.md` in the source repository.",
+        f"The evaluation report with figures is `{report or f'reports/{task}/report.md'}` in the source repository.",
         "",
     ]
     path = out.with_suffix(".md")

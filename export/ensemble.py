@@ -1,7 +1,7 @@
 """Average the exported models of several training runs of one task into one file.
 
-    python -m export.ensemble runs/keypoints-a runs/keypoints-b \\
-        --card reports/keypoints/card.json --out batchface/assets/keypoints.onnx
+    python -m export.ensemble runs/expression-a runs/expression-b runs/expression-c --int8 \\
+        --card reports/expression/card.json --out batchface/assets/expression.onnx
 
 Each run folder holds the member's file as ``model.onnx`` (``export.keras_to_onnx RUN --out
 RUN/model.onnx``), its ``train_meta.json`` and ``options.json``. The members must agree on what the

@@ -6,7 +6,8 @@ The file's contract: input ``image`` float32 [N, S, S, 1] in [0, 1] (grayscale /
 ``keypoints`` [N, 2K] as x0, y0, x1, y1, ... in crop pixels, or ``probabilities`` [N, C].
 ``metadata_props`` carry what the runtime needs (task, input size, normalisation, crop template,
 keypoint names or classes) and the model card's facts. A run whose ``train_meta.json`` has
-``test_time_zooms`` is exported with those views inside (``training.blocks.as_exported``). The
+``test_time_zooms`` is exported with those views inside (``training.blocks.as_exported``), unless
+``--one-read`` (the network alone: a quick network for ``export.cascade``). The
 export fails unless onnxruntime matches Keras to 1e-4 on real crops (probabilities as they are,
 keypoints divided by the crop side). ``--int8`` then quantizes the file (``export.quantize``,
 calibrated on the run's ``calibration_crops.npz``) and says how far its answers move.

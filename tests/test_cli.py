@@ -83,6 +83,8 @@ def test_quick_expression_reaches_the_workers_and_the_table_metadata(samples, tm
     metadata = json.loads(pq.read_schema(out).metadata[b"batchface"])
     assert metadata["options"]["expression"] == "quick"
     assert metadata["expression_model_sha256"] == sha256_of(EXPRESSION_FILES["quick"])
+    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--resume", "-w", "0", "-q"])
+    assert result.exit_code == 2 and 'options.expression: "quick" -> "full"' in " ".join(result.output.split())
     listed = json.loads(cli.invoke(app, ["models", "--expression", "quick", "--json"]).output)[-1]
     assert listed["file"] == "expression-quick.onnx" and listed["cascade"]["sure"] == 0.6
 

@@ -304,6 +304,23 @@ def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypa
     assert flat[5][1]["error"] == "no result in 5 s: stopped"
 
 
+def test_workers_that_all_exit_as_they_start_say_so_even_before_the_first_task(tmp_path, monkeypatch):
+    from batchface.pool import NO_WORKER_STARTS, WorkerPool
+
+    (tmp_path / "dying.py").write_text("import os\ndef start():\n    os._exit(1)  # as a script without its guard\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import dying
+
+    with WorkerPool(2, dying.start) as pool:
+        deadline = time.monotonic() + 60
+        while pool._pool.active and time.monotonic() < deadline:  # pebble gives up on the pool: no task was lost
+            time.sleep(0.1)
+        assert not pool._pool.active
+        with pytest.raises(RuntimeError) as raised:
+            list(pool.ordered_results([["one"]], print, (), 1.0, None))
+    assert str(raised.value) == NO_WORKER_STARTS
+
+
 def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

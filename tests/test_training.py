@@ -486,6 +486,7 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     quick = tmp_path / "quick"
     shutil.copytree(runs[0], quick)
     keras_to_onnx.export(quick, quick / "model.onnx", int8=True, one_read=True)
+    assert "test_time_zooms" not in ExpressionModel(quick / "model.onnx").metadata  # the network alone
     first = ExpressionModel(quick / "model.onnx").predict(test_images)
     sure = float(np.median(first.max(1)))
     cascaded = tmp_path / "cascade.onnx"

@@ -3,9 +3,10 @@
     python -m training.report_keypoints runs/keypoints --data ../shared/data/keypoints/udacity_p1 \\
         --out reports/keypoints
 
-The shipped file averages several runs (``export.ensemble``); its report scores that file:
+The report of a shipped file scores that file (one run's export, or the mean of several runs made
+by ``export.ensemble``, the runs all named):
 
-    python -m training.report_keypoints runs/keypoints-a runs/keypoints-c --model batchface/assets/keypoints.onnx \
+    python -m training.report_keypoints runs/keypoints-c --model runs/keypoints-c/model.onnx \
         --data ../shared/data/keypoints/udacity_p1 --out reports/keypoints
 
 Two measurements: on crops cut from the true eye and mouth points (the model alone), and end to

@@ -190,16 +190,14 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ours["faces"] / ours["seconds"],
             ours["worker_peak_mb"],
         ),
-    ]
-    rows.append(
         (
             "`batchface run --expression quick`",
             f"{args.workers} workers",
             quick["images"] / quick["seconds"],
             quick["faces"] / quick["seconds"],
             quick["worker_peak_mb"],
-        )
-    )
+        ),
+    ]
     if old:
         rows.append(
             (
@@ -240,7 +238,6 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
     from batchface.models import EXPRESSION_FILES
 
     steps = [("the shipped models", {})]
-    quick_step = ("`--expression quick`", {"expression_model": EXPRESSION_FILES["quick"]})
     if args.baseline:  # the models of the baseline, then this checkout's, one change at a time
         old_kp, old_ex = (args.baseline / "batchface" / "assets" / f"{m}.onnx" for m in ("keypoints", "expression"))
         steps = [
@@ -252,7 +249,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ("+ this checkout's expression model", {"keypoint_model": old_kp}),
             ("+ this checkout's keypoint model (all shipped now)", {}),
         ]
-    steps.append(quick_step)
+    steps.append(("`--expression quick`", {"expression_model": EXPRESSION_FILES["quick"]}))
     lines += [
         "",
         f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); models per face:",

@@ -93,9 +93,10 @@ def write_card(
     )
     if "int8_mean_abs_diff" in figures:
         exported += (
-            f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, "
-            f"the softmax and what averages it in float; its answers differ from {reference} by "
-            f"{figures['int8_mean_abs_diff']:.1e} on average, at most {figures['int8_max_abs_diff']:.1e}{per}"
+            f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, the "
+            f"convolution of the image, the softmax and what averages it in float; its answers differ from "
+            f"{reference} by {figures['int8_mean_abs_diff']:.1e} on average, "
+            f"at most {figures['int8_max_abs_diff']:.1e}{per}"
         )
     lines = [
         f"# Model card: `{out.name}`",

@@ -6,9 +6,12 @@ import shutil
 
 import cv2
 import numpy as np
+import onnxruntime as ort
 import pytest
 
 pytest.importorskip("tensorflow", reason="needs the train extra: pip install -e '.[train]'")
+
+import onnx  # noqa: E402
 
 from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
 from training.data import (  # noqa: E402
@@ -372,6 +375,10 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     assert figures["int8_mean_abs_diff"] < 0.05 and not (tmp_path / "student.onnx.float.onnx").exists()
     student = ExpressionModel(tmp_path / "student.onnx")
     assert "int8" in student.metadata["weights"] and "test_time_zooms" not in student.metadata
+    graph = onnx.load(tmp_path / "student.onnx").graph
+    float_weights = {t.name for t in graph.initializer if t.data_type == onnx.TensorProto.FLOAT}
+    in_float = [n for n in graph.node if n.op_type == "Conv" and n.input[1] in float_weights]
+    assert [len(n.input) for n in in_float] == [3], "the convolution of the image, and it alone, stays in float"
     assert student.predict(crops).shape == (2, 7) and "quantized" in (tmp_path / "student.md").read_text()
     capsys.readouterr()  # what training printed
     validate.main(["expression", str(tmp_path / "ex"), str(tmp_path / "ex"), "--data", str(tmp_path / "fer")])
@@ -411,6 +418,38 @@ def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     assert json.loads(model.metadata["test_time_zooms"]) == [1.0, 1.08] and "int8" in model.metadata["weights"]
     with pytest.raises(SystemExit, match="split with other fractions"):  # trained with 0.25 / 0.25
         validate.main(["keypoints", str(tmp_path / "kprun"), "--data", str(kp)])
+
+
+def test_the_convolution_of_the_image_is_left_in_float_with_its_relu_after_the_pool():
+    """export.quantize's rewrite: conv -> relu -> pool becomes conv -> pool -> relu, the same answers."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from export.quantize import float_first_convs
+
+    rng = np.random.default_rng(0)
+    weight = lambda name, *shape: numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name)
+    nodes = [
+        helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], name="conv1", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2"], ["c2"], name="conv2"),
+        helper.make_node("Relu", ["c2"], ["out"], name="relu2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, [2, 1, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, [2, 4, 2, 2])],
+        [weight("w1", 4, 1, 3, 3), weight("b1", 4), weight("w2", 4, 4, 3, 3)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    before = model.SerializeToString()
+    assert float_first_convs(model) == ["conv1"]
+    assert [n.name for n in model.graph.node] == ["conv1", "pool1", "relu1", "conv2", "relu2"]
+    onnx.checker.check_model(model)
+    x = {"image": rng.normal(size=(2, 1, 8, 8)).astype(np.float32)}
+    run = lambda m: ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, x)[0]
+    np.testing.assert_array_equal(run(model.SerializeToString()), run(before))
 
 
 def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_path, capsys):

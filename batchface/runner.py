@@ -22,6 +22,7 @@ from batchface import __version__
 from batchface.formats import STDOUT, format_of
 from batchface.inputs import disambiguated, read_paths_file, walk
 from batchface.journal import parts_dir, remove_output, whole
+from batchface.models import DEFAULT_EXPRESSION
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
@@ -45,7 +46,7 @@ class Options:
 
     detector: str = "yunet"
     detector_model: str | None = None
-    expression: str = "full"
+    expression: str = DEFAULT_EXPRESSION
     min_face: int | None = None
     every: int = 1
     fps: float | None = None

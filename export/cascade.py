@@ -1,6 +1,6 @@
 """Put a quick expression network in front of the full expression file, in one file.
 
-    python -m export.cascade runs/expression-student-1236 runs/expression.onnx --sure 0.6 \\
+    python -m export.cascade runs/expression-student runs/expression.onnx --sure 0.6 \\
         --card reports/expression-quick/card.json --out batchface/assets/expression-quick.onnx
 
 The file reads every face with the quick network (``RUN/model.onnx``: one read, made by

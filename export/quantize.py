@@ -70,7 +70,7 @@ def float_first_convs(model) -> list[str]:
     two commute: the same answers).
 
     Why: onnxruntime's 8-bit convolution of a one-channel image costs as much as the network's
-    largest layers (19 % of the expression file's time for under 1 % of its multiply-adds), its float
+    largest layers (19 % of the expression file's time for 1.4 % of its multiply-adds), its float
     convolution a sixth of that. With the ReLU last, onnxruntime quantizes behind the max-pool and
     pools in float; next to the quantizer's output it would move the quantization above the pool, and
     pool in 8 bits in a layout that is slower than the convolution saved (``reports/speed-levers.md``).

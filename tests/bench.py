@@ -9,12 +9,12 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
 2. a bare loop of ``Analyzer.analyze`` (decode, detect, both models) in WORKERS processes;
 3. ``batchface run`` with WORKERS workers, its default settings, timed from the call to the
    finished table (starting the workers and loading the models included), then the same with
-   ``--expression quick``;
+   ``--expression full``;
 4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit);
 5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
    is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
 6. milliseconds an image in each stage, in one process on one thread, the last row with
-   ``--expression quick``.
+   ``--expression full``.
 
 The machine's speed drifts; ratios of rows measured minutes apart in one run are what to compare.
 """
@@ -173,7 +173,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         t_decode, _ = timed_pool(_decode, paths, args.workers, False)
         t_loop, found = timed_pool(_analyze, paths, args.workers, True)
         ours = timed_run(folder, args.workers)
-        quick = timed_run(folder, args.workers, expression="quick")
+        full = timed_run(folder, args.workers, expression="full")
         old = timed_run(folder, args.workers, args.baseline) if args.baseline else None
         # the Ray engine, when the extra is installed, on the photos (one Ray task an image)
         on_ray = [(c, timed_run(folder, c, engine="ray")) for c in (1, args.workers)] if args.ray and n < 500 else []
@@ -191,11 +191,11 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ours["worker_peak_mb"],
         ),
         (
-            "`batchface run --expression quick`",
+            "`batchface run --expression full`",
             f"{args.workers} workers",
-            quick["images"] / quick["seconds"],
-            quick["faces"] / quick["seconds"],
-            quick["worker_peak_mb"],
+            full["images"] / full["seconds"],
+            full["faces"] / full["seconds"],
+            full["worker_peak_mb"],
         ),
     ]
     if old:
@@ -249,7 +249,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ("+ this checkout's expression model", {"keypoint_model": old_kp}),
             ("+ this checkout's keypoint model (all shipped now)", {}),
         ]
-    steps.append(("`--expression quick`", {"expression_model": EXPRESSION_FILES["quick"]}))
+    steps.append(("`--expression full`", {"expression_model": EXPRESSION_FILES["full"]}))
     lines += [
         "",
         f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); models per face:",

@@ -63,7 +63,7 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     assert result.exit_code == 2 and "differ in: options.min_face: 150 -> 100" in " ".join(result.output.split())
 
 
-def test_quick_expression_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
+def test_the_expression_file_chosen_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     import pyarrow.parquet as pq
 
     from batchface import Analyzer
@@ -72,19 +72,19 @@ def test_quick_expression_reaches_the_workers_and_the_table_metadata(samples, tm
 
     photo = samples / "dlib_faces" / "bald_guys.jpg"
     out = tmp_path / "r.parquet"
-    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--expression", "quick", "-w", "1", "-q"])
+    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--expression", "full", "-w", "1", "-q"])
     assert result.exit_code == 0, result.output
     happy = [r["p_happy"] for r in read_table(out).to_pylist()]
-    for name, same in (("quick", True), ("full", False)):  # in this process, as a worker reads the photo
+    for name, same in (("full", True), ("quick", False)):  # in this process, as a worker reads the photo
         analyzer = Analyzer(expression_model=EXPRESSION_FILES[name])
         faces = analyzer.analyze_pictures([read_picture(photo, analyzer.detector.side_needed)])[0]
         assert len(faces) == len(happy) == 24
         assert (happy == pytest.approx([f.probabilities["happy"] for f in faces], abs=1e-6)) == same
     metadata = json.loads(pq.read_schema(out).metadata[b"batchface"])
-    assert metadata["options"]["expression"] == "quick"
-    assert metadata["expression_model_sha256"] == sha256_of(EXPRESSION_FILES["quick"])
-    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--resume", "-w", "0", "-q"])
-    assert result.exit_code == 2 and 'options.expression: "quick" -> "full"' in " ".join(result.output.split())
+    assert metadata["options"]["expression"] == "full"
+    assert metadata["expression_model_sha256"] == sha256_of(EXPRESSION_FILES["full"])
+    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--resume", "-w", "0", "-q"])  # the default
+    assert result.exit_code == 2 and 'options.expression: "full" -> "quick"' in " ".join(result.output.split())
     listed = json.loads(cli.invoke(app, ["models", "--expression", "quick", "--json"]).output)[-1]
     assert listed["file"] == "expression-quick.onnx" and listed["cascade"]["sure"] == 0.6
 

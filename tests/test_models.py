@@ -53,11 +53,11 @@ def test_expression_model_gives_probabilities_of_its_classes():
     assert model.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
 
 
-def test_expression_model_reads_a_face_and_its_mirror_image_alike():
+def test_the_full_expression_file_reads_a_face_and_its_mirror_image_alike():
     # the file averages the network over zoomed views of the crop and their mirror images
     # (training.blocks.views_averaged)
     crops = np.random.default_rng(1).integers(0, 255, (4, 48, 48), dtype=np.uint8)
-    model = ExpressionModel()
+    model = ExpressionModel(EXPRESSION_FILES["full"])
     probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])
     np.testing.assert_allclose(probs, mirrored, atol=0.01)  # 8-bit arithmetic rounds the two alike, not equally
     assert np.abs(probs - probs[::-1]).max() > 1e-3  # and yet it tells the faces apart
@@ -88,7 +88,7 @@ def test_quick_expression_file_keeps_its_answer_where_sure_and_the_full_files_el
     assert 0.3 < kept.mean() < 0.9  # both ways are taken on real faces
     np.testing.assert_allclose(model.predict(crops), np.where(kept[:, None], first, second), atol=1e-6)
     # the part behind is the full file itself
-    np.testing.assert_allclose(second, ExpressionModel().predict(crops), atol=1e-6)
+    np.testing.assert_allclose(second, ExpressionModel(EXPRESSION_FILES["full"]).predict(crops), atol=1e-6)
 
 
 def test_a_file_of_the_wrong_task_is_refused():

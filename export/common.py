@@ -92,10 +92,10 @@ def write_card(
         f"{figures['parity_max_abs_diff']:.1e}{per} on real crops"
     )
     if "int8_mean_abs_diff" in figures:
+        in_float = "the convolution of the image" + (", the softmax and what averages it" * (task == "expression"))
         exported += (
-            f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, the "
-            f"convolution of the image, the softmax and what averages it in float; its answers differ from "
-            f"{reference} by {figures['int8_mean_abs_diff']:.1e} on average, "
+            f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, {in_float} "
+            f"in float; its answers differ from {reference} by {figures['int8_mean_abs_diff']:.1e} on average, "
             f"at most {figures['int8_max_abs_diff']:.1e}{per}"
         )
     lines = [

@@ -7,8 +7,8 @@ Static quantization (``onnxruntime.quantization.quantize_static``, QDQ format): 
 output channel, activations uint8 with ranges calibrated on real training crops. Weights keep 7
 bits (``reduce_range``) so that the uint8 x int8 products cannot saturate on CPUs without VNNI
 instructions; the file runs the same on every x86 CPU. The convolution that reads the image (one
-channel) stays in float: in 8 bits it is slow (:func:`float_first_convs`). Weights stored as float16 (the files of
-``export.ensemble``) are widened to float32 first. The file keeps its source's metadata, plus
+channel) stays in float: in 8 bits it is slow (:func:`float_first_convs`). Weights stored as
+float16 (the files of ``export.ensemble``) are widened to float32 first. The file keeps its source's metadata, plus
 ``weights`` saying how it was made, and the export reports how far its outputs move on the crops.
 """
 
@@ -66,8 +66,8 @@ def after_softmax(model) -> list[str]:
 
 def float_first_convs(model) -> list[str]:
     """The names of the convolutions reading one channel (the image), to be left in float; in
-    ``model`` (its nodes named), the ReLU after each such convolution moved behind the max-pool that follows it (the
-    two commute: the same answers).
+    ``model`` (its nodes named), the ReLU after each such convolution moved behind the max-pool that
+    follows it (the two commute: the same answers).
 
     Why: onnxruntime's 8-bit convolution of a one-channel image costs as much as the network's
     largest layers (19 % of the expression file's time for 1.4 % of its multiply-adds), its float

@@ -104,13 +104,15 @@ def peer(paths: list[str], python: str | None) -> dict | str:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def stages(paths: list[str], batch: int = 8, **models) -> dict:
+def stages(paths: list[str], **models) -> dict:
     """Milliseconds an image in each stage, one process and one thread, images in batches as the
-    runner's; ``models``: the ``Analyzer``'s arguments (default: the shipped models)."""
+    runner's tasks (:data:`batchface.plan.IMAGES_PER_TASK`); ``models``: the ``Analyzer``'s arguments
+    (default: the shipped models)."""
     import cv2
 
     from batchface import Analyzer
     from batchface.decoding import read_picture
+    from batchface.plan import IMAGES_PER_TASK as batch
 
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1, **models)

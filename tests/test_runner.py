@@ -49,6 +49,24 @@ def photos(samples, tmp_path_factory):
     return root
 
 
+def test_tasks_hold_16_images_or_fewer_whose_files_add_up_to_the_budget(tmp_path, monkeypatch):
+    from batchface import plan
+    from batchface.inputs import Source
+    from batchface.plan import Work, tasks_of
+
+    monkeypatch.setattr(plan, "TASK_BYTES", 1000)
+    works = []
+    for i, size in enumerate([10] * 20 + [400] * 5):
+        (tmp_path / f"{i:02d}.jpg").write_bytes(b"x" * size)
+        works.append(Work(Source(str(tmp_path / f"{i:02d}.jpg"), "image")))
+    video = Work(Source(str(tmp_path / "v.mp4"), "video"))
+    gone = Work(Source(str(tmp_path / "gone.jpg"), "image"))  # no file: counted as empty
+    sizes = [len(task) for task in tasks_of(works[:18] + [video, gone] + works[18:])]
+    # 16 small images; 2 more, cut by the video; the video; the missing file, the last two small
+    # images and three files of 400 bytes, the third passing 1000; the last two
+    assert sizes == [16, 2, 1, 6, 2]
+
+
 def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     out = tmp_path / "r.parquet"
     summary = run([photos], out, options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)

@@ -132,24 +132,26 @@ class Analyzer:
     def assemble(self, detections: list[Detections], points, kp_maps, probs) -> list[list[Face]]:
         """The :class:`Face` of each detection from the models' answers (crop pixels mapped to the image's)."""
         names, classes = self.keypoints.names, self.expression.classes
+        # all faces at once, then Python floats (tolist): per face and per number it costs more than the models
+        image_points = crop.to_image_all(np.reshape(points, (len(kp_maps), len(names), 2)), kp_maps)
+        kaggle = kaggle_keypoints(image_points, names)
+        image_points, kaggle = image_points.tolist(), [] if kaggle is None else kaggle.tolist()
+        probs = np.asarray(probs)
+        best = probs.argmax(1).tolist() if len(probs) else []
+        probs = probs.tolist()
         out, k = [], 0
         for det in detections:
             faces = []
-            for box, score in zip(det.boxes, det.scores):
-                image_points = crop.to_image(points[k], kp_maps[k])
-                kaggle = kaggle_keypoints(image_points, names)
-                best = int(np.argmax(probs[k]))
+            for box, score in zip(det.boxes.tolist(), det.scores.tolist()):
                 faces.append(
                     Face(
-                        box=tuple(float(v) for v in box),
-                        score=float(score),
-                        landmarks={n_: (float(x), float(y)) for n_, (x, y) in zip(names, image_points)},
-                        keypoints={}
-                        if kaggle is None
-                        else {n_: (float(x), float(y)) for n_, (x, y) in zip(KAGGLE_NAMES, kaggle)},
-                        emotion=classes[best],
-                        emotion_score=float(probs[k][best]),
-                        probabilities={c: float(p) for c, p in zip(classes, probs[k])},
+                        box=tuple(box),
+                        score=score,
+                        landmarks=dict(zip(names, map(tuple, image_points[k]))),
+                        keypoints=dict(zip(KAGGLE_NAMES, map(tuple, kaggle[k]))) if kaggle else {},
+                        emotion=classes[best[k]],
+                        emotion_score=probs[k][best[k]],
+                        probabilities=dict(zip(classes, probs[k])),
                     )
                 )
                 k += 1

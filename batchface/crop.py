@@ -69,3 +69,10 @@ def to_crop(points, matrix: np.ndarray) -> np.ndarray:
 def to_image(points, matrix: np.ndarray) -> np.ndarray:
     """Map Nx2 crop-pixel points back into image pixels (inverse of :func:`to_crop`)."""
     return to_crop(points, cv2.invertAffineTransform(matrix))
+
+
+def to_image_all(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+    """:func:`to_image` for many crops at once: points [F, N, 2] in the crop pixels of each of the F
+    matrices [F, 2, 3] -> [F, N, 2] image pixels (float64)."""
+    m = np.asarray(matrices, np.float64).reshape(-1, 2, 3)
+    return np.einsum("fij,fnj->fni", np.linalg.inv(m[:, :, :2]), np.asarray(points, np.float64) - m[:, None, :, 2])

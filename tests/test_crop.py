@@ -26,6 +26,20 @@ def test_round_trip_crop_to_image():
     np.testing.assert_allclose(crop.to_crop(crop.to_image(probe, m), m), probe, atol=1e-9)
 
 
+def test_points_of_many_crops_map_back_at_once_as_one_by_one():
+    rng = np.random.default_rng(3)
+    matrices = np.stack(
+        [
+            crop.alignment_matrix(np.array([[40, 50], [80, 52], [60, 95]]) + rng.normal(0, 9, (3, 2)), 96)
+            for _ in range(5)
+        ]
+    )
+    points = rng.uniform(0, 96, (5, 68, 2))
+    one_by_one = np.stack([crop.to_image(p, m) for p, m in zip(points, matrices)])
+    np.testing.assert_allclose(crop.to_image_all(points, matrices), one_by_one, atol=1e-9)
+    assert crop.to_image_all(np.zeros((0, 68, 2)), np.zeros((0, 2, 3))).shape == (0, 68, 2)
+
+
 def test_crop_is_upright_and_never_mirrored():
     # a face rotated by 30 degrees: after alignment its eyes are level and the image-left eye stays left
     world = similarity(30, 1.0, 0, 0)

@@ -94,7 +94,7 @@ def run(
         "--expression",
         help="quick (default): one network distilled from the full model reads each face once and hands it only "
         "the faces it is unsure of; full: the full model alone, three networks that read each face twelve "
-        "times: 2.6 times as slow a face on photos, as accurate on FER2013 (README, Models).",
+        "times: 2.5 times as slow a face on photos, as accurate on FER2013 (README, Models).",
     ),
     min_face: int | None = typer.Option(
         None,

@@ -58,7 +58,7 @@ class Analyzer:
 
     @classmethod
     def for_options(cls, options, threads: int = 1) -> Analyzer:
-        """The analyzer of a run's options (:class:`batchface.runner.Options`)."""
+        """The analyzer of a run's options (:class:`batchface.options.Options`)."""
         return cls(
             options.detector,
             options.detector_model,

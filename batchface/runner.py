@@ -22,7 +22,7 @@ from batchface import __version__
 from batchface.formats import STDOUT, format_of
 from batchface.inputs import disambiguated, read_paths_file, walk
 from batchface.journal import parts_dir, remove_output, whole
-from batchface.models import DEFAULT_EXPRESSION
+from batchface.options import Options
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
 from batchface.tracking import VideoTracks
@@ -32,45 +32,6 @@ from batchface.writers import TableWriter, check_writable
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
-
-
-@dataclass(frozen=True)
-class Options:
-    """What shapes the rows: detector, video sampling, extra columns, annotated copies.
-
-    ``min_face`` pixels; ``every``: keep every Nth video frame; ``fps``: frames kept a second of video
-    (instead of ``every``); ``max_frames``: stop a video after that many sampled frames;
-    ``detect_every``: run the detector on the whole frame every that many sampled frames, and in
-    between only around the faces of the previous one (:class:`batchface.tracking.Tracker`);
-    ``expression``: the shipped expression file by name (:data:`batchface.models.EXPRESSION_FILES`)."""
-
-    detector: str = "yunet"
-    detector_model: str | None = None
-    expression: str = DEFAULT_EXPRESSION
-    min_face: int | None = None
-    every: int = 1
-    fps: float | None = None
-    max_frames: int | None = None
-    detect_every: int = 2  # the largest that keeps 98 % of the faces of every frame (reports/video.md)
-    landmarks: bool = False
-    annotate: str | None = None
-
-    def __post_init__(self):
-        from batchface.detection import DETECTORS
-        from batchface.models import EXPRESSION_FILES
-
-        if self.detector not in DETECTORS:
-            raise ValueError(f"unknown detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")
-        if self.expression not in EXPRESSION_FILES:
-            raise ValueError(
-                f"unknown expression file {self.expression!r}: choose one of {', '.join(EXPRESSION_FILES)}"
-            )
-        for name, least in (("min_face", 1), ("every", 1), ("fps", 1e-4), ("max_frames", 1), ("detect_every", 1)):
-            value = getattr(self, name)
-            if value is not None and not value >= least:
-                raise ValueError(f"{name} must be at least {least:g}, not {value}")
-        if self.fps is not None and self.every != 1:
-            raise ValueError("use either every (--every) or fps (--fps), not both")
 
 
 @dataclass

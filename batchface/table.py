@@ -7,30 +7,32 @@ columns it has values for; writers fill the others with nulls.
 
 from __future__ import annotations
 
-import pyarrow as pa
-
 from batchface.landmarks import KAGGLE_NAMES
 
-#: where a row comes from, and what became of it: the columns of every row
+#: where a row comes from, and what became of it: the columns of every row, by their pyarrow type's
+#: name (pyarrow is imported for the schema only: worker processes, which make rows, start sooner)
 WHERE = {
-    "source": pa.string(),
-    "media_type": pa.string(),
-    "frame_index": pa.int64(),
-    "timestamp_s": pa.float64(),
-    "width": pa.int32(),
-    "height": pa.int32(),
-    "face_index": pa.int32(),
-    "track_id": pa.int64(),
-    "status": pa.string(),
-    "error": pa.string(),
+    "source": "string",
+    "media_type": "string",
+    "frame_index": "int64",
+    "timestamp_s": "float64",
+    "width": "int32",
+    "height": "int32",
+    "face_index": "int32",
+    "track_id": "int64",
+    "status": "string",
+    "error": "string",
 }
 BOX = ("box_x", "box_y", "box_w", "box_h")
 KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
 
 
-def schema(classes, landmark_names=()) -> pa.Schema:
-    """The table's columns; ``p_<class>`` per expression class, ``lm_<name>_x/_y`` per landmark."""
-    fields = list(WHERE.items()) + [(c, pa.float64()) for c in BOX + ("det_score",)]
+def schema(classes, landmark_names=()):
+    """The table's columns (a ``pyarrow.Schema``); ``p_<class>`` per expression class, ``lm_<name>_x/_y``
+    per landmark."""
+    import pyarrow as pa
+
+    fields = [(c, getattr(pa, kind)()) for c, kind in WHERE.items()] + [(c, pa.float64()) for c in BOX + ("det_score",)]
     fields += [(c, pa.float64()) for c in KAGGLE_COLUMNS]
     fields += [("emotion", pa.string()), ("emotion_score", pa.float64())]
     fields += [(f"p_{c}", pa.float64()) for c in classes]

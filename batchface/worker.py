@@ -48,7 +48,7 @@ class Result:
 
 
 class Worker:
-    """The analysis of a run's options (:class:`batchface.runner.Options`), on one thread: the
+    """The analysis of a run's options (:class:`batchface.options.Options`), on one thread: the
     parallelism is the processes'."""
 
     def __init__(self, options):

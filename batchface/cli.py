@@ -133,8 +133,8 @@ def run(
         600.0,
         "--timeout",
         min=0.001,
-        help="Stop a worker's task (16 images, or 1,500 frames of video) after this many seconds, and try its inputs "
-        "one by one: an input that hangs gets an error row and the run goes on.",
+        help="Stop a worker's task (up to 16 images, or 1,500 frames of video) after this many seconds, and try its "
+        "inputs one by one: an input that hangs gets an error row and the run goes on.",
     ),
     commit_seconds: float = typer.Option(
         2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."

@@ -68,7 +68,7 @@ def to_crop(points, matrix: np.ndarray) -> np.ndarray:
 
 def to_image(points, matrix: np.ndarray) -> np.ndarray:
     """Map Nx2 crop-pixel points back into image pixels (inverse of :func:`to_crop`)."""
-    return to_crop(points, cv2.invertAffineTransform(matrix))
+    return to_image_all(np.reshape(points, (1, -1, 2)), np.reshape(matrix, (1, 2, 3)))[0]
 
 
 def to_image_all(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:

@@ -30,7 +30,7 @@ from batchface.worker import crashed, report_progress_to, run_task, worker_for
 from batchface.writers import TableWriter, check_writable
 
 ENGINES = ("local", "ray")
-#: seconds a worker may spend on one task (16 images, or 1,500 frames of video) before it is stopped
+#: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
 
 

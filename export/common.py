@@ -92,7 +92,9 @@ def write_card(
         f"{figures['parity_max_abs_diff']:.1e}{per} on real crops"
     )
     if "int8_mean_abs_diff" in figures:
-        in_float = "the convolution of the image" + (", the softmax and what averages it" * (task == "expression"))
+        in_float = "the convolution of the image"
+        if task == "expression":
+            in_float += ", the softmax and what averages it"
         exported += (
             f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, {in_float} "
             f"in float; its answers differ from {reference} by {figures['int8_mean_abs_diff']:.1e} on average, "

@@ -81,14 +81,18 @@ def float_first_convs(model) -> list[str]:
         for name in node.input:
             readers.setdefault(name, []).append(node)
     only_reader = lambda name: readers[name][0] if len(readers.get(name, ())) == 1 else None
+    groups = lambda node: next((a.i for a in node.attribute if a.name == "group"), 1)
     names, relu_after = [], {}  # a moved ReLU by the name of the pool it now follows
     for conv in model.graph.node:
+        # one input channel a filter and one group: not a depthwise convolution, whose filters read one each
         if conv.op_type != "Conv" or conv.input[1] not in weights or weights[conv.input[1]].dims[1] != 1:
+            continue
+        if groups(conv) != 1:
             continue
         names.append(conv.name)
         relu = only_reader(conv.output[0])
-        pool = relu is not None and relu.op_type == "Relu" and only_reader(relu.output[0])
-        if pool and pool.op_type == "MaxPool":  # conv -> relu -> pool becomes conv -> pool -> relu, same names out
+        pool = only_reader(relu.output[0]) if relu is not None and relu.op_type == "Relu" else None
+        if pool is not None and pool.op_type == "MaxPool":  # conv -> relu -> pool becomes conv -> pool -> relu
             pooled = pool.output[0]
             pool.input[0], pool.output[0] = conv.output[0], relu.output[0]
             relu.input[0], relu.output[0] = relu.output[0], pooled

@@ -433,19 +433,22 @@ def test_the_convolution_of_the_image_is_left_in_float_with_its_relu_after_the_p
         helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
         helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
         helper.make_node("Conv", ["p1", "w2"], ["c2"], name="conv2"),
-        helper.make_node("Relu", ["c2"], ["out"], name="relu2"),
+        helper.make_node(
+            "Conv", ["c2", "w3"], ["c3"], name="depthwise", group=4
+        ),  # one channel a filter, not the image
+        helper.make_node("Relu", ["c3"], ["out"], name="relu2"),
     ]
     graph = helper.make_graph(
         nodes,
         "g",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, [2, 1, 8, 8])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, [2, 4, 2, 2])],
-        [weight("w1", 4, 1, 3, 3), weight("b1", 4), weight("w2", 4, 4, 3, 3)],
+        [weight("w1", 4, 1, 3, 3), weight("b1", 4), weight("w2", 4, 4, 3, 3), weight("w3", 4, 1, 1, 1)],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     before = model.SerializeToString()
     assert float_first_convs(model) == ["conv1"]
-    assert [n.name for n in model.graph.node] == ["conv1", "pool1", "relu1", "conv2", "relu2"]
+    assert [n.name for n in model.graph.node] == ["conv1", "pool1", "relu1", "conv2", "depthwise", "relu2"]
     onnx.checker.check_model(model)
     x = {"image": rng.normal(size=(2, 1, 8, 8)).astype(np.float32)}
     run = lambda m: ort.InferenceSession(m, providers=["CPUExecutionProvider"]).run(None, x)[0]

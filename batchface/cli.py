@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,10 @@ from typing import Literal
 import typer
 
 from batchface import __version__
+from batchface.pool import ONE_BLAS_THREAD
+
+for _name, _value in ONE_BLAS_THREAD.items():  # before numpy is imported: this process, and its workers
+    os.environ.setdefault(_name, _value)
 
 #: the choices --help lists; the library checks them too, so that a Python caller gets the same errors
 Format = Literal["parquet", "csv", "jsonl"]

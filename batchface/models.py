@@ -6,6 +6,8 @@ keypoint names, classes) is read from the file's ``metadata_props``, never guess
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import json
 from functools import cached_property
@@ -26,6 +28,21 @@ DEFAULT_EXPRESSION = "quick"
 EXPRESSION_FILE = EXPRESSION_FILES[DEFAULT_EXPRESSION]
 
 
+_FOR_METADATA = contextvars.ContextVar("for_metadata", default=False)
+
+
+@contextlib.contextmanager
+def opened_for_metadata():
+    """Models opened within the block skip onnxruntime's graph optimizations: they open in a third of
+    the time and run slower. For a caller that only reads and checks their metadata (a run's own
+    process, whose workers open the models again)."""
+    token = _FOR_METADATA.set(True)
+    try:
+        yield
+    finally:
+        _FOR_METADATA.reset(token)
+
+
 def onnx_session(path, threads: int = 1):
     """An onnxruntime CPU session limited to ``threads`` threads (workers run one each)."""
     import onnxruntime as ort
@@ -34,6 +51,8 @@ def onnx_session(path, threads: int = 1):
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    if _FOR_METADATA.get():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

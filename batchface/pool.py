@@ -8,6 +8,7 @@ started them (``kill -9`` of a run leaves none behind) and leave Ctrl-C to it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -21,6 +22,11 @@ from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
+#: the environment of batchface's processes, where the caller's does not say otherwise: numpy's OpenBLAS
+#: starts a thread per CPU, which spins for about 0.1 s of CPU as numpy is imported; batchface gives
+#: numpy only small arrays, and runs a process per CPU already
+ONE_BLAS_THREAD = {"OPENBLAS_NUM_THREADS": "1"}
+POOL_TICK = 0.01  # seconds: how often pebble's pool looks at its workers (its default, 0.1, is waited at its stop)
 PROGRESS_SECONDS = 0.25  # how often the workers' progress reports are read
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 DIED = "the worker process died on this input"  # why an input whose worker died has no rows
@@ -56,6 +62,18 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
+@contextlib.contextmanager
+def environment(values: dict):
+    """``os.environ`` with ``values`` where it has none of its own, within the block."""
+    added = {k: v for k, v in values.items() if k not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for k in added:
+            os.environ.pop(k, None)
+
+
 def in_a_worker_importing_the_script() -> bool:
     """Whether this process is a worker whose import of the calling script (run by spawn as
     ``__mp_main__``) is what called us."""
@@ -73,18 +91,20 @@ class WorkerPool:
     end of a pipe, whose messages :meth:`ordered_results` passes on. Close it when done (``with``)."""
 
     def __init__(self, workers: int, warm=None, report_to=None):
-        from pebble import ProcessPool
+        import pebble
 
+        pebble.CONSTS.sleep_unit = POOL_TICK
         context = multiprocessing.get_context(START_METHOD)
         self.workers = workers
         self._reports, self._sender = context.Pipe(duplex=False)
-        self._pool = ProcessPool(
+        self._pool = pebble.ProcessPool(
             max_workers=workers,
             context=context,
             initializer=_start_worker,
             initargs=(os.getpid(), report_to, self._sender, warm),
         )
-        self._pool.schedule(_nothing)  # pebble starts its processes at the first task
+        with environment(ONE_BLAS_THREAD):  # the workers inherit it: pebble starts them at the first task
+            self._pool.schedule(_nothing)
 
     def __enter__(self):
         return self

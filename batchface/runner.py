@@ -222,9 +222,10 @@ def describe_run(options: Options):
     Loading the models here also checks that the detector's file is one (a usage error before any
     worker starts)."""
     from batchface.analysis import Analyzer
-    from batchface.models import sha256_of
+    from batchface.models import opened_for_metadata, sha256_of
 
-    analyzer = Analyzer.for_options(options)
+    with opened_for_metadata():
+        analyzer = Analyzer.for_options(options)
     checker = getattr(analyzer.detector, "checker", None)
     metadata = {
         "batchface_version": __version__,

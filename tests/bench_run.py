@@ -5,9 +5,11 @@
 Seconds count from the call of ``run()`` to its return, so they include starting the workers and
 loading the models. With ``ray``, a local Ray of WORKERS CPUs is started first
 (``ray_start_seconds``) and the run uses the Ray engine, its actors started and models loaded within
-the seconds. ``worker_peak_mb`` is the largest resident size any worker reached. Only the API of
-every batchface version is used, so the bench can time an older checkout (``PYTHONPATH``), but for
-the expression file by name (``--expression``), given only to this checkout.
+the seconds. ``worker_peak_mb`` is the largest resident size any worker reached. The command's
+module is imported first, as the ``batchface`` command does: it sets up the process (its
+environment). Only the API of every batchface version is used, so the bench can time an older
+checkout (``PYTHONPATH``), but for the expression file by name (``--expression``), given only to
+this checkout.
 """
 
 import json
@@ -17,6 +19,7 @@ import sys
 import time
 
 if __name__ == "__main__":
+    import batchface.cli  # noqa: F401  first, as the `batchface` command imports it: it sets up the process
     from batchface.runner import Options, run
 
     folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])

@@ -432,3 +432,12 @@ def test_a_full_disk_is_one_line_exit_2_and_resume_finishes_the_table(samples, t
     assert sorted(map(key, read_table(out).to_pylist())) == sorted(
         map(key, read_table(tmp_path / f"w.{fmt}").to_pylist())
     )
+
+
+@pytest.mark.parametrize("given", [None, "4"])
+def test_the_command_runs_numpy_on_one_blas_thread_unless_told_otherwise(given):
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    env.update({"OPENBLAS_NUM_THREADS": given} if given else {})
+    code = "import os, batchface.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == (given or "1")

@@ -6,7 +6,15 @@ import onnxruntime as ort
 import pytest
 
 from batchface.landmarks import IBUG68_NAMES
-from batchface.models import EXPRESSION_FILE, EXPRESSION_FILES, KEYPOINTS_FILE, ExpressionModel, KeypointModel, to_unit
+from batchface.models import (
+    EXPRESSION_FILE,
+    EXPRESSION_FILES,
+    KEYPOINTS_FILE,
+    ExpressionModel,
+    KeypointModel,
+    opened_for_metadata,
+    to_unit,
+)
 
 
 @pytest.mark.parametrize(
@@ -100,3 +108,13 @@ def test_describe_lists_what_models_prints():
     facts = ExpressionModel().describe()
     assert facts["name"] == "expression" and len(facts["sha256"]) == 64
     assert facts["classes"][0] == "angry" and facts["input_size"] == 48  # typed, not JSON text
+
+
+def test_a_model_opened_for_its_metadata_skips_the_graph_optimizations_and_only_there():
+    with opened_for_metadata():
+        checked = ExpressionModel()
+    level = checked.session.get_session_options().graph_optimization_level
+    assert level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert checked.classes == ExpressionModel().classes
+    level = ExpressionModel().session.get_session_options().graph_optimization_level
+    assert level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL

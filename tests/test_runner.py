@@ -339,6 +339,26 @@ def test_workers_that_all_exit_as_they_start_say_so_even_before_the_first_task(t
     assert str(raised.value) == NO_WORKER_STARTS
 
 
+@pytest.mark.parametrize("caller", [None, "3"])
+def test_workers_start_with_one_blas_thread_unless_the_caller_says_and_its_environment_stays(
+    tmp_path, monkeypatch, caller
+):
+    from batchface.pool import WorkerPool
+
+    (tmp_path / "blas.py").write_text("import os\ndef threads(task):\n    return os.getenv('OPENBLAS_NUM_THREADS')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import blas
+
+    if caller is None:
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", caller)
+    with WorkerPool(2) as pool:
+        got = [r for r in pool.ordered_results([["a"], ["b"]], blas.threads, (), 1.0, None) if r is not None]
+    assert got == [caller or "1"] * 2
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == caller
+
+
 def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

@@ -83,30 +83,31 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
     for arg in paths:
         arg = os.fspath(arg)
         if os.path.isdir(arg):
-            for source in _walk_dir(arg, seen_dirs, skipped):
-                yield replace(source, relative=os.path.relpath(source.path, arg))
+            yield from _walk_dir(arg, seen_dirs, skipped)
         else:
             yield from _file(arg, skipped, missing_kind=_by_extension(arg) or "image")
 
 
 def _by_extension(path: str) -> str | None:
-    ext = Path(path).suffix.lower()
+    ext = os.path.splitext(path)[1].lower()
     return "image" if ext in IMAGE_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
 
 
-def _file(path: str, skipped, missing_kind: str | None) -> Iterator[Source]:
+def _file(path: str, skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
     if os.path.exists(path) and not os.path.isfile(path):  # a named pipe or device would block its reader
         if skipped is not None:
             skipped.append((path, "not a regular file"))
         return
     kind = media_type_of(path) if os.path.exists(path) else missing_kind
     if kind:
-        yield Source(path, kind)
+        yield Source(path, kind, relative)
     elif skipped is not None:
         skipped.append((path, "not an image or video"))
 
 
-def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
+def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator[Source]:
+    """The media files under ``folder``, each ``relative`` to the folder walked first (``below``: the
+    path of this one below it)."""
     real = os.path.realpath(folder)
     if real in seen:  # visited, or the run's own output
         return
@@ -123,10 +124,11 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
             if skipped is not None:
                 skipped.append((path, "hidden"))
             continue
+        relative = os.path.join(below, entry.name)
         if entry.is_dir(follow_symlinks=True):
-            yield from _walk_dir(path, seen, skipped)
+            yield from _walk_dir(path, seen, skipped, relative)
         else:
-            yield from _file(path, skipped, missing_kind=_by_extension(path))
+            yield from _file(path, skipped, _by_extension(entry.name), relative)
 
 
 def read_paths_file(list_file) -> list[str]:

@@ -10,7 +10,8 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
 3. ``batchface run`` with WORKERS workers, its default settings, timed from the call to the
    finished table (starting the workers and loading the models included), then the same with
    ``--expression full``;
-4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit);
+4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit); the rows
+   of 3 and 4 are each timed ``--runs`` times, in turn, and their median run reported;
 5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
    is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
 6. milliseconds an image in each stage, in one process on one thread, the last row with
@@ -155,6 +156,14 @@ def stages(paths: list[str], **models) -> dict:
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run of median seconds among ``runs`` (``timed_run``'s), with ``spread``: the images/s of
+    the slowest and the fastest, as text."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    slowest, fastest = (r["images"] / r["seconds"] for r in (ordered[-1], ordered[0]))
+    return {**ordered[len(ordered) // 2], "spread": f"{slowest:.1f}-{fastest:.1f}/s"}
+
+
 def linked_copies(originals: list[str], repeat: int, into: Path) -> list[str]:
     """Symbolic links to ``originals`` under distinct names, ``repeat`` times over."""
     paths = []
@@ -174,9 +183,17 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         n = len(paths)
         t_decode, _ = timed_pool(_decode, paths, args.workers, False)
         t_loop, found = timed_pool(_analyze, paths, args.workers, True)
-        ours = timed_run(folder, args.workers)
-        full = timed_run(folder, args.workers, expression="full")
-        old = timed_run(folder, args.workers, args.baseline) if args.baseline else None
+        # each `batchface run` row timed --runs times, the rows in turn, so that a slow minute of this
+        # machine falls on all of them; the median run is reported, the range beside it
+        kinds = {"ours": {}, "full": {"expression": "full"}} | (
+            {"old": {"code_dir": args.baseline}} if args.baseline else {}
+        )
+        timed = {kind: [] for kind in kinds}
+        for _ in range(args.runs):
+            for kind, how in kinds.items():
+                timed[kind].append(timed_run(folder, args.workers, **how))
+        ours, full = median_run(timed["ours"]), median_run(timed["full"])
+        old = median_run(timed["old"]) if args.baseline else None
         # the Ray engine, when the extra is installed, on the photos (one Ray task an image)
         on_ray = [(c, timed_run(folder, c, engine="ray")) for c in (1, args.workers)] if args.ray and n < 500 else []
         fer = peer(paths, args.peer_python)
@@ -185,29 +202,17 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
     rows = [
         ("decode only", f"{args.workers} processes", n / t_decode, None, None),
         ("`Analyzer.analyze` loop", f"{args.workers} processes", n / t_loop, faces / t_loop, None),
-        (
-            "**`batchface run`**",
-            f"{args.workers} workers",
-            run_ips,
-            ours["faces"] / ours["seconds"],
-            ours["worker_peak_mb"],
-        ),
-        (
-            "`batchface run --expression full`",
-            f"{args.workers} workers",
-            full["images"] / full["seconds"],
-            full["faces"] / full["seconds"],
-            full["worker_peak_mb"],
-        ),
     ]
-    if old:
+    runs = [("**`batchface run`**", ours), ("`batchface run --expression full`", full)]
+    runs += [(f"`batchface run` at {args.baseline_name}", old)] if old else []
+    for what, timed_median in runs:
         rows.append(
             (
-                f"`batchface run` at {args.baseline_name}",
+                what + f" (median of {args.runs} runs: {timed_median['spread']})" if args.runs > 1 else what,
                 f"{args.workers} workers",
-                old["images"] / old["seconds"],
-                old["faces"] / old["seconds"],
-                old["worker_peak_mb"],
+                timed_median["images"] / timed_median["seconds"],
+                timed_median["faces"] / timed_median["seconds"],
+                timed_median["worker_peak_mb"],
             )
         )
     for cpus, timed in on_ray:
@@ -277,6 +282,7 @@ def main(argv=None):
     p.add_argument("--photos", type=Path, required=True, help="a folder of photos (walked)")
     p.add_argument("--frames", type=Path, help="a folder of small video frames")
     p.add_argument("--repeat", type=int, default=5, help="how many times the photos are run")
+    p.add_argument("--runs", type=int, default=3, help="how many times each `batchface run` row is timed (the median)")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--peer-python", help="the python of an environment with fer")
     p.add_argument("--baseline", type=Path, help="a checkout of another batchface to time beside this one")

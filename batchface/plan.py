@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from batchface.decoding import VideoReader
 from batchface.errors import InputError
@@ -34,7 +35,7 @@ class Work:
     stop: int | None = None
     frames: int = field(default=1, compare=False)
 
-    @property
+    @cached_property  # looked up several times a unit; os.path.abspath asks for the working directory
     def key(self) -> tuple:
         """What names it in the output's journal (:mod:`batchface.journal`): its absolute path first."""
         return (os.path.abspath(self.source.path), self.start, self.stop)

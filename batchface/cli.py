@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sys
 from pathlib import Path
 from typing import Literal
 
@@ -269,11 +268,3 @@ def models(
             if key == "cascade":
                 value = f"{value['run']} ({value['epochs']} epochs) in front, its answer kept from {value['sure']} on"
             typer.echo(f"    {key}: {value}")
-
-
-def entry():
-    app(prog_name="batchface")
-
-
-if __name__ == "__main__":
-    sys.exit(entry())

@@ -441,3 +441,10 @@ def test_the_command_runs_numpy_on_one_blas_thread_unless_told_otherwise(given):
     code = "import os, batchface.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == (given or "1")
+
+
+def test_the_command_script_imports_nothing_of_the_command_line_that_workers_would_import_again():
+    # multiprocessing's workers import the script that was run: the command's imports batchface.__main__
+    code = "import sys, batchface.__main__; print([m for m in ('typer', 'batchface.cli', 'numpy') if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

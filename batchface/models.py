@@ -10,6 +10,8 @@ import contextlib
 import contextvars
 import hashlib
 import json
+import os
+import platform
 from functools import cached_property
 from pathlib import Path
 
@@ -44,16 +46,65 @@ def opened_for_metadata():
 
 
 def onnx_session(path, threads: int = 1):
-    """An onnxruntime CPU session limited to ``threads`` threads (workers run one each)."""
+    """An onnxruntime CPU session limited to ``threads`` threads (workers run one each).
+
+    A shipped model is opened from its copy as onnxruntime optimized it on this machine
+    (:func:`optimized_copy`), made and kept at its first opening: the same graph and answers, without
+    the optimizing: the expression file opens in 0.05 s of CPU instead of 0.12."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
+    def opened(file, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, save_to=None):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        options.graph_optimization_level = level
+        if save_to:
+            options.optimized_model_filepath = str(save_to)
+        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+
     if _FOR_METADATA.get():
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return opened(path, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    kept = optimized_copy(path)
+    if kept is None:
+        return opened(path)
+    with contextlib.suppress(Exception):  # a copy that cannot be read is made again
+        return opened(kept, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
+    temporary = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")  # two workers may make it at once
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        session = opened(path, save_to=temporary)
+        os.replace(temporary, kept)
+        return session
+    except Exception:  # a cache folder that cannot be written: the model, as it is
+        with contextlib.suppress(OSError):
+            temporary.unlink(missing_ok=True)
+        return opened(path)
+
+
+def optimized_copy(path) -> Path | None:
+    """Where the shipped model ``path`` is kept as onnxruntime optimizes it on this machine, None for
+    another file or without a cache folder (``BATCHFACE_CACHE``, else the user's cache folder; set
+    empty, none). The name holds the file's content, onnxruntime's version and this machine's CPU: the
+    optimized graph is laid out for this CPU's vector width (onnxruntime's "offline" optimization)."""
+    import onnxruntime as ort
+    import platformdirs
+
+    path = Path(path)
+    folder = os.environ.get("BATCHFACE_CACHE", platformdirs.user_cache_dir("batchface"))
+    if not folder or path.resolve().parent != ASSETS.resolve():
+        return None
+    return Path(folder) / "onnxruntime" / f"{path.stem}-{sha256_of(path)[:16]}-{ort.__version__}-{_this_cpu()}.onnx"
+
+
+def _this_cpu() -> str:
+    """A short name for what onnxruntime's optimized graphs depend on: this CPU's instruction sets."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            flags = next(line for line in info if line.startswith(("flags", "Features")))
+    except (OSError, StopIteration):  # not Linux: this machine by name
+        flags = platform.node()
+    return hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
 
 
 def sha256_of(path) -> str:

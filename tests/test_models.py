@@ -13,6 +13,7 @@ from batchface.models import (
     ExpressionModel,
     KeypointModel,
     opened_for_metadata,
+    optimized_copy,
     to_unit,
 )
 
@@ -110,11 +111,51 @@ def test_describe_lists_what_models_prints():
     assert facts["classes"][0] == "angry" and facts["input_size"] == 48  # typed, not JSON text
 
 
-def test_a_model_opened_for_its_metadata_skips_the_graph_optimizations_and_only_there():
+def test_a_model_opened_for_its_metadata_skips_the_graph_optimizations_and_only_there(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path))
     with opened_for_metadata():
         checked = ExpressionModel()
     level = checked.session.get_session_options().graph_optimization_level
     assert level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert not (tmp_path / "onnxruntime").exists()  # nor is an optimized copy made
+    monkeypatch.setenv("BATCHFACE_CACHE", "")
     assert checked.classes == ExpressionModel().classes
     level = ExpressionModel().session.get_session_options().graph_optimization_level
     assert level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
+def test_a_shipped_model_opens_from_its_copy_optimized_on_this_machine_with_the_same_answers(tmp_path, monkeypatch):
+    crops = np.random.default_rng(0).integers(0, 256, (8, 48, 48), np.uint8)
+    monkeypatch.setenv("BATCHFACE_CACHE", "")  # no cache folder: the shipped file, optimized as it opens
+    assert optimized_copy(EXPRESSION_FILE) is None
+    expected = ExpressionModel().predict(crops)
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path))
+    kept = optimized_copy(EXPRESSION_FILE)
+    assert kept.parent == tmp_path / "onnxruntime" and not kept.exists()
+    first = ExpressionModel()  # optimizes the file, and keeps the result
+    assert kept.exists() and list(kept.parent.iterdir()) == [kept]
+    again = ExpressionModel()  # opens the kept copy, with nothing left to optimize
+    assert again.session.get_session_options().graph_optimization_level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert again.classes == first.classes and again.sha256 == first.sha256  # the shipped file's
+    np.testing.assert_array_equal(first.predict(crops), expected)
+    np.testing.assert_array_equal(again.predict(crops), expected)
+
+
+def test_a_damaged_or_unwritable_cache_costs_only_the_optimizing(tmp_path, monkeypatch):
+    crops = np.random.default_rng(1).integers(0, 256, (4, 96, 96), np.uint8)
+    expected = KeypointModel().predict(crops)
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path))
+    kept = optimized_copy(KEYPOINTS_FILE)
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"not a model")  # a disk error, say
+    np.testing.assert_array_equal(KeypointModel().predict(crops), expected)
+    assert kept.stat().st_size > 1000  # made again
+    (tmp_path / "a file").write_text("")
+    monkeypatch.setenv("BATCHFACE_CACHE", str(tmp_path / "a file"))  # no folder can be made there
+    np.testing.assert_array_equal(KeypointModel().predict(crops), expected)
+
+
+def test_only_the_shipped_models_are_kept_optimized(tmp_path):
+    copy = tmp_path / "keypoints.onnx"
+    copy.write_bytes(KEYPOINTS_FILE.read_bytes())
+    assert optimized_copy(copy) is None and optimized_copy(KEYPOINTS_FILE) is not None

@@ -13,8 +13,8 @@ import typer
 from batchface import __version__
 from batchface.pool import ONE_BLAS_THREAD
 
-for _name, _value in ONE_BLAS_THREAD.items():  # before numpy is imported: this process, and its workers
-    os.environ.setdefault(_name, _value)
+# before numpy is imported: this process, and the workers that inherit its environment
+os.environ.update({k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.environ})
 
 #: the choices --help lists; the library checks them too, so that a Python caller gets the same errors
 Format = Literal["parquet", "csv", "jsonl"]

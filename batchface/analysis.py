@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from batchface import crop
+from batchface import crop, pose
 from batchface.boxes import Detections
 from batchface.decoding import Picture
 from batchface.detection import create_detector
@@ -26,7 +26,10 @@ class Face:
 
     ``box``: (x, y, w, h); ``score``: detector confidence in [0, 1]; ``landmarks``: every point of the
     keypoint model by name; ``keypoints``: the 15 Kaggle keypoints by name (empty when the keypoint
-    model's points cannot give them); ``emotion``: the most probable class; ``probabilities``: per class.
+    model's points cannot give them); ``emotion``: the most probable class; ``probabilities``: per class;
+    ``pose``: (yaw, pitch, roll) of the head in degrees and ``pose_error`` the keypoints' misfit to a
+    head, as a fraction of the eye distance (:mod:`batchface.pose`; None when the keypoint model does
+    not give the iBUG 68 points).
     """
 
     box: tuple[float, float, float, float]
@@ -36,6 +39,8 @@ class Face:
     emotion: str = ""
     emotion_score: float = 0.0
     probabilities: dict[str, float] = field(default_factory=dict)
+    pose: tuple[float, float, float] | None = None
+    pose_error: float | None = None
 
 
 class Analyzer:
@@ -127,13 +132,26 @@ class Analyzer:
         """Both face models on the detected faces of ``images`` (one batched call per model);
         ``scales`` as for :meth:`cut`."""
         kp_crops, kp_maps, ex_crops = self.cut(images, detections, scales)
-        return self.assemble(detections, self.keypoints.predict(kp_crops), kp_maps, self.expression.predict(ex_crops))
+        sizes = [
+            (image.shape[1] * sx, image.shape[0] * sy)
+            for image, (sx, sy) in zip(images, scales or [(1, 1)] * len(images))
+        ]
+        return self.assemble(
+            detections, self.keypoints.predict(kp_crops), kp_maps, self.expression.predict(ex_crops), sizes
+        )
 
-    def assemble(self, detections: list[Detections], points, kp_maps, probs) -> list[list[Face]]:
-        """The :class:`Face` of each detection from the models' answers (crop pixels mapped to the image's)."""
+    def assemble(self, detections: list[Detections], points, kp_maps, probs, sizes) -> list[list[Face]]:
+        """The :class:`Face` of each detection from the models' answers (crop pixels mapped to the
+        image's); ``sizes``: each image's (width, height) in pixels, for the head pose's camera."""
         names, classes = self.keypoints.names, self.expression.classes
         # all faces at once, then Python floats by tolist: numpy per face and float() per number took 0.18 ms a face
         image_points = crop.to_image_all(np.reshape(points, (len(kp_maps), len(names), 2)), kp_maps)
+        poses, pose_errors = [None] * len(image_points), [None] * len(image_points)
+        if pose.has_pose(names):
+            first = np.cumsum([0] + [len(d) for d in detections])
+            fits = [pose.head_pose(image_points[a:b], *size) for a, b, size in zip(first[:-1], first[1:], sizes)]
+            poses = [tuple(p) if np.isfinite(p).all() else None for angles, _ in fits for p in angles.tolist()]
+            pose_errors = [e if np.isfinite(e) else None for _, errors in fits for e in errors.tolist()]
         kaggle = kaggle_keypoints(image_points, names)
         image_points, kaggle = image_points.tolist(), [] if kaggle is None else kaggle.tolist()
         probs = np.asarray(probs)
@@ -151,6 +169,8 @@ class Analyzer:
                         emotion=classes[best[k]],
                         emotion_score=probs[k][best[k]],
                         probabilities=dict(zip(classes, probs[k])),
+                        pose=poses[k],
+                        pose_error=pose_errors[k],
                     )
                 )
                 k += 1

@@ -13,7 +13,7 @@ from batchface.analysis import Face
 from batchface.errors import one_line
 from batchface.inputs import IMAGE_EXTENSIONS
 
-BOX_COLOR, POINT_COLOR, TEXT_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255)
+BOX_COLOR, POINT_COLOR, TEXT_COLOR, POSE_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255), (255, 120, 0)
 
 
 def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray:
@@ -27,6 +27,8 @@ def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray
         radius = max(1, round(w / 60))
         for px, py in face.landmarks.values():
             cv2.circle(out, (int(round(px)), int(round(py))), radius, POINT_COLOR, -1, cv2.LINE_AA)
+        if face.pose is not None and "nose_bridge_3" in face.landmarks:
+            cv2.line(out, *pose_line(face), POSE_COLOR, max(1, round(w / 80)), cv2.LINE_AA)
         label = ("" if track_ids is None else f"#{track_ids[i]} ") + f"{face.emotion} {face.emotion_score:.2f}"
         (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, scale)
         top = max(0, y - th - base - 2)
@@ -35,6 +37,16 @@ def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray
             out, label, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, TEXT_COLOR, scale, cv2.LINE_AA
         )
     return out
+
+
+def pose_line(face: Face) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Where the face looks: a line from the nose tip as long as the box is wide when the face
+    looks straight at the camera, foreshortened as the nose would be by the yaw and pitch."""
+    yaw, pitch, _ = np.radians(face.pose)
+    nx, ny = face.landmarks["nose_bridge_3"]
+    length = face.box[2] / 2
+    end = (nx + length * np.sin(yaw), ny - length * np.sin(pitch) * np.cos(yaw))
+    return (int(round(nx)), int(round(ny))), (int(round(end[0])), int(round(end[1])))
 
 
 def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:

@@ -24,6 +24,8 @@ WHERE = {
     "error": "string",
 }
 BOX = ("box_x", "box_y", "box_w", "box_h")
+#: the head's pose in degrees and the keypoints' misfit to a head (:mod:`batchface.pose`)
+POSE = ("yaw_deg", "pitch_deg", "roll_deg", "pose_error")
 KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
 
 
@@ -32,7 +34,8 @@ def schema(classes, landmark_names=()):
     per landmark."""
     import pyarrow as pa
 
-    fields = [(c, getattr(pa, kind)()) for c, kind in WHERE.items()] + [(c, pa.float64()) for c in BOX + ("det_score",)]
+    fields = [(c, getattr(pa, kind)()) for c, kind in WHERE.items()]
+    fields += [(c, pa.float64()) for c in BOX + ("det_score",) + POSE]
     fields += [(c, pa.float64()) for c in KAGGLE_COLUMNS]
     fields += [("emotion", pa.string()), ("emotion_score", pa.float64())]
     fields += [(f"p_{c}", pa.float64()) for c in classes]
@@ -79,6 +82,7 @@ def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
             "status": "ok",
             **dict(zip(BOX, face.box)),
             "det_score": face.score,
+            **(dict(zip(POSE, (*face.pose, face.pose_error))) if face.pose is not None else {}),
             "emotion": face.emotion,
             "emotion_score": face.emotion_score,
         }

@@ -145,7 +145,8 @@ def stages(paths: list[str], **models) -> dict:
         probs = analyzer.expression.predict(ex_crops)
         spent["expression model"] += clock() - t
         t = clock()
-        analyzer.assemble(detections, points, kp_maps, probs)
+        sizes = [(p.image.shape[1] * p.scale[0], p.image.shape[0] * p.scale[1]) for p in pictures]
+        analyzer.assemble(detections, points, kp_maps, probs, sizes)
         spent["faces' fields"] += clock() - t
         faces += len(kp_crops)
     return {

@@ -60,10 +60,11 @@ def test_schema_names_and_order():
         "box_h",
         "det_score",
     ]
+    assert names[15:19] == ["yaw_deg", "pitch_deg", "roll_deg", "pose_error"]
     assert (
-        names[15:45] == KAGGLE_COLUMNS and names[15] == "left_eye_center_x" and names[44] == "mouth_center_bottom_lip_y"
+        names[19:49] == KAGGLE_COLUMNS and names[19] == "left_eye_center_x" and names[48] == "mouth_center_bottom_lip_y"
     )
-    assert names[45:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
+    assert names[49:] == ["emotion", "emotion_score", "p_angry", "p_happy", "lm_jaw_00_x", "lm_jaw_00_y"]
 
 
 @pytest.mark.parametrize(

@@ -148,8 +148,11 @@ def run(
 ):
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
+    One run per output at a time: a second run with the same --out, while one is going, is refused.
+
     Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage
-    errors, 130 after Ctrl-C and 143 after SIGTERM (what was done is committed: --resume finishes the run).
+    errors (an output another run is writing too), 130 after Ctrl-C and 143 after SIGTERM (what was done is
+    committed: --resume finishes the run).
     """
     from batchface.errors import Terminated
     from batchface.runner import Options

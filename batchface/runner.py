@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from batchface import __version__
 from batchface.formats import STDOUT, format_of
 from batchface.inputs import disambiguated, read_paths_file, walk
-from batchface.journal import parts_dir, remove_output, whole
+from batchface.journal import parts_dir, progress_path, remove_output, whole
+from batchface.lock import OutputLock, lock_path
 from batchface.options import Options
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
@@ -89,7 +90,9 @@ def run(
     durable every ``commit_seconds``. A task of worker processes (a few images, or a piece of a
     video) that takes more than ``timeout`` seconds is stopped and its inputs tried again one by one
     within the same limit, so that only an input that hangs gets an error row (None: no limit; not
-    with ``workers=0`` or Ray). Raises ValueError for options that do not go together.
+    with ``workers=0`` or Ray). Raises ValueError for options that do not go together, and
+    :class:`batchface.lock.OutputInUse` (a ValueError) while another run writes ``out``: one run per
+    output at a time.
     """
     from tqdm import tqdm
 
@@ -114,10 +117,13 @@ def run(
     # the worker processes start, and load the models, while the inputs are walked and the table opened
     warm = functools.partial(worker_for, options)
     local = engine == "local" and workers > 0
-    with WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
+    # one run per output: refused here, before anything is touched, while another run holds it
+    lock = contextlib.nullcontext() if str(out) == STDOUT else OutputLock(out)
+    with lock, WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
         paths = list(paths) + (read_paths_file(files_from) if files_from else [])
         summary = Summary(output=str(out))
-        own = [] if str(out) == STDOUT else [out, parts_dir(out)]  # never read back as inputs
+        # never read back as inputs
+        own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
         own += [options.annotate] if options.annotate else []
         sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
         summary.skipped = len(summary.skipped_paths)

@@ -448,3 +448,92 @@ def test_the_command_script_imports_nothing_of_the_command_line_that_workers_wou
     code = "import sys, batchface.__main__; print([m for m in ('typer', 'batchface.cli', 'numpy') if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _noise_photos(folder: Path, n: int, size=(480, 640)) -> list[str]:
+    """``n`` photos of noise (no face: one ``no_face`` row each); their paths, sorted."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), rng.integers(0, 255, (*size, 3), np.uint8))
+    return sorted(str(p) for p in folder.iterdir())
+
+
+def _wait_for(condition, what: str, seconds: float = 120) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.02)
+
+
+def _committed(out: Path) -> int:
+    """Inputs committed in the journal of ``out`` (0 without one)."""
+    try:
+        lines = Path(f"{out}.progress").read_text().splitlines()[1:]
+    except FileNotFoundError:
+        return 0
+    return sum(len(json.loads(line)["keys"]) for line in lines if line.endswith("}"))
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
+def test_one_run_per_output_a_second_run_is_refused_and_touches_nothing(tmp_path):
+    import signal
+
+    photos = _noise_photos(tmp_path / "in", 150)
+    out = tmp_path / "r.parquet"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1", "-q"]
+    first = subprocess.Popen(args + ["--commit-seconds", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _committed(out) > 0 or first.poll() is not None, "the first run's first commit")
+        first.send_signal(signal.SIGSTOP)  # frozen mid-run, holding the output
+        assert 0 < _committed(out) < 150, "the first run must be going"
+        before = _snapshot(tmp_path)
+        for extra in (["--resume"], ["--overwrite"], []):
+            second = subprocess.run(args + extra, capture_output=True, text=True, timeout=120)
+            assert second.returncode == 2, second.stderr
+            assert second.stderr.strip().splitlines() == [
+                f"batchface: error: {out} is being written by another batchface run (process {first.pid}, which "
+                f"holds {out}.lock): one run per output at a time; wait for it to end, or stop it and rerun with "
+                "--resume"
+            ]
+        assert _snapshot(tmp_path) == before  # nothing touched
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert read_table(out).column("source").to_pylist() == photos  # every input once
+    assert not Path(f"{out}.lock").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
+def test_a_killed_run_holds_nothing_and_of_two_resumes_one_is_refused(tmp_path):
+    import signal
+
+    photos = _noise_photos(tmp_path / "in", 150)
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1", "-q"]
+    first = subprocess.Popen(args + ["--commit-seconds", "0"], stderr=subprocess.DEVNULL)
+    _wait_for(lambda: _committed(out) > 0 or first.poll() is not None, "the first run's first commit")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    lock = Path(f"{out}.lock")
+    assert lock.read_text() == f"{first.pid}\n"  # left behind by the kill, but the OS dropped the lock
+    resume = args + ["--resume"]
+    one = subprocess.Popen(resume, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: lock.exists() and lock.read_text() == f"{one.pid}\n", "the resume to take the lock")
+        one.send_signal(signal.SIGSTOP)
+        other = subprocess.run(resume, capture_output=True, text=True, timeout=120)
+        assert other.returncode == 2 and f"(process {one.pid}, which holds {lock})" in other.stderr
+    finally:
+        one.send_signal(signal.SIGCONT)
+    assert one.wait(timeout=300) == 0, one.stderr.read()
+    assert read_table(out).column("source").to_pylist() == photos  # none lost, none twice

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -19,13 +20,32 @@ import pyarrow.parquet as pq
 from batchface.journal import fsync, parts_dir
 
 
-class ParquetTable:
-    """Parquet: each write is a part file in ``<out>.parts/``; :meth:`finish` joins them into ``<out>``."""
+class Table:
+    """What every format does once its last rows are written, the steps of :meth:`TableWriter.close`
+    (:mod:`batchface.writers`): nothing, for a table written in place, which is whole as it is."""
+
+    def join(self) -> None:
+        """Make the finished table, beside the output where it is not the output itself."""
+
+    def put_in_place(self) -> None:
+        """The joined table becomes the output (nothing to do when it is already)."""
+
+    def clear(self) -> None:
+        """Remove what the run kept beside the output."""
+
+
+class ParquetTable(Table):
+    """Parquet: each write is a part file in ``<out>.parts/``; at the end the parts are joined into
+    ``<out>.tmp`` (:meth:`join`), which is renamed ``<out>`` (:meth:`put_in_place`) once the journal
+    says the join is whole, and only then are the parts removed (:meth:`clear`). So a kill at any
+    step leaves one complete copy of the table: the parts, the joined file, or both.
+    """
 
     extensions = ("parquet", "pq")
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path, self.schema, self.parts = path, schema, parts_dir(path)
+        self.joined = path.with_name(path.name + ".tmp")
         self.count = 0
 
     def start(self, last: dict | None) -> None:
@@ -36,13 +56,30 @@ class ParquetTable:
             if part.name not in kept:
                 part.unlink()  # written after the last commit, or a temporary file
         self.count = len(kept)
+        self.joined.unlink(missing_ok=True)  # a join cut by a kill
 
     def take_up(self) -> dict:
-        """A finished output becomes the first part of a resumed run; returns where that leaves it."""
-        self.parts.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path, self.parts / "part-000000.parquet")
+        """A finished output becomes the first part of a resumed run; returns where that leaves it.
+
+        The output stays where it is (a hard link, or a copy where links are not to be had) until the
+        resumed run's join replaces it. Without an output, the parts are the finished table: what an
+        older batchface left when killed as it moved a finished output into them."""
+        if not self.path.exists():
+            self.count = len(list(self.parts.glob("part-*.parquet")))
+            return {"part": f"part-{self.count - 1:06d}.parquet"}
+        # parts beside a finished output (a kill after its journal was removed, or before its take-up
+        # was journalled) hold nothing that the output lacks
+        shutil.rmtree(self.parts, ignore_errors=True)
+        self.parts.mkdir()
+        first = self.parts / "part-000000.parquet"
+        try:
+            os.link(self.path, first)
+        except OSError:
+            shutil.copyfile(self.path, first)
+            fsync(first)
+        fsync(self.parts)
         self.count = 1
-        return {"part": "part-000000.parquet"}
+        return {"part": first.name}
 
     def write(self, rows: list[dict]) -> dict:
         name = f"part-{self.count:06d}.parquet"
@@ -53,15 +90,20 @@ class ParquetTable:
         self.count += 1
         return {"part": name}
 
-    def finish(self) -> None:
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with pq.ParquetWriter(temporary, self.schema) as writer:
+    def join(self) -> None:
+        """The parts joined into one file beside the output, made durable."""
+        with pq.ParquetWriter(self.joined, self.schema) as writer:
             for part in sorted(self.parts.glob("part-*.parquet")):
                 writer.write_table(pq.read_table(part, schema=self.schema))
-        os.replace(temporary, self.path)
-        for part in self.parts.iterdir():
-            part.unlink()
-        self.parts.rmdir()
+        fsync(self.joined)
+
+    def put_in_place(self) -> None:
+        if self.joined.exists():
+            os.replace(self.joined, self.path)
+            fsync(self.path.parent)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.parts, ignore_errors=True)
 
 
 class ParquetFolder(ParquetTable):
@@ -78,8 +120,7 @@ class ParquetFolder(ParquetTable):
         self.count = len(list(self.path.glob("part-*.parquet")))
         return {"part": f"part-{self.count - 1:06d}.parquet"}
 
-    def finish(self) -> None:
-        pass
+    join, put_in_place, clear = Table.join, Table.put_in_place, Table.clear  # the parts are the table
 
 
 def is_folder(path) -> bool:
@@ -87,7 +128,7 @@ def is_folder(path) -> bool:
     return str(path).endswith(("/", os.sep)) or Path(path).is_dir()
 
 
-class TextTable:
+class TextTable(Table):
     """A text format appended in place; where a write leaves it is the file's length."""
 
     extensions: tuple = ()
@@ -112,9 +153,6 @@ class TextTable:
             f.flush()
             os.fsync(f.fileno())
             return {"offset": f.tell()}
-
-    def finish(self) -> None:
-        pass
 
     def header(self) -> str:
         return ""
@@ -146,7 +184,7 @@ class JsonlTable(TextTable):
         )
 
 
-class Stdout:
+class Stdout(Table):
     """A text format written to standard output as it is committed (``--out -``): nothing to resume."""
 
     def __init__(self, table: TextTable):
@@ -159,9 +197,6 @@ class Stdout:
         sys.stdout.write(self.table.text(rows))
         sys.stdout.flush()
         return {}
-
-    def finish(self) -> None:
-        pass
 
 
 FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}

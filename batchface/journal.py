@@ -7,6 +7,8 @@ after the write (a Parquet part file, or the length of a CSV or JSONL file). A l
 drops its whole write. A key names an input or a piece of a video: ``(absolute source path, first
 frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
 goes on also holds the state of the video's face tracks after it (:class:`batchface.tracking.VideoTracks`).
+A last line ``{"joined": true}`` says that the run ended and its table is whole (a Parquet output's parts
+joined beside it): what is left is only to put it in place and clear up (:class:`batchface.writers.TableWriter`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,19 @@ def remove_output(out) -> None:
     """Delete an output and what a killed run left beside it."""
     if Path(out).is_dir():  # a Parquet dataset of part files
         shutil.rmtree(out)
-    for path in (Path(out), progress_path(out)):
+    joined = Path(out).with_name(Path(out).name + ".tmp")  # a Parquet join, cut by a kill
+    for path in (Path(out), progress_path(out), joined):
         path.unlink(missing_ok=True)
     shutil.rmtree(parts_dir(out), ignore_errors=True)
 
 
 def fsync(path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+    """Make a file's data, or a folder's entries (a rename, a new file), durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def differences(before: dict, now: dict, prefix: str = "") -> list[str]:
@@ -68,7 +75,8 @@ class Journal:
 
     :attr:`done` lists the keys committed, in order, :attr:`failed` those of them with an error row;
     :attr:`last` is where the table stood after the last write (None before any); :attr:`tracks`
-    the last state of the face tracks of each video journalled, by path.
+    the last state of the face tracks of each video journalled, by path; :attr:`joined` whether the
+    run ended with its table whole (:meth:`record_joined`).
     """
 
     def __init__(self, out, identity: dict):
@@ -77,6 +85,7 @@ class Journal:
         self.failed: list[tuple] = []
         self.last: dict | None = None
         self.tracks: dict[str, dict] = {}
+        self.joined = False
         self._entries: list[dict] = []
         self._file = None
 
@@ -106,15 +115,27 @@ class Journal:
     def start(self, entries=()) -> None:
         """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""
         self._entries, self.done, self.failed, self.last, self.tracks = [], [], [], None, {}
+        self.joined = False
         for entry in entries:
             self._remember(entry)
         lines = [{"run": self.identity}] + self._entries
-        self.path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        # written whole or not at all: a kill while writing must not leave a journal without its entries
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        temporary.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        fsync(temporary)
+        os.replace(temporary, self.path)
+        fsync(self.path.parent)
 
     def record(self, keys: list, failed: list, where: dict, tracks: dict | None = None) -> None:
         """Journal one write, durably: its line is the commit. ``tracks``: the track state of each
         video whose piece it ends, by path."""
-        entry = {"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})}
+        self._append({"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})})
+
+    def record_joined(self) -> None:
+        """Journal, durably, that the run ended and its table is whole (beside the output, for Parquet)."""
+        self._append({"joined": True})
+
+    def _append(self, entry: dict) -> None:
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
         self._file.write(json.dumps(entry) + "\n")
@@ -128,10 +149,14 @@ class Journal:
             self._file = None
         if remove:
             self.path.unlink()
+            fsync(self.path.parent)
 
     def _remember(self, entry: dict) -> None:
+        self._entries.append(entry)
+        if entry.get("joined"):
+            self.joined = True
+            return
         self.done += [tuple(k) for k in entry["keys"]]
         self.failed += [tuple(k) for k in entry["failed"]]
         self.tracks.update(entry.get("tracks", {}))
         self.last = {k: v for k, v in entry.items() if k not in ("keys", "failed", "tracks")}
-        self._entries.append(entry)

@@ -502,3 +502,95 @@ def test_annotated_copies_go_below_their_argument_and_are_never_read_back(sample
     copies = sorted(str(p.relative_to(ann)) for p in ann.rglob("*.jpg"))
     # the arguments' own names only where two of them hold the same relative path
     assert copies == ["one/sub/x.jpg", "sub/only.jpg", "two/sub/x.jpg"]
+
+
+def noise_photos(folder: Path, names) -> None:
+    """Photos of noise (no face: one ``no_face`` row each)."""
+    folder.mkdir(exist_ok=True)
+    rng = np.random.default_rng(len(names))
+    for name in names:  # encoded here: OpenCV cannot open a file name that is not UTF-8
+        (folder / name).write_bytes(cv2.imencode(".jpg", rng.integers(0, 255, (120, 160, 3), np.uint8))[1].tobytes())
+
+
+def killed_at(step: tuple, args: list) -> None:
+    """``batchface run ARGS`` killed by SIGKILL at ``step`` (tests/kill_at.py), which must be reached."""
+    killer = Path(__file__).with_name("kill_at.py")
+    done = subprocess.run(
+        [sys.executable, str(killer), *map(str, step), "run", *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == -signal.SIGKILL, f"not killed at {step}: {done.stderr}"
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("r.parquet", ".r.parquet")))
+
+
+# the steps of a Parquet run that a kill can split: at its start, the folder of parts made before the
+# journal; at its end, the parts joined beside the output, the journal saying so, the joined file
+# renamed into place, the journal removed, the parts removed
+PARQUET_STEPS = [
+    ("after", "mkdir", "r.parquet.parts", 1),
+    ("before", "replace", "r.parquet.tmp", 1),
+    ("after", "replace", "r.parquet.tmp", 1),
+    ("before", "unlink", "r.parquet.progress", 1),
+    ("after", "unlink", "r.parquet.progress", 1),
+    ("after", "unlink", "part-000000.parquet", 1),
+    ("after", "rmdir", "r.parquet.parts", 1),
+]
+
+
+@pytest.mark.parametrize("step", PARQUET_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
+def test_a_kill_at_any_step_of_a_parquet_output_resumes_to_the_whole_table(tmp_path, step):
+    names = [f"{i:02d}.jpg" for i in range(12)]
+    noise_photos(tmp_path / "in", names)
+    args = [tmp_path / "in", "--out", tmp_path / "r.parquet", "-w", "0", "-q", "--commit-seconds", "0"]
+    killed_at(step, args)
+    done = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", *map(str, args), "--resume"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == names  # none lost, none twice
+    assert leftovers(tmp_path) == ["r.parquet"]
+
+
+# each step of a --resume that takes up a finished Parquet output: the output linked as the first part
+# of the run, the journal written, the parts added, then the steps above
+TAKE_UP_STEPS = [
+    ("after", "link", "part-000000.parquet", 1),
+    ("after", "replace", "r.parquet.progress", 1),
+    ("after", "replace", "part-000001.parquet", 1),
+    ("after", "replace", "r.parquet.tmp", 1),
+    ("after", "unlink", "part-000000.parquet", 1),
+]
+
+
+@pytest.mark.parametrize("step", TAKE_UP_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
+def test_a_kill_while_a_resume_takes_up_a_finished_table_loses_nothing(tmp_path, step):
+    first, then = [f"{i:02d}.jpg" for i in range(6)], [f"{i:02d}.jpg" for i in range(6, 12)]
+    noise_photos(tmp_path / "in", first)
+    args = [tmp_path / "in", "--out", tmp_path / "r.parquet", "-w", "0", "-q", "--commit-seconds", "0"]
+    command = [sys.executable, "-m", "batchface", "run", *map(str, args)]
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    noise_photos(tmp_path / "in", then)  # new inputs: the resume appends them
+    killed_at(step, [*args, "--resume"])
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")][:6] == first  # still whole
+    done = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == first + then
+    assert leftovers(tmp_path) == ["r.parquet"]
+
+
+def test_a_finished_table_that_an_older_version_left_in_its_parts_is_resumed_not_refused(tmp_path):
+    """batchface before 2026-12 moved a finished Parquet output into ``.parts/`` to resume it: killed
+    just then, the table was only there, with no journal."""
+    noise_photos(tmp_path / "in", ["a.jpg", "b.jpg"])
+    command = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "-o", str(tmp_path / "r.parquet")]
+    assert subprocess.run([*command, "-w", "0", "-q"], capture_output=True).returncode == 0
+    (tmp_path / "r.parquet.parts").mkdir()
+    os.replace(tmp_path / "r.parquet", tmp_path / "r.parquet.parts" / "part-000000.parquet")
+    noise_photos(tmp_path / "in", ["c.jpg"])
+    done = subprocess.run([*command, "-w", "0", "-q", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 already done" in done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert leftovers(tmp_path) == ["r.parquet"]

@@ -73,19 +73,21 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
     """Yield the media files under ``paths`` (files or folders), folders walked recursively.
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
-    skipped; symbolic links are followed, each real folder visited once (no loops). Hidden entries,
-    files that are neither images nor videos, and folders that cannot be listed are appended to
-    ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
-    still yielded, so that its row can say so. Paths in ``exclude`` (the run's own output and
-    annotated copies) are skipped wherever they are found.
+    skipped; symbolic links are followed. Each real file and folder (by its real path: symbolic
+    links followed, ``.``, ``..`` and doubled slashes gone) is yielded or walked once, by the first
+    path that finds it, however many arguments, spellings or links lead to it (and a link loop ends).
+    Hidden entries, files that are neither images nor videos, and folders that cannot be listed are
+    appended to ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with
+    a media extension, is still yielded, so that its row can say so. Paths in ``exclude`` (the run's
+    own output and annotated copies) are skipped wherever they are found.
     """
-    seen_dirs: set[str] = {os.path.realpath(p) for p in exclude}
+    seen: set[str] = {os.path.realpath(p) for p in exclude}  # real paths of the files and folders met
     for arg in paths:
         arg = os.fspath(arg)
         if os.path.isdir(arg):
-            yield from _walk_dir(arg, seen_dirs, skipped)
+            yield from _walk_dir(arg, seen, skipped)
         else:
-            yield from _file(arg, skipped, missing_kind=_by_extension(arg) or "image")
+            yield from _file(arg, seen, skipped, missing_kind=_by_extension(arg) or "image")
 
 
 def _by_extension(path: str) -> str | None:
@@ -93,7 +95,11 @@ def _by_extension(path: str) -> str | None:
     return "image" if ext in IMAGE_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
 
 
-def _file(path: str, skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
+def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
+    real = os.path.realpath(path)
+    if real in seen:  # found already, by another path, or the run's own output
+        return
+    seen.add(real)
     if os.path.exists(path) and not os.path.isfile(path):  # a named pipe or device would block its reader
         if skipped is not None:
             skipped.append((path, "not a regular file"))
@@ -128,7 +134,7 @@ def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator
         if entry.is_dir(follow_symlinks=True):
             yield from _walk_dir(path, seen, skipped, relative)
         else:
-            yield from _file(path, skipped, _by_extension(entry.name), relative)
+            yield from _file(path, seen, skipped, _by_extension(entry.name), relative)
 
 
 def read_paths_file(list_file) -> list[str]:

@@ -4,8 +4,8 @@ can be finished (``--resume``) without loss or duplicates.
 Its first line holds the run's identity (the columns and what shapes the rows); then one line for
 each write of rows: the keys written, those of them with an error row, and where the table stood
 after the write (a Parquet part file, or the length of a CSV or JSONL file). A line cut by a kill
-drops its whole write. A key names an input or a piece of a video: ``(absolute source path, first
-frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
+drops its whole write. A key names an input or a piece of a video: ``(its real path (:func:`key_of`),
+first frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
 goes on also holds the state of the video's face tracks after it (:class:`batchface.tracking.VideoTracks`).
 A last line ``{"joined": true}`` says that the run ended and its table is whole (a Parquet output's parts
 joined beside it): what is left is only to put it in place and clear up (:class:`batchface.writers.TableWriter`).
@@ -28,10 +28,16 @@ def parts_dir(out) -> Path:
     return Path(out).with_name(Path(out).name + ".parts")
 
 
+def key_of(path: str) -> str:
+    """What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
+    ``..`` and doubled slashes gone), so that ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to
+    it are one input, whichever a run or its ``--resume`` named."""
+    return os.path.realpath(path)
+
+
 def whole(path: str) -> tuple:
-    """The key of a whole input: by its absolute path, so that a run resumed with ``/data/x`` finds
-    what ``x`` was in the same folder (the ``source`` column keeps the path as walked)."""
-    return (os.path.abspath(path), 0, None)
+    """The key of a whole input (the ``source`` column keeps the path as walked)."""
+    return (key_of(path), 0, None)
 
 
 def remove_output(out) -> None:

@@ -125,7 +125,7 @@ def run(
         # never read back as inputs
         own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
         own += [options.annotate] if options.annotate else []
-        sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
+        sources = disambiguated(list(walk(paths, summary.skipped_paths, own)), paths)
         summary.skipped = len(summary.skipped_paths)
         if not sources:
             hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""

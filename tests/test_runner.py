@@ -594,3 +594,17 @@ def test_a_finished_table_that_an_older_version_left_in_its_parts_is_resumed_not
     assert "2 already done" in done.stderr
     assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == ["a.jpg", "b.jpg", "c.jpg"]
     assert leftovers(tmp_path) == ["r.parquet"]
+
+
+def test_each_real_file_is_analysed_once_whatever_spelling_or_link_found_it(tmp_path, monkeypatch):
+    noise_photos(tmp_path / "a", ["x.jpg", "y.jpg"])
+    (tmp_path / "a" / "link.jpg").symlink_to("x.jpg")  # beside its target: walked first, sorted
+    (tmp_path / "list.txt").write_text("./a/x.jpg\na//x.jpg\na/../a/x.jpg\na/y.jpg\n")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["a/x.jpg", str(tmp_path / "a" / "x.jpg"), "a"]
+    summary = run(spellings, "r.csv", files_from="list.txt", workers=0, progress=False)
+    assert [r["source"] for r in rows("r.csv")] == ["a/x.jpg", "a/y.jpg"]  # by the first path that found it
+    assert (summary.inputs, summary.images) == (2, 2)
+    again = run(["a/link.jpg", "./a", str(tmp_path / "a" / "y.jpg")], "r.csv", workers=0, progress=False, resume=True)
+    assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
+    assert [r["source"] for r in rows("r.csv")] == ["a/x.jpg", "a/y.jpg"]

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
+
+from batchface.table import text
 
 
 def progress_path(out) -> Path:
@@ -31,13 +34,22 @@ def parts_dir(out) -> Path:
 def key_of(path: str) -> str:
     """What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
     ``..`` and doubled slashes gone), so that ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to
-    it are one input, whichever a run or its ``--resume`` named."""
-    return os.path.realpath(path)
+    it are one input, whichever a run or its ``--resume`` named; written as the table writes a path
+    (:func:`batchface.table.text`: bytes of a file name that are not UTF-8 as ``\\xNN``), so that a
+    path walked and a ``source`` read back from a finished table compare in one domain."""
+    return text(os.path.realpath(path))
 
 
 def whole(path: str) -> tuple:
     """The key of a whole input (the ``source`` column keeps the path as walked)."""
     return (key_of(path), 0, None)
+
+
+def from_text(source: str) -> str:
+    """A path as :func:`batchface.table.text` wrote it, back as Python holds a file name: each
+    ``\\xNN`` of 80 to ff a lone surrogate again (the byte of a name that is not UTF-8), so that a
+    ``source`` read from a table finds its file; :func:`key_of` writes it as it was."""
+    return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m[1], 16)), source)
 
 
 def remove_output(out) -> None:

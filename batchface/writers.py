@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batchface.formats import FORMATS, STDOUT, ParquetFolder, Stdout, format_of, is_folder
-from batchface.journal import Journal, parts_dir, whole
+from batchface.journal import Journal, from_text, parts_dir, whole
 
 
 def check_writable(path) -> None:
@@ -122,8 +122,8 @@ class TableWriter:
                 f"--resume of {path}: its columns differ from this run's (--landmarks, or another expression model?)"
             )
         rows = table.select(["source", "status"]).to_pylist() if table.num_columns else []
-        done = list(dict.fromkeys(whole(r["source"]) for r in rows))
-        failed = list(dict.fromkeys(whole(r["source"]) for r in rows if r["status"] == "error"))
+        done = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows))
+        failed = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows if r["status"] == "error"))
         self.journal.start([{"keys": done, "failed": failed, **self.table.take_up()}] if done else [])
         if not done:
             self.table.start(None)

@@ -608,3 +608,16 @@ def test_each_real_file_is_analysed_once_whatever_spelling_or_link_found_it(tmp_
     again = run(["a/link.jpg", "./a", str(tmp_path / "a" / "y.jpg")], "r.csv", workers=0, progress=False, resume=True)
     assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
     assert [r["source"] for r in rows("r.csv")] == ["a/x.jpg", "a/y.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_a_resume_of_a_finished_table_knows_its_file_names_that_are_not_utf8(tmp_path, fmt):
+    folder = tmp_path / "in"
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # written on a latin-1 system: not UTF-8
+    noise_photos(folder, [latin1, "plain.jpg"])
+    (folder / os.fsdecode(b"b\xe9.jpg")).symlink_to(latin1)  # a link to it, by a name not UTF-8 either, walked first
+    out = tmp_path / f"r.{fmt}"
+    assert run([folder], out, workers=0, progress=False).inputs == 2
+    again = run([folder], out, workers=0, progress=False, resume=True)
+    assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
+    assert [os.path.basename(r["source"]) for r in rows(out)] == ["b\\xe9.jpg", "plain.jpg"]  # none twice

@@ -169,7 +169,12 @@ class CsvTable(TextTable):
 
     def text(self, rows: list[dict]) -> str:
         buffer = io.StringIO()
-        csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n").writerows(rows)
+        plain = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n")
+        # Python's csv quotes a field that holds the line terminator, "\n", but not a lone "\r", which
+        # every reader takes for the end of a line: a row with one (a file name can) is quoted whole
+        quoted = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in rows:
+            (quoted if any(isinstance(v, str) and "\r" in v for v in row.values()) else plain).writerow(row)
         return buffer.getvalue()
 
 

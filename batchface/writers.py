@@ -190,7 +190,11 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     if fmt == "csv":
         import pyarrow.csv as pcsv
 
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text))
+        return pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),  # a file name may hold one, quoted
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text),
+        )
     import pyarrow.json as pjson
 
     with open(path, encoding="utf-8") as f:

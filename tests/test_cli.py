@@ -537,3 +537,15 @@ def test_a_killed_run_holds_nothing_and_of_two_resumes_one_is_refused(tmp_path):
         one.send_signal(signal.SIGCONT)
     assert one.wait(timeout=300) == 0, one.stderr.read()
     assert read_table(out).column("source").to_pylist() == photos  # none lost, none twice
+
+
+def test_a_file_name_with_a_carriage_return_is_carried_by_csv_and_resumed(tmp_path):
+    photos = _noise_photos(tmp_path / "in", 2, size=(60, 80))
+    os.rename(photos[0], tmp_path / "in" / "cr\rret.jpg")
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "0", "-q"]
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 already done" in resumed.stderr
+    assert read_table(out).column("source").to_pylist() == [photos[1], str(tmp_path / "in" / "cr\rret.jpg")]

@@ -305,3 +305,43 @@ def test_a_folder_output_is_a_parquet_dataset_that_resumes(tmp_path, monkeypatch
     assert len(list((tmp_path / "faces").iterdir())) == 3
     with pytest.raises(FileExistsError):
         TableWriter(out, "parquet", schema(CLASSES))
+
+
+# file names that a text format must carry exactly: line ends of each kind, quotes, separators, spaces,
+# a byte that is not UTF-8 (as the table writes it), and a name that reads as a number
+AWKWARD_NAMES = [
+    "cr\rret.jpg",
+    "lf\nline.jpg",
+    "crlf\r\nboth.jpg",
+    "ends in cr\r",
+    'quote".jpg',
+    "'single'.jpg",
+    "comma,semi;colon.jpg",
+    "tab\tx.jpg",
+    "  spaces  .jpg",
+    "caf\\xe9.jpg",
+    "1e5",
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_awkward_file_names_come_back_exactly_through_every_reader(tmp_path, fmt):
+    import csv
+
+    import pandas as pd
+
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    for name in AWKWARD_NAMES:
+        w.commit(whole(name), rows_for(name, 1))
+    w.close()
+    assert read_table(out).column("source").to_pylist() == AWKWARD_NAMES  # pyarrow
+    if fmt == "csv":
+        with open(out, newline="", encoding="utf-8") as f:
+            assert [r["source"] for r in csv.DictReader(f)] == AWKWARD_NAMES
+        got = pd.read_csv(out, dtype={"source": str}, keep_default_na=False)["source"].tolist()
+    else:
+        got = pd.read_json(out, lines=True, dtype={"source": str})["source"].tolist()
+    assert got == AWKWARD_NAMES
+    again = TableWriter(out, fmt, schema(CLASSES), resume=True)  # read back by --resume too
+    assert again.done == [whole(n) for n in AWKWARD_NAMES]

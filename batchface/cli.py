@@ -112,7 +112,10 @@ def run(
         False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."
     ),
     annotate: Path | None = typer.Option(
-        None, "--annotate", help="Write annotated copies here, mirroring the input paths."
+        None,
+        "--annotate",
+        help="Write annotated copies here, mirroring the input paths; never over an input (a folder holding one is "
+        "refused) nor through a symbolic link.",
     ),
     workers: int | None = typer.Option(
         None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."

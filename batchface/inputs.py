@@ -31,19 +31,35 @@ class Source:
 
 
 def disambiguated(sources: list[Source], paths) -> list[Source]:
-    """``sources`` with the ``relative`` paths that two arguments share prefixed by their argument's own name."""
+    """``sources`` with ``relative`` paths of their own, so that no annotated copy replaces another: those
+    that two arguments share prefixed by their argument's own name (a file named as an argument: the
+    name of its folder); any still shared numbered ``-2``, ``-3``, ... before the extension, in order."""
     shared = {r for r, n in Counter(s.relative for s in sources).items() if n > 1}
     if not shared:
         return sources
     roots = [os.path.normpath(os.fspath(p)) for p in paths]
 
-    def argument_of(source: Source) -> str:
-        return next((r for r in roots if os.path.normpath(source.path).startswith(r + os.sep)), "")
+    def name_of_argument(source: Source) -> str:
+        path = os.path.normpath(source.path)
+        if path in roots:  # a file named as an argument
+            return os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return os.path.basename(next((r for r in roots if path.startswith(r + os.sep)), ""))
 
-    return [
-        replace(s, relative=os.path.join(os.path.basename(argument_of(s)), s.relative)) if s.relative in shared else s
+    sources = [
+        replace(s, relative=os.path.join(name_of_argument(s), s.relative)) if s.relative in shared else s
         for s in sources
     ]
+    taken, own = {s.relative for s in sources}, set()
+    for i, s in enumerate(sources):
+        if s.relative in own:
+            stem, extension = os.path.splitext(s.relative)
+            number = 2
+            while f"{stem}-{number}{extension}" in taken:
+                number += 1
+            sources[i] = replace(s, relative=f"{stem}-{number}{extension}")
+            taken.add(sources[i].relative)
+        own.add(sources[i].relative)
+    return sources
 
 
 def media_type_of(path) -> str | None:

@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
-from batchface.formats import STDOUT, format_of
+from batchface.annotate import check_apart, check_copies
+from batchface.formats import STDOUT, format_of, is_folder
 from batchface.inputs import disambiguated, read_paths_file, walk
 from batchface.journal import parts_dir, progress_path, remove_output, whole
 from batchface.lock import OutputLock, lock_path
@@ -111,6 +112,8 @@ def run(
     if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
         raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
     fmt = format_of(out, fmt)
+    if options.annotate and is_folder(out):
+        check_apart(options.annotate, out)
     if str(out) != STDOUT:
         check_writable(out)
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -127,6 +130,8 @@ def run(
         own += [options.annotate] if options.annotate else []
         sources = disambiguated(list(walk(paths, summary.skipped_paths, own)), paths)
         summary.skipped = len(summary.skipped_paths)
+        if options.annotate:
+            check_copies(options.annotate, paths, sources, None if str(out) == STDOUT else out)
         if not sources:
             hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
             raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")

@@ -506,7 +506,7 @@ def test_annotated_copies_go_below_their_argument_and_are_never_read_back(sample
 
 def noise_photos(folder: Path, names) -> None:
     """Photos of noise (no face: one ``no_face`` row each)."""
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(len(names))
     for name in names:  # encoded here: OpenCV cannot open a file name that is not UTF-8
         (folder / name).write_bytes(cv2.imencode(".jpg", rng.integers(0, 255, (120, 160, 3), np.uint8))[1].tobytes())
@@ -621,3 +621,53 @@ def test_a_resume_of_a_finished_table_knows_its_file_names_that_are_not_utf8(tmp
     again = run([folder], out, workers=0, progress=False, resume=True)
     assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
     assert [os.path.basename(r["source"]) for r in rows(out)] == ["b\\xe9.jpg", "plain.jpg"]  # none twice
+
+
+def test_annotated_copies_never_replace_an_input_nor_go_through_a_link(tmp_path):
+    photos, ann = tmp_path / "photos", tmp_path / "ann"
+    noise_photos(photos, ["x.jpg"])
+    noise_photos(photos / "sub", ["y.jpg"])
+    inputs = {p: p.read_bytes() for p in (photos / "x.jpg", photos / "sub" / "y.jpg")}
+    for args, held in (([photos / "x.jpg"], photos / "x.jpg"), ([photos / "sub"], photos / "sub"), ([photos], photos)):
+        with pytest.raises(ValueError, match=f"--annotate {photos} holds an input \\({held}\\)"):
+            run(args, tmp_path / "r.csv", options=Options(annotate=str(photos)), workers=0, progress=False)
+    with pytest.raises(ValueError, match="must be apart"):
+        run([photos], f"{ann}/", options=Options(annotate=str(ann)), workers=0, progress=False)
+    assert not (tmp_path / "r.csv").exists() and not ann.exists()
+    ann.mkdir()
+    (ann / "x.jpg").symlink_to(photos / "x.jpg")  # links in the copies' folder lead onto the inputs
+    (ann / "sub").symlink_to(photos / "sub")
+    summary = run([photos], tmp_path / "r.csv", options=Options(annotate=str(ann)), workers=0, progress=False)
+    assert [(r["status"], r["error"]) for r in rows(tmp_path / "r.csv")] == [
+        (
+            "no_face",
+            f"annotated copy not written: OSError: {ann / name} leads through a symbolic link, which a copy "
+            "never follows",
+        )
+        for name in ("sub/y.jpg", "x.jpg")
+    ] and summary.errors == 0
+    assert {p: p.read_bytes() for p in inputs} == inputs and (ann / "x.jpg").is_symlink()
+
+
+def test_each_input_gets_its_own_annotated_copy(tmp_path):
+    for folder in ("a", "b", "p/a", "q/a"):
+        noise_photos(tmp_path / folder, ["x.jpg"])
+    noise_photos(tmp_path / "q" / "a", ["x-2.jpg"])
+    args = [tmp_path / f for f in ("a/x.jpg", "b/x.jpg", "p/a/x.jpg", "q/a/x.jpg", "q/a/x-2.jpg")]
+    run(args, tmp_path / "r.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    copies = sorted(str(p.relative_to(tmp_path / "ann")) for p in (tmp_path / "ann").rglob("*.jpg"))
+    # named as arguments, the same name: by their folder's name; that shared too, numbered
+    assert copies == ["a/x-2.jpg", "a/x-3.jpg", "a/x.jpg", "b/x.jpg", "x-2.jpg"]
+
+
+def test_an_output_named_like_an_image_inside_an_input_folder_is_never_read_back(tmp_path):
+    noise_photos(tmp_path / "in", ["a.jpg", "b.jpg"])
+    out = tmp_path / "in" / "table.jpg"
+    first = run([tmp_path / "in"], out, fmt="csv", workers=0, progress=False)
+    again = run([tmp_path / "in"], out, fmt="csv", workers=0, progress=False, resume=True)
+    assert (first.inputs, again.inputs, again.resumed, again.errors) == (2, 2, 2, 0)
+    assert [os.path.basename(r["source"]) for r in rows_of_csv(out)] == ["a.jpg", "b.jpg"]
+
+
+def rows_of_csv(path):
+    return read_table(path, "csv").to_pylist()

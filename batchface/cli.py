@@ -157,8 +157,8 @@ def run(
     errors (an output another run is writing too), 130 after Ctrl-C and 143 after SIGTERM (what was done is
     committed: --resume finishes the run).
     """
-    from batchface.errors import Terminated
-    from batchface.runner import Options
+    from batchface.errors import Terminated, printable
+    from batchface.runner import Options, failure_line
     from batchface.runner import run as run_batch
 
     if not paths and not files_from:
@@ -210,10 +210,10 @@ def run(
         raise typer.Exit(130 if isinstance(stop, KeyboardInterrupt) else 143) from None
     if verbose:
         for path, why in summary.skipped_paths:
-            typer.echo(f"skipped ({why}): {path}", err=True)
+            typer.echo(f"skipped ({why}): {printable(path)}", err=True)
     if quiet:  # the bar was not there to show them as they came
         for path, why in summary.failures[:SHOWN_FAILURES]:
-            typer.echo(f"batchface: failed: {path}: {why}", err=True)
+            typer.echo(failure_line(path, why), err=True)
     if summary.errors:
         more = max(0, len(summary.failures) - SHOWN_FAILURES) if quiet else 0
         typer.echo(

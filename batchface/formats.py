@@ -161,7 +161,21 @@ class TextTable(Table):
         raise NotImplementedError
 
 
+#: what starts a formula in a spreadsheet's cell: a CSV cell that starts so is run when the file is opened
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def harmless(source: str | None) -> str | None:
+    """A ``source`` for a CSV cell: a path that starts like a formula (a file named ``=1+1.jpg``,
+    ``@SUM(1).jpg``; only a relative path can) written ``./=1+1.jpg``, the same file, so that a
+    spreadsheet shows it as text, while pandas, DuckDB and ``--resume`` read a path to that file."""
+    return f"./{source}" if source and source.startswith(FORMULA_STARTS) else source
+
+
 class CsvTable(TextTable):
+    """CSV, RFC 4180: a header line of the column names, a line a row; ``source`` made harmless to
+    spreadsheets (:func:`harmless`)."""
+
     extensions = ("csv",)
 
     def header(self) -> str:
@@ -174,6 +188,7 @@ class CsvTable(TextTable):
         # every reader takes for the end of a line: a row with one (a file name can) is quoted whole
         quoted = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n", quoting=csv.QUOTE_ALL)
         for row in rows:
+            row = {**row, "source": harmless(row.get("source"))}
             (quoted if any(isinstance(v, str) and "\r" in v for v in row.values()) else plain).writerow(row)
         return buffer.getvalue()
 

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
 from batchface.annotate import check_apart, check_copies
+from batchface.errors import printable
 from batchface.formats import STDOUT, format_of, is_folder
 from batchface.inputs import disambiguated, read_paths_file, walk
 from batchface.journal import parts_dir, progress_path, remove_output, whole
@@ -177,7 +178,7 @@ def run(
                         failed.add(result.work.key[0])
                         summary.failures.append((result.work.source.path, errors[0]))
                         if progress:  # above the bar, as it happens
-                            bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
+                            bar.write(failure_line(result.work.source.path, errors[0]), file=sys.stderr)
                     if result.work.last:  # an input is done with its last piece
                         summary.images += result.work.source.media_type == "image"
                         summary.videos += result.work.source.media_type == "video"
@@ -208,6 +209,11 @@ def run(
                     raise
         summary.seconds = time.monotonic() - start
         return summary
+
+
+def failure_line(path: str, why: str) -> str:
+    """The terminal's line for an input that failed, its path and reason escaped (:func:`printable`)."""
+    return f"batchface: failed: {printable(path)}: {printable(why)}"
 
 
 def number_tracks(videos: dict, result) -> dict | None:

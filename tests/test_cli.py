@@ -549,3 +549,23 @@ def test_a_file_name_with_a_carriage_return_is_carried_by_csv_and_resumed(tmp_pa
     assert resumed.returncode == 0, resumed.stderr
     assert "2 already done" in resumed.stderr
     assert read_table(out).column("source").to_pylist() == [photos[1], str(tmp_path / "in" / "cr\rret.jpg")]
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_path, quiet):
+    formulas = ["=1+1.jpg", "+cmd|' -C calc'!A0.jpg", "@SUM(1).jpg"]  # no "/" in a file's name
+    photos = _noise_photos(tmp_path / "in", len(formulas), size=(60, 80))
+    for photo, name in zip(photos, formulas):
+        os.rename(photo, tmp_path / "in" / name)
+    escape = "\x1b]0;TITLE\x07.jpg"  # sets the terminal's title when printed raw
+    (tmp_path / "in" / escape).write_bytes(b"not a jpeg")
+    args = [sys.executable, "-m", "batchface", "run", *formulas, escape, "--out", "../r.csv", "-w", "0", *quiet]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path / "in")
+    assert done.returncode == 1 and "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("batchface: failed:")] == [
+        "batchface: failed: \\x1b]0;TITLE\\x07.jpg: not a decodable image (corrupt, truncated or not an image)"
+    ]
+    sources = read_table(tmp_path / "r.csv").column("source").to_pylist()
+    assert sources == [f"./{n}" for n in formulas] + [escape]  # the same files, as text in a spreadsheet
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120, cwd=tmp_path / "in")
+    assert resumed.returncode == 1 and "4 already done" in resumed.stderr

@@ -345,3 +345,29 @@ def test_awkward_file_names_come_back_exactly_through_every_reader(tmp_path, fmt
     assert got == AWKWARD_NAMES
     again = TableWriter(out, fmt, schema(CLASSES), resume=True)  # read back by --resume too
     assert again.done == [whole(n) for n in AWKWARD_NAMES]
+
+
+FORMULAS = ["=1+1.jpg", "+cmd|' /C calc'!A0.jpg", "@SUM(1).jpg", "-2+3.jpg", "\t=tab.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_a_path_that_a_spreadsheet_would_run_is_written_as_the_same_file_in_csv(tmp_path, fmt):
+    import os
+
+    import pandas as pd
+
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    for name in FORMULAS + ["/abs/=x.jpg"]:
+        w.commit(whole(name), rows_for(name, 1))
+    w.close()
+    got = read_table(out).column("source").to_pylist()
+    if fmt != "csv":  # no spreadsheet reads these: the path as walked
+        assert got == FORMULAS + ["/abs/=x.jpg"]
+        return
+    assert got == [f"./{n}" for n in FORMULAS] + ["/abs/=x.jpg"]
+    assert [os.path.normpath(s) for s in got] == [os.path.normpath(n) for n in FORMULAS] + ["/abs/=x.jpg"]
+    cells = [line.split(",", 1)[0].strip('"') for line in out.read_text().splitlines()[1:]]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in cells)
+    assert pd.read_csv(out)["source"].tolist() == got
+    assert TableWriter(out, fmt, schema(CLASSES), resume=True).done == [whole(n) for n in FORMULAS + ["/abs/=x.jpg"]]

@@ -127,9 +127,26 @@ def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative
         skipped.append((path, "not an image or video"))
 
 
-def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator[Source]:
-    """The media files under ``folder``, each ``relative`` to the folder walked first (``below``: the
-    path of this one below it)."""
+def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
+    """The media files under ``folder``, each ``relative`` to it, depth first in sorted order. A stack
+    of the folders being listed stands for recursion, which Python stops at about a thousand levels
+    (a folder 980 deep is a folder like any other)."""
+    stack = [_entries(folder, "", seen, skipped)]
+    while stack:
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+            continue
+        path, relative, entry = found
+        if entry.is_dir(follow_symlinks=True):
+            stack.append(_entries(path, relative, seen, skipped))
+        else:
+            yield from _file(path, seen, skipped, _by_extension(entry.name), relative)
+
+
+def _entries(folder: str, below: str, seen: set[str], skipped) -> Iterator[tuple]:
+    """``(path, path below the folder walked first, os.DirEntry)`` of each visible entry of ``folder``
+    (``below``: its own path below that one), sorted; none when it was visited or cannot be listed."""
     real = os.path.realpath(folder)
     if real in seen:  # visited, or the run's own output
         return
@@ -146,11 +163,7 @@ def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator
             if skipped is not None:
                 skipped.append((path, "hidden"))
             continue
-        relative = os.path.join(below, entry.name)
-        if entry.is_dir(follow_symlinks=True):
-            yield from _walk_dir(path, seen, skipped, relative)
-        else:
-            yield from _file(path, seen, skipped, _by_extension(entry.name), relative)
+        yield path, os.path.join(below, entry.name), entry
 
 
 def read_paths_file(list_file) -> list[str]:

@@ -204,3 +204,19 @@ def test_a_named_pipe_is_skipped_not_read(tmp_path):
         timeout=120,
     )
     assert done.returncode == 1 and "1 inputs (1 images, 0 videos)" in done.stderr and "1 skipped" in done.stderr
+
+
+def test_a_folder_980_levels_deep_is_walked(tmp_path):
+    """Deeper than Python's recursion limit allows a recursive walk; made with folder descriptors,
+    since os.makedirs recurses too."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    for _ in range(980):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    os.close(fd)
+    (tmp_path / "top.jpg").write_bytes(b"x")
+    got = [s.relative for s in walk([tmp_path])]
+    assert got == ["d/" * 980 + "deep.jpg", "top.jpg"]

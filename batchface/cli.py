@@ -118,7 +118,11 @@ def run(
         "refused) nor through a symbolic link.",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."
+        None,
+        "--workers",
+        "-w",
+        min=0,
+        help="Worker processes (default: number of CPUs; 0 = in this process; at most 4 per CPU).",
     ),
     engine: Engine = typer.Option(
         "local",

@@ -35,6 +35,9 @@ from batchface.writers import TableWriter, check_writable
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
+#: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
+#: 100 MB) and taking a quarter of a second of CPU to start; a few a CPU can still hide slow reads
+WORKERS_PER_CPU = 4
 
 
 @dataclass
@@ -85,7 +88,8 @@ def run(
 ) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
-    ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``engine="ray"``
+    ``workers``: processes (default: the number of CPUs; 0 runs in this process; at most
+    :data:`WORKERS_PER_CPU` a CPU, with a warning). ``engine="ray"``
     runs the work on a Ray cluster instead (:mod:`batchface.ray_engine`; ``address`` as ``ray.init``
     takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
@@ -117,7 +121,7 @@ def run(
         check_apart(options.annotate, out)
     if str(out) != STDOUT:
         check_writable(out)
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = worker_count(workers) if engine == "local" else workers
     # the worker processes start, and load the models, while the inputs are walked and the table opened
     warm = functools.partial(worker_for, options)
     local = engine == "local" and workers > 0
@@ -209,6 +213,23 @@ def run(
                     raise
         summary.seconds = time.monotonic() - start
         return summary
+
+
+def worker_count(asked: int | None) -> int:
+    """The local worker processes to start for ``asked`` (None: one a CPU): at most
+    :data:`WORKERS_PER_CPU` a CPU, with a warning on standard error where that is fewer."""
+    cpus = os.cpu_count() or 1
+    if asked is None:
+        return cpus
+    most = WORKERS_PER_CPU * cpus
+    if asked > most:
+        print(
+            f"batchface: warning: {asked} workers asked for, {most} started: at most {WORKERS_PER_CPU} a CPU "
+            f"({cpus} CPUs here)",
+            file=sys.stderr,
+        )
+        return most
+    return asked
 
 
 def failure_line(path: str, why: str) -> str:

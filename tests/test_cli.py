@@ -569,3 +569,27 @@ def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_pa
     assert sources == [f"./{n}" for n in formulas] + [escape]  # the same files, as text in a spreadsheet
     resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120, cwd=tmp_path / "in")
     assert resumed.returncode == 1 and "4 already done" in resumed.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes in /proc (Linux)")
+def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
+    import time
+
+    from batchface.runner import WORKERS_PER_CPU
+
+    photos = _noise_photos(tmp_path / "in", 40, size=(60, 80))
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1000", "-q"]
+    run = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    most, deadline = 0, time.monotonic() + 300
+    while run.poll() is None:  # the pool's processes (and multiprocessing's resource tracker)
+        most = max(most, len(_children(run.pid)))
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cap = WORKERS_PER_CPU * os.cpu_count()
+    assert run.returncode == 0 and 0 < most <= cap + 1
+    assert run.stderr.read().splitlines()[0] == (
+        f"batchface: warning: 1000 workers asked for, {cap} started: at most {WORKERS_PER_CPU} a CPU "
+        f"({os.cpu_count()} CPUs here)"
+    )
+    assert read_table(out).column("source").to_pylist() == photos

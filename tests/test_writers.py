@@ -371,3 +371,23 @@ def test_a_path_that_a_spreadsheet_would_run_is_written_as_the_same_file_in_csv(
     assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in cells)
     assert pd.read_csv(out)["source"].tolist() == got
     assert TableWriter(out, fmt, schema(CLASSES), resume=True).done == [whole(n) for n in FORMULAS + ["/abs/=x.jpg"]]
+
+
+def test_a_commit_a_row_still_joins_into_large_row_groups(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(formats, "ROW_GROUP_ROWS", 128, raising=False)  # the rule at a size a test can write
+    out = tmp_path / "r.parquet"
+    w = TableWriter(out, "parquet", schema(CLASSES), commit_seconds=0)  # --commit-seconds 0: a part a commit
+    expected = []
+    for i in range(300):
+        expected += rows_for(f"{i:03d}.jpg", 1)
+        w.commit(whole(f"{i:03d}.jpg"), expected[-1:])
+    assert len(list((tmp_path / "r.parquet.parts").iterdir())) == 300
+    w.close()
+    meta = pq.ParquetFile(out).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [128, 128, 44]
+    assert read_table(out).column("source").to_pylist() == [r["source"] for r in expected]
+    at_once = tmp_path / "at_once.parquet"
+    pq.write_table(pa.Table.from_pylist(expected, schema=schema(CLASSES)), at_once, row_group_size=128)
+    assert out.stat().st_size < 1.05 * at_once.stat().st_size

@@ -117,6 +117,8 @@ def run(
     if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
         raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
     fmt = format_of(out, fmt)
+    paths = list(paths) + (read_paths_file(files_from) if files_from else [])
+    check_named(paths)
     if options.annotate and is_folder(out):
         check_apart(options.annotate, out)
     if str(out) != STDOUT:
@@ -128,7 +130,6 @@ def run(
     # one run per output: refused here, before anything is touched, while another run holds it
     lock = contextlib.nullcontext() if str(out) == STDOUT else OutputLock(out)
     with lock, WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
-        paths = list(paths) + (read_paths_file(files_from) if files_from else [])
         summary = Summary(output=str(out))
         # never read back as inputs
         own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
@@ -213,6 +214,17 @@ def run(
                     raise
         summary.seconds = time.monotonic() - start
         return summary
+
+
+def check_named(paths, shown: int = 3) -> None:
+    """Refuse (ValueError, before anything is written) paths named by the caller that do not exist: a
+    typing error to correct, not an input to give an error row (which would make the table, and a rerun
+    with the right path be refused for it). Names the first ``shown`` of them."""
+    missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
+    if missing:
+        said = [printable(p) + (" (a broken symbolic link)" if os.path.islink(p) else "") for p in missing[:shown]]
+        more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
+        raise ValueError(f"no such file or folder: {', '.join(said)}{more}")
 
 
 def worker_count(asked: int | None) -> int:

@@ -163,12 +163,22 @@ def test_files_from_stdin(faceless_folder, tmp_path):
     assert read_table(out).column("source").to_pylist() == [str(faceless_folder / "one.jpg")]
 
 
-def test_a_named_file_that_is_missing_gets_an_error_row(tmp_path):
-    out = tmp_path / "r.csv"
-    result = cli.invoke(app, ["run", str(tmp_path / "gone.jpg"), "--out", str(out), "-w", "0", "-q"])
-    assert result.exit_code == 1
-    (row,) = read_table(out).to_pylist()
-    assert (row["status"], row["error"]) == ("error", "file not found")
+def test_a_named_path_that_is_missing_is_a_usage_error_and_nothing_is_written(faceless_folder, tmp_path):
+    out = tmp_path / "new" / "r.csv"
+    (tmp_path / "link.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "list.txt").write_text(f"{faceless_folder / 'one.jpg'}\n{tmp_path / 'gone2.jpg'}\n")
+    args = [sys.executable, "-m", "batchface", "run", str(faceless_folder), "--out", str(out), "-w", "0", "-q"]
+    for extra, said in (
+        ([str(tmp_path / "gone.jpg")], f"{tmp_path / 'gone.jpg'}"),
+        (["--files-from", str(tmp_path / "list.txt")], f"{tmp_path / 'gone2.jpg'}"),
+        ([str(tmp_path / "link.jpg")], f"{tmp_path / 'link.jpg'} (a broken symbolic link)"),
+    ):
+        result = subprocess.run(args + extra, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [f"batchface: error: no such file or folder: {said}"]
+        assert not (tmp_path / "new").exists()  # not even the output's folder
+    corrected = subprocess.run(args + [str(faceless_folder / "one.jpg")], capture_output=True, text=True)
+    assert corrected.returncode == 0, corrected.stderr
 
 
 def test_models_lists_files_and_json():

@@ -3,6 +3,7 @@ drawn on each face."""
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path, PurePath
 
@@ -64,30 +65,76 @@ def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
     return target if target.suffix.lower() in IMAGE_EXTENSIONS else target.with_name(target.name + ".png")
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_apart(annotate_dir, out) -> None:
+    """Refuse (ValueError) a folder output ``out`` that is the ``--annotate`` folder, or one inside
+    the other: the copies would be read as part files, or the part files' folder walked for copies."""
+    copies, table = os.path.realpath(annotate_dir), os.path.realpath(out)
+    if _inside(table, copies) or _inside(copies, table):
+        raise ValueError(f"--annotate {annotate_dir} and the folder output --out {out} must be apart")
+
+
+def check_copies(annotate_dir, paths, sources, out=None) -> None:
+    """Refuse, before any work (ValueError), annotated copies that could replace what is not theirs:
+    ``annotate_dir`` holding an input or an argument of ``paths`` (a copy goes to its path below the
+    argument it was found under, where there can be another input, or itself), or a copy whose
+    path is the output file ``out``. Paths are compared real (links followed)."""
+    root = os.path.realpath(annotate_dir)
+    named = [*map(os.fspath, paths), *(s.path for s in sources)]
+    held = next((p for p in named if _inside(os.path.realpath(p), root)), None)
+    if held is not None:
+        raise ValueError(
+            f"--annotate {annotate_dir} holds an input ({held}): its copies could replace inputs; "
+            "choose a folder that holds none"
+        )
+    table = os.path.realpath(out) if out is not None else None
+    for source in sources:
+        copy = mirrored_path(annotate_dir, source.relative, source.media_type)
+        if table in {os.path.realpath(copy), os.path.realpath(copy.with_suffix(".webm"))}:
+            raise ValueError(f"the annotated copy of {source.path} would replace the output {out}")
+
+
+def _check_no_link(path: Path, root) -> None:
+    """Refuse a copy's path below ``root`` that a symbolic link there leads elsewhere (onto an input,
+    perhaps): a copy is written at its own path or not at all."""
+    if root is not None and os.path.realpath(path) != os.path.join(os.path.realpath(root), os.path.relpath(path, root)):
+        raise OSError(f"{path} leads through a symbolic link, which a copy never follows")
+
+
+def write_image(path: Path, image: np.ndarray, root=None) -> None:
+    """Write an annotated image at ``path`` below ``root`` (the ``--annotate`` folder): whole or not
+    at all (a temporary file renamed), never through a symbolic link."""
+    _check_no_link(path, root)
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(path.suffix, image)
     if not ok:
         raise OSError(f"cannot encode {path.suffix} image")
-    data.tofile(str(path))
+    temporary = path.with_name(f".{path.name}.tmp")
+    data.tofile(str(temporary))
+    os.replace(temporary, path)
 
 
 class VideoSink:
     """An annotated video of the sampled frames, at the source's exact frame size, opened at the first
     frame (PyAV): H.264 in MP4 (4:2:0, what common players open) at ``path``; when a side is odd,
     which H.264's 4:2:0 cannot store, VP9 in WebM (browsers, VLC) at ``path`` with ``.webm`` instead.
-    :attr:`path` is where it went.
+    :attr:`path` is where it went: written beside it and renamed there when whole, never through a
+    symbolic link below ``root`` (the ``--annotate`` folder).
 
     A video that cannot be written does not stop the analysis: :attr:`error` says why instead.
     """
 
-    def __init__(self, path: Path, fps: float):
+    def __init__(self, path: Path, fps: float, root=None):
         import av  # here: a worker that writes no video need not load FFmpeg's libraries
 
         self.av = av
-        self.path, self.fps = path, Fraction(fps).limit_denominator(1001)
+        self.path, self.fps, self.root = path, Fraction(fps).limit_denominator(1001), root
         self.error: str | None = None
         self.container = self.stream = None
+        self._temporary: Path | None = None
 
     def write(self, image: np.ndarray) -> None:
         if self.error:
@@ -104,9 +151,16 @@ class VideoSink:
         h264 = width % 2 == 0 and height % 2 == 0
         if not h264:
             self.path = self.path.with_suffix(".webm")
+        _check_no_link(self.path, self.root)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._temporary = self.path.with_name(f".{self.path.name}.tmp")
         # an MP4's index at its start, so that a player can start before the end
-        self.container = self.av.open(str(self.path), "w", options={"movflags": "+faststart"} if h264 else {})
+        self.container = self.av.open(
+            str(self._temporary),
+            "w",
+            format="mp4" if h264 else "webm",
+            options={"movflags": "+faststart"} if h264 else {},
+        )
         if h264:
             self.stream = self.container.add_stream("libx264", rate=self.fps, options={"preset": "veryfast"})
         else:
@@ -122,5 +176,9 @@ class VideoSink:
             if not self.error:
                 self.container.mux(self.stream.encode())  # what the encoder still holds
             self.container.close()
+            if not self.error:
+                os.replace(self._temporary, self.path)
         except Exception as e:
             self.error = self.error or f"annotated copy not written: {one_line(e)}"
+        if self._temporary.exists():
+            self._temporary.unlink()

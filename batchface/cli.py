@@ -112,10 +112,17 @@ def run(
         False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."
     ),
     annotate: Path | None = typer.Option(
-        None, "--annotate", help="Write annotated copies here, mirroring the input paths."
+        None,
+        "--annotate",
+        help="Write annotated copies here, mirroring the input paths; never over an input (a folder holding one is "
+        "refused) nor through a symbolic link.",
     ),
     workers: int | None = typer.Option(
-        None, "--workers", "-w", min=0, help="Worker processes (default: number of CPUs; 0 = in this process)."
+        None,
+        "--workers",
+        "-w",
+        min=0,
+        help="Worker processes (default: number of CPUs; 0 = in this process; at most 4 per CPU).",
     ),
     engine: Engine = typer.Option(
         "local",
@@ -148,11 +155,14 @@ def run(
 ):
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
+    One run per output at a time: a second run with the same --out, while one is going, is refused.
+
     Exit status: 0 when every input was processed, 1 when some could not be read (rows say why), 2 for usage
-    errors, 130 after Ctrl-C and 143 after SIGTERM (what was done is committed: --resume finishes the run).
+    errors (an output another run is writing too), 130 after Ctrl-C and 143 after SIGTERM (what was done is
+    committed: --resume finishes the run).
     """
-    from batchface.errors import Terminated
-    from batchface.runner import Options
+    from batchface.errors import Terminated, printable
+    from batchface.runner import Options, failure_line
     from batchface.runner import run as run_batch
 
     if not paths and not files_from:
@@ -204,10 +214,10 @@ def run(
         raise typer.Exit(130 if isinstance(stop, KeyboardInterrupt) else 143) from None
     if verbose:
         for path, why in summary.skipped_paths:
-            typer.echo(f"skipped ({why}): {path}", err=True)
+            typer.echo(f"skipped ({why}): {printable(path)}", err=True)
     if quiet:  # the bar was not there to show them as they came
         for path, why in summary.failures[:SHOWN_FAILURES]:
-            typer.echo(f"batchface: failed: {path}: {why}", err=True)
+            typer.echo(failure_line(path, why), err=True)
     if summary.errors:
         more = max(0, len(summary.failures) - SHOWN_FAILURES) if quiet else 0
         typer.echo(

@@ -7,7 +7,6 @@ alpha and grayscale files are converted. An image whose header declares more tha
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,14 +56,18 @@ REDUCED_FLAGS = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2
 def read_picture(path, side_needed=None) -> Picture:
     """Decode an image file. ``side_needed(width, height)``: the longer side (pixels) that is enough
     for whoever looks at the image first; a JPEG at least twice that long is decoded reduced by the
-    largest of 2, 4 or 8 that keeps it. Raises :class:`InputError`."""
-    data = _read_bytes(path)
-    width, height = _declared_size(data)
+    largest of 2, 4 or 8 that keeps it. Raises :class:`InputError`.
+
+    The header is read from the file first, so that a file that declares too many pixels is refused
+    before it is read; a file that is read is held once (a 1 GiB file: 1 GiB, not two)."""
+    _must_exist(path)
+    width, height = _declared_size(path)
     if width * height > MAX_IMAGE_PIXELS:
         raise InputError(
             f"image too large: its header declares more than {MAX_IMAGE_PIXELS} pixels "
             "(a decompression bomb?); refused before decoding"
         )
+    data = _read_bytes(path)
     if side_needed and width and data[:3].tobytes() == b"\xff\xd8\xff":
         for factor, flag in REDUCED_FLAGS.items():
             if max(width, height) / factor >= side_needed(width, height):
@@ -78,8 +81,9 @@ def read_image(path) -> np.ndarray:
     return read_picture(path).image
 
 
-def _declared_size(data: np.ndarray) -> tuple[int, int]:
-    """The image's size from its header, after its EXIF rotation; (0, 0) when the header cannot say."""
+def _declared_size(path) -> tuple[int, int]:
+    """The image's size from its file's header (Pillow reads no more), after its EXIF rotation;
+    (0, 0) when the header cannot say."""
     import warnings
 
     from PIL import Image
@@ -87,7 +91,7 @@ def _declared_size(data: np.ndarray) -> tuple[int, int]:
     try:
         with warnings.catch_warnings():  # Pillow warns from half our limit on: that is ours to judge
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data.tobytes())) as header:  # reads the header only
+            with Image.open(path) as header:  # reads the header only
                 width, height = header.size
                 turned = header.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # orientations that swap the sides
     except Image.DecompressionBombError:  # Pillow's own limit: twice its warning size, which is ours
@@ -98,7 +102,6 @@ def _declared_size(data: np.ndarray) -> tuple[int, int]:
 
 
 def _read_bytes(path) -> np.ndarray:
-    _must_exist(path)
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:

@@ -20,3 +20,10 @@ def one_line(error: BaseException, with_type: bool = True) -> str:
 class Terminated(BaseException):
     """SIGTERM (a batch scheduler, ``timeout``) where the command line is, as Ctrl-C raises
     KeyboardInterrupt; :func:`batchface.runner.run` lets either through with its ``summary`` so far."""
+
+
+def printable(text: str) -> str:
+    """``text`` (a path, a reason) for a terminal: each character that is not printable written as
+    Python writes it in a string (``\\x1b``, ``\\n``, ``\\udce9`` for a byte of a name that is not
+    UTF-8), so that a file name cannot move the cursor, retitle the window or hide a line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

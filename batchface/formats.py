@@ -10,6 +10,7 @@ import io
 import json
 import math
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -18,14 +19,37 @@ import pyarrow.parquet as pq
 
 from batchface.journal import fsync, parts_dir
 
+#: rows a row group of a joined Parquet file holds: what readers skip or read at once; held in memory as
+#: the file is joined (about 30 MB of the table's 60-odd columns)
+ROW_GROUP_ROWS = 65536
 
-class ParquetTable:
-    """Parquet: each write is a part file in ``<out>.parts/``; :meth:`finish` joins them into ``<out>``."""
+
+class Table:
+    """What every format does once its last rows are written, the steps of :meth:`TableWriter.close`
+    (:mod:`batchface.writers`): nothing, for a table written in place, which is whole as it is."""
+
+    def join(self) -> None:
+        """Make the finished table, beside the output where it is not the output itself."""
+
+    def put_in_place(self) -> None:
+        """The joined table becomes the output (nothing to do when it is already)."""
+
+    def clear(self) -> None:
+        """Remove what the run kept beside the output."""
+
+
+class ParquetTable(Table):
+    """Parquet: each write is a part file in ``<out>.parts/``; at the end the parts are joined into
+    ``<out>.tmp`` (:meth:`join`), which is renamed ``<out>`` (:meth:`put_in_place`) once the journal
+    says the join is whole, and only then are the parts removed (:meth:`clear`). So a kill at any
+    step leaves one complete copy of the table: the parts, the joined file, or both.
+    """
 
     extensions = ("parquet", "pq")
 
     def __init__(self, path: Path, schema: pa.Schema):
         self.path, self.schema, self.parts = path, schema, parts_dir(path)
+        self.joined = path.with_name(path.name + ".tmp")
         self.count = 0
 
     def start(self, last: dict | None) -> None:
@@ -36,13 +60,30 @@ class ParquetTable:
             if part.name not in kept:
                 part.unlink()  # written after the last commit, or a temporary file
         self.count = len(kept)
+        self.joined.unlink(missing_ok=True)  # a join cut by a kill
 
     def take_up(self) -> dict:
-        """A finished output becomes the first part of a resumed run; returns where that leaves it."""
-        self.parts.mkdir(parents=True, exist_ok=True)
-        os.replace(self.path, self.parts / "part-000000.parquet")
+        """A finished output becomes the first part of a resumed run; returns where that leaves it.
+
+        The output stays where it is (a hard link, or a copy where links are not to be had) until the
+        resumed run's join replaces it. Without an output, the parts are the finished table: what an
+        older batchface left when killed as it moved a finished output into them."""
+        if not self.path.exists():
+            self.count = len(list(self.parts.glob("part-*.parquet")))
+            return {"part": f"part-{self.count - 1:06d}.parquet"}
+        # parts beside a finished output (a kill after its journal was removed, or before its take-up
+        # was journalled) hold nothing that the output lacks
+        shutil.rmtree(self.parts, ignore_errors=True)
+        self.parts.mkdir()
+        first = self.parts / "part-000000.parquet"
+        try:
+            os.link(self.path, first)
+        except OSError:
+            shutil.copyfile(self.path, first)
+            fsync(first)
+        fsync(self.parts)
         self.count = 1
-        return {"part": "part-000000.parquet"}
+        return {"part": first.name}
 
     def write(self, rows: list[dict]) -> dict:
         name = f"part-{self.count:06d}.parquet"
@@ -53,15 +94,30 @@ class ParquetTable:
         self.count += 1
         return {"part": name}
 
-    def finish(self) -> None:
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        with pq.ParquetWriter(temporary, self.schema) as writer:
+    def join(self) -> None:
+        """The parts joined into one file beside the output, made durable: in row groups of
+        :data:`ROW_GROUP_ROWS`, however small the parts (a commit a row, ``--commit-seconds 0``, would
+        otherwise leave a row group a commit, each with its own column headers and statistics)."""
+        with pq.ParquetWriter(self.joined, self.schema) as writer:
+            pending, rows = [], 0
             for part in sorted(self.parts.glob("part-*.parquet")):
-                writer.write_table(pq.read_table(part, schema=self.schema))
-        os.replace(temporary, self.path)
-        for part in self.parts.iterdir():
-            part.unlink()
-        self.parts.rmdir()
+                pending.append(pq.read_table(part, schema=self.schema))
+                rows += pending[-1].num_rows
+                if rows >= ROW_GROUP_ROWS:
+                    table, full = pa.concat_tables(pending), rows - rows % ROW_GROUP_ROWS
+                    writer.write_table(table.slice(0, full), row_group_size=ROW_GROUP_ROWS)
+                    pending, rows = [table.slice(full)], rows - full
+            if rows:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        fsync(self.joined)
+
+    def put_in_place(self) -> None:
+        if self.joined.exists():
+            os.replace(self.joined, self.path)
+            fsync(self.path.parent)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.parts, ignore_errors=True)
 
 
 class ParquetFolder(ParquetTable):
@@ -78,8 +134,7 @@ class ParquetFolder(ParquetTable):
         self.count = len(list(self.path.glob("part-*.parquet")))
         return {"part": f"part-{self.count - 1:06d}.parquet"}
 
-    def finish(self) -> None:
-        pass
+    join, put_in_place, clear = Table.join, Table.put_in_place, Table.clear  # the parts are the table
 
 
 def is_folder(path) -> bool:
@@ -87,7 +142,7 @@ def is_folder(path) -> bool:
     return str(path).endswith(("/", os.sep)) or Path(path).is_dir()
 
 
-class TextTable:
+class TextTable(Table):
     """A text format appended in place; where a write leaves it is the file's length."""
 
     extensions: tuple = ()
@@ -113,9 +168,6 @@ class TextTable:
             os.fsync(f.fileno())
             return {"offset": f.tell()}
 
-    def finish(self) -> None:
-        pass
-
     def header(self) -> str:
         return ""
 
@@ -123,7 +175,21 @@ class TextTable:
         raise NotImplementedError
 
 
+#: what starts a formula in a spreadsheet's cell: a CSV cell that starts so is run when the file is opened
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def harmless(source: str | None) -> str | None:
+    """A ``source`` for a CSV cell: a path that starts like a formula (a file named ``=1+1.jpg``,
+    ``@SUM(1).jpg``; only a relative path can) written ``./=1+1.jpg``, the same file, so that a
+    spreadsheet shows it as text, while pandas, DuckDB and ``--resume`` read a path to that file."""
+    return f"./{source}" if source and source.startswith(FORMULA_STARTS) else source
+
+
 class CsvTable(TextTable):
+    """CSV, RFC 4180: a header line of the column names, a line a row; ``source`` made harmless to
+    spreadsheets (:func:`harmless`)."""
+
     extensions = ("csv",)
 
     def header(self) -> str:
@@ -131,7 +197,13 @@ class CsvTable(TextTable):
 
     def text(self, rows: list[dict]) -> str:
         buffer = io.StringIO()
-        csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n").writerows(rows)
+        plain = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n")
+        # Python's csv quotes a field that holds the line terminator, "\n", but not a lone "\r", which
+        # every reader takes for the end of a line: a row with one (a file name can) is quoted whole
+        quoted = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n", quoting=csv.QUOTE_ALL)
+        for row in rows:
+            row = {**row, "source": harmless(row.get("source"))}
+            (quoted if any(isinstance(v, str) and "\r" in v for v in row.values()) else plain).writerow(row)
         return buffer.getvalue()
 
 
@@ -146,7 +218,7 @@ class JsonlTable(TextTable):
         )
 
 
-class Stdout:
+class Stdout(Table):
     """A text format written to standard output as it is committed (``--out -``): nothing to resume."""
 
     def __init__(self, table: TextTable):
@@ -159,9 +231,6 @@ class Stdout:
         sys.stdout.write(self.table.text(rows))
         sys.stdout.flush()
         return {}
-
-    def finish(self) -> None:
-        pass
 
 
 FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}

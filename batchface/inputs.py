@@ -31,19 +31,35 @@ class Source:
 
 
 def disambiguated(sources: list[Source], paths) -> list[Source]:
-    """``sources`` with the ``relative`` paths that two arguments share prefixed by their argument's own name."""
+    """``sources`` with ``relative`` paths of their own, so that no annotated copy replaces another: those
+    that two arguments share prefixed by their argument's own name (a file named as an argument: the
+    name of its folder); any still shared numbered ``-2``, ``-3``, ... before the extension, in order."""
     shared = {r for r, n in Counter(s.relative for s in sources).items() if n > 1}
     if not shared:
         return sources
     roots = [os.path.normpath(os.fspath(p)) for p in paths]
 
-    def argument_of(source: Source) -> str:
-        return next((r for r in roots if os.path.normpath(source.path).startswith(r + os.sep)), "")
+    def name_of_argument(source: Source) -> str:
+        path = os.path.normpath(source.path)
+        if path in roots:  # a file named as an argument
+            return os.path.basename(os.path.dirname(os.path.abspath(path)))
+        return os.path.basename(next((r for r in roots if path.startswith(r + os.sep)), ""))
 
-    return [
-        replace(s, relative=os.path.join(os.path.basename(argument_of(s)), s.relative)) if s.relative in shared else s
+    sources = [
+        replace(s, relative=os.path.join(name_of_argument(s), s.relative)) if s.relative in shared else s
         for s in sources
     ]
+    taken, own = {s.relative for s in sources}, set()
+    for i, s in enumerate(sources):
+        if s.relative in own:
+            stem, extension = os.path.splitext(s.relative)
+            number = 2
+            while f"{stem}-{number}{extension}" in taken:
+                number += 1
+            sources[i] = replace(s, relative=f"{stem}-{number}{extension}")
+            taken.add(sources[i].relative)
+        own.add(sources[i].relative)
+    return sources
 
 
 def media_type_of(path) -> str | None:
@@ -73,19 +89,21 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
     """Yield the media files under ``paths`` (files or folders), folders walked recursively.
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
-    skipped; symbolic links are followed, each real folder visited once (no loops). Hidden entries,
-    files that are neither images nor videos, and folders that cannot be listed are appended to
-    ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with a media extension, is
-    still yielded, so that its row can say so. Paths in ``exclude`` (the run's own output and
-    annotated copies) are skipped wherever they are found.
+    skipped; symbolic links are followed. Each real file and folder (by its real path: symbolic
+    links followed, ``.``, ``..`` and doubled slashes gone) is yielded or walked once, by the first
+    path that finds it, however many arguments, spellings or links lead to it (and a link loop ends).
+    Hidden entries, files that are neither images nor videos, and folders that cannot be listed are
+    appended to ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with
+    a media extension, is still yielded, so that its row can say so. Paths in ``exclude`` (the run's
+    own output and annotated copies) are skipped wherever they are found.
     """
-    seen_dirs: set[str] = {os.path.realpath(p) for p in exclude}
+    seen: set[str] = {os.path.realpath(p) for p in exclude}  # real paths of the files and folders met
     for arg in paths:
         arg = os.fspath(arg)
         if os.path.isdir(arg):
-            yield from _walk_dir(arg, seen_dirs, skipped)
+            yield from _walk_dir(arg, seen, skipped)
         else:
-            yield from _file(arg, skipped, missing_kind=_by_extension(arg) or "image")
+            yield from _file(arg, seen, skipped, missing_kind=_by_extension(arg) or "image")
 
 
 def _by_extension(path: str) -> str | None:
@@ -93,7 +111,11 @@ def _by_extension(path: str) -> str | None:
     return "image" if ext in IMAGE_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
 
 
-def _file(path: str, skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
+def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
+    real = os.path.realpath(path)
+    if real in seen:  # found already, by another path, or the run's own output
+        return
+    seen.add(real)
     if os.path.exists(path) and not os.path.isfile(path):  # a named pipe or device would block its reader
         if skipped is not None:
             skipped.append((path, "not a regular file"))
@@ -105,9 +127,26 @@ def _file(path: str, skipped, missing_kind: str | None, relative: str = "") -> I
         skipped.append((path, "not an image or video"))
 
 
-def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator[Source]:
-    """The media files under ``folder``, each ``relative`` to the folder walked first (``below``: the
-    path of this one below it)."""
+def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
+    """The media files under ``folder``, each ``relative`` to it, depth first in sorted order. A stack
+    of the folders being listed stands for recursion, which Python stops at about a thousand levels
+    (a folder 980 deep is a folder like any other)."""
+    stack = [_entries(folder, "", seen, skipped)]
+    while stack:
+        found = next(stack[-1], None)
+        if found is None:
+            stack.pop()
+            continue
+        path, relative, entry = found
+        if entry.is_dir(follow_symlinks=True):
+            stack.append(_entries(path, relative, seen, skipped))
+        else:
+            yield from _file(path, seen, skipped, _by_extension(entry.name), relative)
+
+
+def _entries(folder: str, below: str, seen: set[str], skipped) -> Iterator[tuple]:
+    """``(path, path below the folder walked first, os.DirEntry)`` of each visible entry of ``folder``
+    (``below``: its own path below that one), sorted; none when it was visited or cannot be listed."""
     real = os.path.realpath(folder)
     if real in seen:  # visited, or the run's own output
         return
@@ -124,11 +163,7 @@ def _walk_dir(folder: str, seen: set[str], skipped, below: str = "") -> Iterator
             if skipped is not None:
                 skipped.append((path, "hidden"))
             continue
-        relative = os.path.join(below, entry.name)
-        if entry.is_dir(follow_symlinks=True):
-            yield from _walk_dir(path, seen, skipped, relative)
-        else:
-            yield from _file(path, skipped, _by_extension(entry.name), relative)
+        yield path, os.path.join(below, entry.name), entry
 
 
 def read_paths_file(list_file) -> list[str]:

@@ -4,17 +4,22 @@ can be finished (``--resume``) without loss or duplicates.
 Its first line holds the run's identity (the columns and what shapes the rows); then one line for
 each write of rows: the keys written, those of them with an error row, and where the table stood
 after the write (a Parquet part file, or the length of a CSV or JSONL file). A line cut by a kill
-drops its whole write. A key names an input or a piece of a video: ``(absolute source path, first
-frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
+drops its whole write. A key names an input or a piece of a video: ``(its real path (:func:`key_of`),
+first frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
 goes on also holds the state of the video's face tracks after it (:class:`batchface.tracking.VideoTracks`).
+A last line ``{"joined": true}`` says that the run ended and its table is whole (a Parquet output's parts
+joined beside it): what is left is only to put it in place and clear up (:class:`batchface.writers.TableWriter`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
+
+from batchface.table import text
 
 
 def progress_path(out) -> Path:
@@ -26,24 +31,44 @@ def parts_dir(out) -> Path:
     return Path(out).with_name(Path(out).name + ".parts")
 
 
+def key_of(path: str) -> str:
+    """What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
+    ``..`` and doubled slashes gone), so that ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to
+    it are one input, whichever a run or its ``--resume`` named; written as the table writes a path
+    (:func:`batchface.table.text`: bytes of a file name that are not UTF-8 as ``\\xNN``), so that a
+    path walked and a ``source`` read back from a finished table compare in one domain."""
+    return text(os.path.realpath(path))
+
+
 def whole(path: str) -> tuple:
-    """The key of a whole input: by its absolute path, so that a run resumed with ``/data/x`` finds
-    what ``x`` was in the same folder (the ``source`` column keeps the path as walked)."""
-    return (os.path.abspath(path), 0, None)
+    """The key of a whole input (the ``source`` column keeps the path as walked)."""
+    return (key_of(path), 0, None)
+
+
+def from_text(source: str) -> str:
+    """A path as :func:`batchface.table.text` wrote it, back as Python holds a file name: each
+    ``\\xNN`` of 80 to ff a lone surrogate again (the byte of a name that is not UTF-8), so that a
+    ``source`` read from a table finds its file; :func:`key_of` writes it as it was."""
+    return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m[1], 16)), source)
 
 
 def remove_output(out) -> None:
     """Delete an output and what a killed run left beside it."""
     if Path(out).is_dir():  # a Parquet dataset of part files
         shutil.rmtree(out)
-    for path in (Path(out), progress_path(out)):
+    joined = Path(out).with_name(Path(out).name + ".tmp")  # a Parquet join, cut by a kill
+    for path in (Path(out), progress_path(out), joined):
         path.unlink(missing_ok=True)
     shutil.rmtree(parts_dir(out), ignore_errors=True)
 
 
 def fsync(path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
+    """Make a file's data, or a folder's entries (a rename, a new file), durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def differences(before: dict, now: dict, prefix: str = "") -> list[str]:
@@ -68,7 +93,8 @@ class Journal:
 
     :attr:`done` lists the keys committed, in order, :attr:`failed` those of them with an error row;
     :attr:`last` is where the table stood after the last write (None before any); :attr:`tracks`
-    the last state of the face tracks of each video journalled, by path.
+    the last state of the face tracks of each video journalled, by path; :attr:`joined` whether the
+    run ended with its table whole (:meth:`record_joined`).
     """
 
     def __init__(self, out, identity: dict):
@@ -77,6 +103,7 @@ class Journal:
         self.failed: list[tuple] = []
         self.last: dict | None = None
         self.tracks: dict[str, dict] = {}
+        self.joined = False
         self._entries: list[dict] = []
         self._file = None
 
@@ -106,15 +133,27 @@ class Journal:
     def start(self, entries=()) -> None:
         """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""
         self._entries, self.done, self.failed, self.last, self.tracks = [], [], [], None, {}
+        self.joined = False
         for entry in entries:
             self._remember(entry)
         lines = [{"run": self.identity}] + self._entries
-        self.path.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        # written whole or not at all: a kill while writing must not leave a journal without its entries
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        temporary.write_text("".join(json.dumps(e) + "\n" for e in lines), encoding="utf-8")
+        fsync(temporary)
+        os.replace(temporary, self.path)
+        fsync(self.path.parent)
 
     def record(self, keys: list, failed: list, where: dict, tracks: dict | None = None) -> None:
         """Journal one write, durably: its line is the commit. ``tracks``: the track state of each
         video whose piece it ends, by path."""
-        entry = {"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})}
+        self._append({"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})})
+
+    def record_joined(self) -> None:
+        """Journal, durably, that the run ended and its table is whole (beside the output, for Parquet)."""
+        self._append({"joined": True})
+
+    def _append(self, entry: dict) -> None:
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
         self._file.write(json.dumps(entry) + "\n")
@@ -128,10 +167,14 @@ class Journal:
             self._file = None
         if remove:
             self.path.unlink()
+            fsync(self.path.parent)
 
     def _remember(self, entry: dict) -> None:
+        self._entries.append(entry)
+        if entry.get("joined"):
+            self.joined = True
+            return
         self.done += [tuple(k) for k in entry["keys"]]
         self.failed += [tuple(k) for k in entry["failed"]]
         self.tracks.update(entry.get("tracks", {}))
         self.last = {k: v for k, v in entry.items() if k not in ("keys", "failed", "tracks")}
-        self._entries.append(entry)

@@ -15,6 +15,7 @@ from functools import cached_property
 from batchface.decoding import VideoReader
 from batchface.errors import InputError
 from batchface.inputs import Source
+from batchface.journal import key_of
 
 #: a task's images: 16 small video frames fill the models' batches better than 8 (1.08 times the
 #: frames/s, reports/speed-levers.md); fewer when their files pass TASK_BYTES, so that a task of large
@@ -35,10 +36,10 @@ class Work:
     stop: int | None = None
     frames: int = field(default=1, compare=False)
 
-    @cached_property  # looked up several times a unit; os.path.abspath asks for the working directory
+    @cached_property  # looked up several times a unit; os.path.realpath asks the file system
     def key(self) -> tuple:
-        """What names it in the output's journal (:mod:`batchface.journal`): its absolute path first."""
-        return (os.path.abspath(self.source.path), self.start, self.stop)
+        """What names it in the output's journal (:mod:`batchface.journal`): its real path first."""
+        return (key_of(self.source.path), self.start, self.stop)
 
     @property
     def last(self) -> bool:

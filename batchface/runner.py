@@ -19,9 +19,12 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
-from batchface.formats import STDOUT, format_of
+from batchface.annotate import check_apart, check_copies
+from batchface.errors import printable
+from batchface.formats import STDOUT, format_of, is_folder
 from batchface.inputs import disambiguated, read_paths_file, walk
-from batchface.journal import parts_dir, remove_output, whole
+from batchface.journal import parts_dir, progress_path, remove_output, whole
+from batchface.lock import OutputLock, lock_path
 from batchface.options import Options
 from batchface.plan import plan, tasks_of
 from batchface.table import schema
@@ -32,6 +35,9 @@ from batchface.writers import TableWriter, check_writable
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
+#: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
+#: 100 MB) and taking a quarter of a second of CPU to start; a few a CPU can still hide slow reads
+WORKERS_PER_CPU = 4
 
 
 @dataclass
@@ -82,14 +88,17 @@ def run(
 ) -> Summary:
     """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
 
-    ``workers``: processes (default: the number of CPUs; 0 runs in this process). ``engine="ray"``
+    ``workers``: processes (default: the number of CPUs; 0 runs in this process; at most
+    :data:`WORKERS_PER_CPU` a CPU, with a warning). ``engine="ray"``
     runs the work on a Ray cluster instead (:mod:`batchface.ray_engine`; ``address`` as ``ray.init``
     takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
     durable every ``commit_seconds``. A task of worker processes (a few images, or a piece of a
     video) that takes more than ``timeout`` seconds is stopped and its inputs tried again one by one
     within the same limit, so that only an input that hangs gets an error row (None: no limit; not
-    with ``workers=0`` or Ray). Raises ValueError for options that do not go together.
+    with ``workers=0`` or Ray). Raises ValueError for options that do not go together, and
+    :class:`batchface.lock.OutputInUse` (a ValueError) while another run writes ``out``: one run per
+    output at a time.
     """
     from tqdm import tqdm
 
@@ -108,19 +117,27 @@ def run(
     if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
         raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
     fmt = format_of(out, fmt)
+    paths = list(paths) + (read_paths_file(files_from) if files_from else [])
+    check_named(paths)
+    if options.annotate and is_folder(out):
+        check_apart(options.annotate, out)
     if str(out) != STDOUT:
         check_writable(out)
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    workers = worker_count(workers) if engine == "local" else workers
     # the worker processes start, and load the models, while the inputs are walked and the table opened
     warm = functools.partial(worker_for, options)
     local = engine == "local" and workers > 0
-    with WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
-        paths = list(paths) + (read_paths_file(files_from) if files_from else [])
+    # one run per output: refused here, before anything is touched, while another run holds it
+    lock = contextlib.nullcontext() if str(out) == STDOUT else OutputLock(out)
+    with lock, WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
         summary = Summary(output=str(out))
-        own = [] if str(out) == STDOUT else [out, parts_dir(out)]  # never read back as inputs
+        # never read back as inputs
+        own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
         own += [options.annotate] if options.annotate else []
-        sources = disambiguated(list(dict.fromkeys(walk(paths, summary.skipped_paths, own))), paths)
+        sources = disambiguated(list(walk(paths, summary.skipped_paths, own)), paths)
         summary.skipped = len(summary.skipped_paths)
+        if options.annotate:
+            check_copies(options.annotate, paths, sources, None if str(out) == STDOUT else out)
         if not sources:
             hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
             raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
@@ -166,7 +183,7 @@ def run(
                         failed.add(result.work.key[0])
                         summary.failures.append((result.work.source.path, errors[0]))
                         if progress:  # above the bar, as it happens
-                            bar.write(f"batchface: failed: {result.work.source.path}: {errors[0]}", file=sys.stderr)
+                            bar.write(failure_line(result.work.source.path, errors[0]), file=sys.stderr)
                     if result.work.last:  # an input is done with its last piece
                         summary.images += result.work.source.media_type == "image"
                         summary.videos += result.work.source.media_type == "video"
@@ -197,6 +214,39 @@ def run(
                     raise
         summary.seconds = time.monotonic() - start
         return summary
+
+
+def check_named(paths, shown: int = 3) -> None:
+    """Refuse (ValueError, before anything is written) paths named by the caller that do not exist: a
+    typing error to correct, not an input to give an error row (which would make the table, and a rerun
+    with the right path be refused for it). Names the first ``shown`` of them."""
+    missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
+    if missing:
+        said = [printable(p) + (" (a broken symbolic link)" if os.path.islink(p) else "") for p in missing[:shown]]
+        more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
+        raise ValueError(f"no such file or folder: {', '.join(said)}{more}")
+
+
+def worker_count(asked: int | None) -> int:
+    """The local worker processes to start for ``asked`` (None: one a CPU): at most
+    :data:`WORKERS_PER_CPU` a CPU, with a warning on standard error where that is fewer."""
+    cpus = os.cpu_count() or 1
+    if asked is None:
+        return cpus
+    most = WORKERS_PER_CPU * cpus
+    if asked > most:
+        print(
+            f"batchface: warning: {asked} workers asked for, {most} started: at most {WORKERS_PER_CPU} a CPU "
+            f"({cpus} CPUs here)",
+            file=sys.stderr,
+        )
+        return most
+    return asked
+
+
+def failure_line(path: str, why: str) -> str:
+    """The terminal's line for an input that failed, its path and reason escaped (:func:`printable`)."""
+    return f"batchface: failed: {printable(path)}: {printable(why)}"
 
 
 def number_tracks(videos: dict, result) -> dict | None:

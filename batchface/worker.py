@@ -90,6 +90,7 @@ class Worker:
                     annotate.write_image(
                         annotate.mirrored_path(self.options.annotate, w.source.relative, "image"),
                         annotate.draw(picture.image, faces),
+                        self.options.annotate,
                     )
                 except Exception as e:  # the rows are good; say in them that their picture is missing
                     for row in results[w].rows:
@@ -105,7 +106,9 @@ class Worker:
             )
             if self.options.annotate:
                 sink = annotate.VideoSink(
-                    annotate.mirrored_path(self.options.annotate, source.relative, "video"), reader.sample_fps
+                    annotate.mirrored_path(self.options.annotate, source.relative, "video"),
+                    reader.sample_fps,
+                    self.options.annotate,
                 )
             batch = []
             for frame in reader:

@@ -10,6 +10,7 @@ of an uninterrupted run.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batchface.formats import FORMATS, STDOUT, ParquetFolder, Stdout, format_of, is_folder
-from batchface.journal import Journal, parts_dir, whole
+from batchface.journal import Journal, from_text, parts_dir, whole
 
 
 def check_writable(path) -> None:
@@ -78,9 +79,17 @@ class TableWriter:
             self.journal.start()
         elif resume and self.journal.exists():
             self.journal.recover()
-            self.table.start(self.journal.last)
-        elif resume and path.exists():
+            if self.journal.joined:  # killed as it finished, its table whole: what was left, then a finished output
+                self._clear_up()
+                self._take_up_finished(path, fmt)
+            else:
+                self.table.start(self.journal.last)
+        elif resume and (path.exists() or any(parts_dir(path).glob("part-*.parquet"))):
             self._take_up_finished(path, fmt)
+        elif resume and not path.exists() and parts_dir(path).is_dir():  # killed before its first journal
+            shutil.rmtree(parts_dir(path))
+            self.table.start(None)
+            self.journal.start()
         elif (path.exists() and not _empty_folder(path)) or self.journal.exists() or parts_dir(path).exists():
             raise FileExistsError(f"{path} exists: pass --resume to finish that run, or --overwrite to start again")
         else:
@@ -96,8 +105,9 @@ class TableWriter:
         return self.journal.failed
 
     def _take_up_finished(self, path: Path, fmt: str) -> None:
-        """A finished output: its sources are done; new sources are appended to it."""
-        table = read_table(path, fmt)
+        """A finished output: its sources are done; new sources are appended to it. A Parquet output
+        found only as its parts (moved there by an older batchface, killed) is taken up from them."""
+        table = read_table(path if path.exists() else parts_dir(path), fmt)
         stored = (table.schema.metadata or {}).get(b"batchface")
         if stored:
             self.journal.check_same_run(
@@ -112,8 +122,8 @@ class TableWriter:
                 f"--resume of {path}: its columns differ from this run's (--landmarks, or another expression model?)"
             )
         rows = table.select(["source", "status"]).to_pylist() if table.num_columns else []
-        done = list(dict.fromkeys(whole(r["source"]) for r in rows))
-        failed = list(dict.fromkeys(whole(r["source"]) for r in rows if r["status"] == "error"))
+        done = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows))
+        failed = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows if r["status"] == "error"))
         self.journal.start([{"keys": done, "failed": failed, **self.table.take_up()}] if done else [])
         if not done:
             self.table.start(None)
@@ -142,13 +152,26 @@ class TableWriter:
         self._pending_tracks = {}
 
     def close(self, finished: bool = True) -> None:
-        """Flush; when ``finished``, turn the parts into the final file and remove the journal."""
+        """Flush; when ``finished``, make the final table and remove the journal.
+
+        In an order that leaves one whole copy of the table after a kill at any step, which
+        ``resume`` recognises: the table is joined beside the output (Parquet), the journal says so,
+        the joined file is renamed into place, the journal is removed, then the parts."""
         self.flush()
         if finished:
-            self.table.finish()
-        self.journal.close(remove=finished)
+            self.table.join()
+            self.journal.record_joined()
+            self._clear_up()
+        else:
+            self.journal.close()
         if self._scratch is not None:
             self._scratch.cleanup()
+
+    def _clear_up(self) -> None:
+        """After the journal's ``joined``: the joined table put in place, the journal and parts removed."""
+        self.table.put_in_place()
+        self.journal.close(remove=True)
+        self.table.clear()
 
 
 def _empty_folder(path: Path) -> bool:
@@ -167,7 +190,11 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     if fmt == "csv":
         import pyarrow.csv as pcsv
 
-        return pcsv.read_csv(path, convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text))
+        return pcsv.read_csv(
+            path,
+            parse_options=pcsv.ParseOptions(newlines_in_values=True),  # a file name may hold one, quoted
+            convert_options=pcsv.ConvertOptions(strings_can_be_null=True, column_types=text),
+        )
     import pyarrow.json as pjson
 
     with open(path, encoding="utf-8") as f:

@@ -163,12 +163,22 @@ def test_files_from_stdin(faceless_folder, tmp_path):
     assert read_table(out).column("source").to_pylist() == [str(faceless_folder / "one.jpg")]
 
 
-def test_a_named_file_that_is_missing_gets_an_error_row(tmp_path):
-    out = tmp_path / "r.csv"
-    result = cli.invoke(app, ["run", str(tmp_path / "gone.jpg"), "--out", str(out), "-w", "0", "-q"])
-    assert result.exit_code == 1
-    (row,) = read_table(out).to_pylist()
-    assert (row["status"], row["error"]) == ("error", "file not found")
+def test_a_named_path_that_is_missing_is_a_usage_error_and_nothing_is_written(faceless_folder, tmp_path):
+    out = tmp_path / "new" / "r.csv"
+    (tmp_path / "link.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "list.txt").write_text(f"{faceless_folder / 'one.jpg'}\n{tmp_path / 'gone2.jpg'}\n")
+    args = [sys.executable, "-m", "batchface", "run", str(faceless_folder), "--out", str(out), "-w", "0", "-q"]
+    for extra, said in (
+        ([str(tmp_path / "gone.jpg")], f"{tmp_path / 'gone.jpg'}"),
+        (["--files-from", str(tmp_path / "list.txt")], f"{tmp_path / 'gone2.jpg'}"),
+        ([str(tmp_path / "link.jpg")], f"{tmp_path / 'link.jpg'} (a broken symbolic link)"),
+    ):
+        result = subprocess.run(args + extra, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 2
+        assert result.stderr.splitlines() == [f"batchface: error: no such file or folder: {said}"]
+        assert not (tmp_path / "new").exists()  # not even the output's folder
+    corrected = subprocess.run(args + [str(faceless_folder / "one.jpg")], capture_output=True, text=True)
+    assert corrected.returncode == 0, corrected.stderr
 
 
 def test_models_lists_files_and_json():
@@ -411,9 +421,13 @@ def test_a_full_disk_is_one_line_exit_2_and_resume_finishes_the_table(samples, t
     out = tmp_path / f"r.{fmt}"
     args = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "-w", "1", "-q"]
 
-    def small_disk():  # writes past 60 kB fail with EFBIG, as they would with ENOSPC on a full disk
+    # a file-size limit that the CSV passes midway, and the joined Parquet file (48 kB in one row group)
+    # but none of its parts (up to 27 kB)
+    limit = {"csv": 60_000, "parquet": 40_000}[fmt]
+
+    def small_disk():  # writes past the limit fail with EFBIG, as they would with ENOSPC on a full disk
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (60_000, 60_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     full = subprocess.run(
         args + ["--commit-seconds", "0"], capture_output=True, text=True, timeout=300, preexec_fn=small_disk
@@ -448,3 +462,148 @@ def test_the_command_script_imports_nothing_of_the_command_line_that_workers_wou
     code = "import sys, batchface.__main__; print([m for m in ('typer', 'batchface.cli', 'numpy') if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def _noise_photos(folder: Path, n: int, size=(480, 640)) -> list[str]:
+    """``n`` photos of noise (no face: one ``no_face`` row each); their paths, sorted."""
+    import cv2
+    import numpy as np
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        cv2.imwrite(str(folder / f"{i:03d}.jpg"), rng.integers(0, 255, (*size, 3), np.uint8))
+    return sorted(str(p) for p in folder.iterdir())
+
+
+def _wait_for(condition, what: str, seconds: float = 120) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(0.02)
+
+
+def _committed(out: Path) -> int:
+    """Inputs committed in the journal of ``out`` (0 without one)."""
+    try:
+        lines = Path(f"{out}.progress").read_text().splitlines()[1:]
+    except FileNotFoundError:
+        return 0
+    return sum(len(json.loads(line)["keys"]) for line in lines if line.endswith("}"))
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
+def test_one_run_per_output_a_second_run_is_refused_and_touches_nothing(tmp_path):
+    import signal
+
+    photos = _noise_photos(tmp_path / "in", 150)
+    out = tmp_path / "r.parquet"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1", "-q"]
+    first = subprocess.Popen(args + ["--commit-seconds", "0"], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _committed(out) > 0 or first.poll() is not None, "the first run's first commit")
+        first.send_signal(signal.SIGSTOP)  # frozen mid-run, holding the output
+        assert 0 < _committed(out) < 150, "the first run must be going"
+        before = _snapshot(tmp_path)
+        for extra in (["--resume"], ["--overwrite"], []):
+            second = subprocess.run(args + extra, capture_output=True, text=True, timeout=120)
+            assert second.returncode == 2, second.stderr
+            assert second.stderr.strip().splitlines() == [
+                f"batchface: error: {out} is being written by another batchface run (process {first.pid}, which "
+                f"holds {out}.lock): one run per output at a time; wait for it to end, or stop it and rerun with "
+                "--resume"
+            ]
+        assert _snapshot(tmp_path) == before  # nothing touched
+    finally:
+        first.send_signal(signal.SIGCONT)
+    assert first.wait(timeout=300) == 0, first.stderr.read()
+    assert read_table(out).column("source").to_pylist() == photos  # every input once
+    assert not Path(f"{out}.lock").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
+def test_a_killed_run_holds_nothing_and_of_two_resumes_one_is_refused(tmp_path):
+    import signal
+
+    photos = _noise_photos(tmp_path / "in", 150)
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1", "-q"]
+    first = subprocess.Popen(args + ["--commit-seconds", "0"], stderr=subprocess.DEVNULL)
+    _wait_for(lambda: _committed(out) > 0 or first.poll() is not None, "the first run's first commit")
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=60)
+    lock = Path(f"{out}.lock")
+    assert lock.read_text() == f"{first.pid}\n"  # left behind by the kill, but the OS dropped the lock
+    resume = args + ["--resume"]
+    one = subprocess.Popen(resume, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: lock.exists() and lock.read_text() == f"{one.pid}\n", "the resume to take the lock")
+        one.send_signal(signal.SIGSTOP)
+        other = subprocess.run(resume, capture_output=True, text=True, timeout=120)
+        assert other.returncode == 2 and f"(process {one.pid}, which holds {lock})" in other.stderr
+    finally:
+        one.send_signal(signal.SIGCONT)
+    assert one.wait(timeout=300) == 0, one.stderr.read()
+    assert read_table(out).column("source").to_pylist() == photos  # none lost, none twice
+
+
+def test_a_file_name_with_a_carriage_return_is_carried_by_csv_and_resumed(tmp_path):
+    photos = _noise_photos(tmp_path / "in", 2, size=(60, 80))
+    os.rename(photos[0], tmp_path / "in" / "cr\rret.jpg")
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "0", "-q"]
+    assert subprocess.run(args, capture_output=True, timeout=120).returncode == 0
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 already done" in resumed.stderr
+    assert read_table(out).column("source").to_pylist() == [photos[1], str(tmp_path / "in" / "cr\rret.jpg")]
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"]])
+def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_path, quiet):
+    formulas = ["=1+1.jpg", "+cmd|' -C calc'!A0.jpg", "@SUM(1).jpg"]  # no "/" in a file's name
+    photos = _noise_photos(tmp_path / "in", len(formulas), size=(60, 80))
+    for photo, name in zip(photos, formulas):
+        os.rename(photo, tmp_path / "in" / name)
+    escape = "\x1b]0;TITLE\x07.jpg"  # sets the terminal's title when printed raw
+    (tmp_path / "in" / escape).write_bytes(b"not a jpeg")
+    args = [sys.executable, "-m", "batchface", "run", *formulas, escape, "--out", "../r.csv", "-w", "0", *quiet]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path / "in")
+    assert done.returncode == 1 and "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert [line for line in done.stderr.splitlines() if line.startswith("batchface: failed:")] == [
+        "batchface: failed: \\x1b]0;TITLE\\x07.jpg: not a decodable image (corrupt, truncated or not an image)"
+    ]
+    sources = read_table(tmp_path / "r.csv").column("source").to_pylist()
+    assert sources == [f"./{n}" for n in formulas] + [escape]  # the same files, as text in a spreadsheet
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=120, cwd=tmp_path / "in")
+    assert resumed.returncode == 1 and "4 already done" in resumed.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes in /proc (Linux)")
+def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
+    import time
+
+    from batchface.runner import WORKERS_PER_CPU
+
+    photos = _noise_photos(tmp_path / "in", 40, size=(60, 80))
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "--out", str(out), "-w", "1000", "-q"]
+    run = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
+    most, deadline = 0, time.monotonic() + 300
+    while run.poll() is None:  # the pool's processes (and multiprocessing's resource tracker)
+        most = max(most, len(_children(run.pid)))
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    cap = WORKERS_PER_CPU * os.cpu_count()
+    assert run.returncode == 0 and 0 < most <= cap + 1
+    assert run.stderr.read().splitlines()[0] == (
+        f"batchface: warning: 1000 workers asked for, {cap} started: at most {WORKERS_PER_CPU} a CPU "
+        f"({os.cpu_count()} CPUs here)"
+    )
+    assert read_table(out).column("source").to_pylist() == photos

@@ -204,3 +204,65 @@ def test_a_named_pipe_is_skipped_not_read(tmp_path):
         timeout=120,
     )
     assert done.returncode == 1 and "1 inputs (1 images, 0 videos)" in done.stderr and "1 skipped" in done.stderr
+
+
+def test_a_folder_980_levels_deep_is_walked(tmp_path):
+    """Deeper than Python's recursion limit allows a recursive walk; made with folder descriptors,
+    since os.makedirs recurses too."""
+    fd = os.open(tmp_path, os.O_RDONLY)
+    for _ in range(980):
+        os.mkdir("d", dir_fd=fd)
+        inner = os.open("d", os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("deep.jpg", os.O_WRONLY | os.O_CREAT, dir_fd=fd))
+    (tmp_path / "top.jpg").write_bytes(b"x")
+    try:
+        got = [s.relative for s in walk([tmp_path])]
+        assert got == ["d/" * 980 + "deep.jpg", "top.jpg"]
+    finally:  # taken down level by level too: pytest's clean-up of old folders recurses
+        os.unlink("deep.jpg", dir_fd=fd)
+        for _ in range(980):
+            parent = os.open("..", os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            os.rmdir("d", dir_fd=parent)
+            fd = parent
+        os.close(fd)
+
+
+def test_a_large_file_is_held_once_and_a_bomb_is_refused_unread(tmp_path):
+    """A 256 MiB file that starts as a small JPEG (the rest trailing bytes, which JPEG readers skip),
+    and the same behind a header declaring 15000 x 15000 pixels: the peak memory of reading each in a
+    fresh process, past what the imports took."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "small.jpg")
+    head = bytearray((tmp_path / "small.jpg").read_bytes())
+    size = 256 * 2**20
+    for name, data in (("large.jpg", bytes(head)), ("bomb.jpg", None)):
+        if data is None:  # the same file, its header claiming 15000 x 15000
+            sof = head.index(b"\xff\xc0")
+            head[sof + 5 : sof + 9] = (15000).to_bytes(2, "big") * 2
+            data = bytes(head)
+        with open(tmp_path / name, "wb") as f:
+            f.write(data)
+            f.truncate(size)
+    code = (
+        "import resource, sys\n"
+        "from batchface.decoding import read_picture\n"
+        "from batchface.errors import InputError\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    print(read_picture(sys.argv[1]).image.shape, end=' ')\n"
+        "except InputError as e:\n"
+        "    print(str(e)[:18], end=' ')\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * 1024)\n"
+    )
+    for name, said, most in (("large.jpg", "(8, 8, 3)", 1.25 * size), ("bomb.jpg", "image too large", 16 * 2**20)):
+        done = subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        *what, grown = done.stdout.split(" ")
+        assert " ".join(what).startswith(said) and int(grown) < most, (name, done.stdout)

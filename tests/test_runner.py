@@ -502,3 +502,172 @@ def test_annotated_copies_go_below_their_argument_and_are_never_read_back(sample
     copies = sorted(str(p.relative_to(ann)) for p in ann.rglob("*.jpg"))
     # the arguments' own names only where two of them hold the same relative path
     assert copies == ["one/sub/x.jpg", "sub/only.jpg", "two/sub/x.jpg"]
+
+
+def noise_photos(folder: Path, names) -> None:
+    """Photos of noise (no face: one ``no_face`` row each)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(names))
+    for name in names:  # encoded here: OpenCV cannot open a file name that is not UTF-8
+        (folder / name).write_bytes(cv2.imencode(".jpg", rng.integers(0, 255, (120, 160, 3), np.uint8))[1].tobytes())
+
+
+def killed_at(step: tuple, args: list) -> None:
+    """``batchface run ARGS`` killed by SIGKILL at ``step`` (tests/kill_at.py), which must be reached."""
+    killer = Path(__file__).with_name("kill_at.py")
+    done = subprocess.run(
+        [sys.executable, str(killer), *map(str, step), "run", *args], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == -signal.SIGKILL, f"not killed at {step}: {done.stderr}"
+
+
+def leftovers(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("r.parquet", ".r.parquet")))
+
+
+# the steps of a Parquet run that a kill can split: at its start, the folder of parts made before the
+# journal; at its end, the parts joined beside the output, the journal saying so, the joined file
+# renamed into place, the journal removed, the parts removed
+PARQUET_STEPS = [
+    ("after", "mkdir", "r.parquet.parts", 1),
+    ("before", "replace", "r.parquet.tmp", 1),
+    ("after", "replace", "r.parquet.tmp", 1),
+    ("before", "unlink", "r.parquet.progress", 1),
+    ("after", "unlink", "r.parquet.progress", 1),
+    ("after", "unlink", "part-000000.parquet", 1),
+    ("after", "rmdir", "r.parquet.parts", 1),
+]
+
+
+@pytest.mark.parametrize("step", PARQUET_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
+def test_a_kill_at_any_step_of_a_parquet_output_resumes_to_the_whole_table(tmp_path, step):
+    names = [f"{i:02d}.jpg" for i in range(12)]
+    noise_photos(tmp_path / "in", names)
+    args = [tmp_path / "in", "--out", tmp_path / "r.parquet", "-w", "0", "-q", "--commit-seconds", "0"]
+    killed_at(step, args)
+    done = subprocess.run(
+        [sys.executable, "-m", "batchface", "run", *map(str, args), "--resume"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == names  # none lost, none twice
+    assert leftovers(tmp_path) == ["r.parquet"]
+
+
+# each step of a --resume that takes up a finished Parquet output: the output linked as the first part
+# of the run, the journal written, the parts added, then the steps above
+TAKE_UP_STEPS = [
+    ("after", "link", "part-000000.parquet", 1),
+    ("after", "replace", "r.parquet.progress", 1),
+    ("after", "replace", "part-000001.parquet", 1),
+    ("after", "replace", "r.parquet.tmp", 1),
+    ("after", "unlink", "part-000000.parquet", 1),
+]
+
+
+@pytest.mark.parametrize("step", TAKE_UP_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
+def test_a_kill_while_a_resume_takes_up_a_finished_table_loses_nothing(tmp_path, step):
+    first, then = [f"{i:02d}.jpg" for i in range(6)], [f"{i:02d}.jpg" for i in range(6, 12)]
+    noise_photos(tmp_path / "in", first)
+    args = [tmp_path / "in", "--out", tmp_path / "r.parquet", "-w", "0", "-q", "--commit-seconds", "0"]
+    command = [sys.executable, "-m", "batchface", "run", *map(str, args)]
+    assert subprocess.run(command, capture_output=True).returncode == 0
+    noise_photos(tmp_path / "in", then)  # new inputs: the resume appends them
+    killed_at(step, [*args, "--resume"])
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")][:6] == first  # still whole
+    done = subprocess.run([*command, "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == first + then
+    assert leftovers(tmp_path) == ["r.parquet"]
+
+
+def test_a_finished_table_that_an_older_version_left_in_its_parts_is_resumed_not_refused(tmp_path):
+    """batchface before 2026-12 moved a finished Parquet output into ``.parts/`` to resume it: killed
+    just then, the table was only there, with no journal."""
+    noise_photos(tmp_path / "in", ["a.jpg", "b.jpg"])
+    command = [sys.executable, "-m", "batchface", "run", str(tmp_path / "in"), "-o", str(tmp_path / "r.parquet")]
+    assert subprocess.run([*command, "-w", "0", "-q"], capture_output=True).returncode == 0
+    (tmp_path / "r.parquet.parts").mkdir()
+    os.replace(tmp_path / "r.parquet", tmp_path / "r.parquet.parts" / "part-000000.parquet")
+    noise_photos(tmp_path / "in", ["c.jpg"])
+    done = subprocess.run([*command, "-w", "0", "-q", "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "2 already done" in done.stderr
+    assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.parquet")] == ["a.jpg", "b.jpg", "c.jpg"]
+    assert leftovers(tmp_path) == ["r.parquet"]
+
+
+def test_each_real_file_is_analysed_once_whatever_spelling_or_link_found_it(tmp_path, monkeypatch):
+    noise_photos(tmp_path / "a", ["x.jpg", "y.jpg"])
+    (tmp_path / "a" / "link.jpg").symlink_to("x.jpg")  # beside its target: walked first, sorted
+    (tmp_path / "list.txt").write_text("./a/x.jpg\na//x.jpg\na/../a/x.jpg\na/y.jpg\n")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["a/x.jpg", str(tmp_path / "a" / "x.jpg"), "a"]
+    summary = run(spellings, "r.csv", files_from="list.txt", workers=0, progress=False)
+    assert [r["source"] for r in rows("r.csv")] == ["a/x.jpg", "a/y.jpg"]  # by the first path that found it
+    assert (summary.inputs, summary.images) == (2, 2)
+    again = run(["a/link.jpg", "./a", str(tmp_path / "a" / "y.jpg")], "r.csv", workers=0, progress=False, resume=True)
+    assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
+    assert [r["source"] for r in rows("r.csv")] == ["a/x.jpg", "a/y.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_a_resume_of_a_finished_table_knows_its_file_names_that_are_not_utf8(tmp_path, fmt):
+    folder = tmp_path / "in"
+    latin1 = os.fsdecode(b"caf\xe9.jpg")  # written on a latin-1 system: not UTF-8
+    noise_photos(folder, [latin1, "plain.jpg"])
+    (folder / os.fsdecode(b"b\xe9.jpg")).symlink_to(latin1)  # a link to it, by a name not UTF-8 either, walked first
+    out = tmp_path / f"r.{fmt}"
+    assert run([folder], out, workers=0, progress=False).inputs == 2
+    again = run([folder], out, workers=0, progress=False, resume=True)
+    assert (again.inputs, again.resumed, again.images) == (2, 2, 0)
+    assert [os.path.basename(r["source"]) for r in rows(out)] == ["b\\xe9.jpg", "plain.jpg"]  # none twice
+
+
+def test_annotated_copies_never_replace_an_input_nor_go_through_a_link(tmp_path):
+    photos, ann = tmp_path / "photos", tmp_path / "ann"
+    noise_photos(photos, ["x.jpg"])
+    noise_photos(photos / "sub", ["y.jpg"])
+    inputs = {p: p.read_bytes() for p in (photos / "x.jpg", photos / "sub" / "y.jpg")}
+    for args, held in (([photos / "x.jpg"], photos / "x.jpg"), ([photos / "sub"], photos / "sub"), ([photos], photos)):
+        with pytest.raises(ValueError, match=f"--annotate {photos} holds an input \\({held}\\)"):
+            run(args, tmp_path / "r.csv", options=Options(annotate=str(photos)), workers=0, progress=False)
+    with pytest.raises(ValueError, match="must be apart"):
+        run([photos], f"{ann}/", options=Options(annotate=str(ann)), workers=0, progress=False)
+    assert not (tmp_path / "r.csv").exists() and not ann.exists()
+    ann.mkdir()
+    (ann / "x.jpg").symlink_to(photos / "x.jpg")  # links in the copies' folder lead onto the inputs
+    (ann / "sub").symlink_to(photos / "sub")
+    summary = run([photos], tmp_path / "r.csv", options=Options(annotate=str(ann)), workers=0, progress=False)
+    assert [(r["status"], r["error"]) for r in rows(tmp_path / "r.csv")] == [
+        (
+            "no_face",
+            f"annotated copy not written: OSError: {ann / name} leads through a symbolic link, which a copy "
+            "never follows",
+        )
+        for name in ("sub/y.jpg", "x.jpg")
+    ] and summary.errors == 0
+    assert {p: p.read_bytes() for p in inputs} == inputs and (ann / "x.jpg").is_symlink()
+
+
+def test_each_input_gets_its_own_annotated_copy(tmp_path):
+    for folder in ("a", "b", "p/a", "q/a"):
+        noise_photos(tmp_path / folder, ["x.jpg"])
+    noise_photos(tmp_path / "q" / "a", ["x-2.jpg"])
+    args = [tmp_path / f for f in ("a/x.jpg", "b/x.jpg", "p/a/x.jpg", "q/a/x.jpg", "q/a/x-2.jpg")]
+    run(args, tmp_path / "r.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    copies = sorted(str(p.relative_to(tmp_path / "ann")) for p in (tmp_path / "ann").rglob("*.jpg"))
+    # named as arguments, the same name: by their folder's name; that shared too, numbered
+    assert copies == ["a/x-2.jpg", "a/x-3.jpg", "a/x.jpg", "b/x.jpg", "x-2.jpg"]
+
+
+def test_an_output_named_like_an_image_inside_an_input_folder_is_never_read_back(tmp_path):
+    noise_photos(tmp_path / "in", ["a.jpg", "b.jpg"])
+    out = tmp_path / "in" / "table.jpg"
+    first = run([tmp_path / "in"], out, fmt="csv", workers=0, progress=False)
+    again = run([tmp_path / "in"], out, fmt="csv", workers=0, progress=False, resume=True)
+    assert (first.inputs, again.inputs, again.resumed, again.errors) == (2, 2, 2, 0)
+    assert [os.path.basename(r["source"]) for r in rows_of_csv(out)] == ["a.jpg", "b.jpg"]
+
+
+def rows_of_csv(path):
+    return read_table(path, "csv").to_pylist()

@@ -306,3 +306,89 @@ def test_a_folder_output_is_a_parquet_dataset_that_resumes(tmp_path, monkeypatch
     assert len(list((tmp_path / "faces").iterdir())) == 3
     with pytest.raises(FileExistsError):
         TableWriter(out, "parquet", schema(CLASSES))
+
+
+# file names that a text format must carry exactly: line ends of each kind, quotes, separators, spaces,
+# a byte that is not UTF-8 (as the table writes it), and a name that reads as a number
+AWKWARD_NAMES = [
+    "cr\rret.jpg",
+    "lf\nline.jpg",
+    "crlf\r\nboth.jpg",
+    "ends in cr\r",
+    'quote".jpg',
+    "'single'.jpg",
+    "comma,semi;colon.jpg",
+    "tab\tx.jpg",
+    "  spaces  .jpg",
+    "caf\\xe9.jpg",
+    "1e5",
+]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_awkward_file_names_come_back_exactly_through_every_reader(tmp_path, fmt):
+    import csv
+
+    import pandas as pd
+
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    for name in AWKWARD_NAMES:
+        w.commit(whole(name), rows_for(name, 1))
+    w.close()
+    assert read_table(out).column("source").to_pylist() == AWKWARD_NAMES  # pyarrow
+    if fmt == "csv":
+        with open(out, newline="", encoding="utf-8") as f:
+            assert [r["source"] for r in csv.DictReader(f)] == AWKWARD_NAMES
+        got = pd.read_csv(out, dtype={"source": str}, keep_default_na=False)["source"].tolist()
+    else:
+        got = pd.read_json(out, lines=True, dtype={"source": str})["source"].tolist()
+    assert got == AWKWARD_NAMES
+    again = TableWriter(out, fmt, schema(CLASSES), resume=True)  # read back by --resume too
+    assert again.done == [whole(n) for n in AWKWARD_NAMES]
+
+
+FORMULAS = ["=1+1.jpg", "+cmd|' /C calc'!A0.jpg", "@SUM(1).jpg", "-2+3.jpg", "\t=tab.jpg"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
+def test_a_path_that_a_spreadsheet_would_run_is_written_as_the_same_file_in_csv(tmp_path, fmt):
+    import os
+
+    import pandas as pd
+
+    out = tmp_path / f"r.{fmt}"
+    w = TableWriter(out, fmt, schema(CLASSES))
+    for name in FORMULAS + ["/abs/=x.jpg"]:
+        w.commit(whole(name), rows_for(name, 1))
+    w.close()
+    got = read_table(out).column("source").to_pylist()
+    if fmt != "csv":  # no spreadsheet reads these: the path as walked
+        assert got == FORMULAS + ["/abs/=x.jpg"]
+        return
+    assert got == [f"./{n}" for n in FORMULAS] + ["/abs/=x.jpg"]
+    assert [os.path.normpath(s) for s in got] == [os.path.normpath(n) for n in FORMULAS] + ["/abs/=x.jpg"]
+    cells = [line.split(",", 1)[0].strip('"') for line in out.read_text().splitlines()[1:]]
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t")) for cell in cells)
+    assert pd.read_csv(out)["source"].tolist() == got
+    assert TableWriter(out, fmt, schema(CLASSES), resume=True).done == [whole(n) for n in FORMULAS + ["/abs/=x.jpg"]]
+
+
+def test_a_commit_a_row_still_joins_into_large_row_groups(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    monkeypatch.setattr(formats, "ROW_GROUP_ROWS", 128, raising=False)  # the rule at a size a test can write
+    out = tmp_path / "r.parquet"
+    w = TableWriter(out, "parquet", schema(CLASSES), commit_seconds=0)  # --commit-seconds 0: a part a commit
+    expected = []
+    for i in range(300):
+        expected += rows_for(f"{i:03d}.jpg", 1)
+        w.commit(whole(f"{i:03d}.jpg"), expected[-1:])
+    assert len(list((tmp_path / "r.parquet.parts").iterdir())) == 300
+    w.close()
+    meta = pq.ParquetFile(out).metadata
+    assert [meta.row_group(g).num_rows for g in range(meta.num_row_groups)] == [128, 128, 44]
+    assert read_table(out).column("source").to_pylist() == [r["source"] for r in expected]
+    at_once = tmp_path / "at_once.parquet"
+    pq.write_table(pa.Table.from_pylist(expected, schema=schema(CLASSES)), at_once, row_group_size=128)
+    assert out.stat().st_size < 1.05 * at_once.stat().st_size

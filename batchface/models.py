@@ -19,14 +19,14 @@ import numpy as np
 
 ASSETS = Path(__file__).parent / "assets"
 KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
-#: the shipped expression files by the name ``--expression`` takes: the full file (three networks, twelve
-#: reads of a face), and the same with a quick network in front that passes it only the faces it is
-#: unsure of (``export/cascade.py``)
-EXPRESSION_FILES = {"quick": ASSETS / "expression-quick.onnx", "full": ASSETS / "expression.onnx"}
-#: the default: as accurate within the noise of the test sets (FER2013 PublicTest 69.13 % against
-#: 69.27 %, validation 70.06 % against 69.95 %) at under half the full file's time a face on photos
-#: (``reports/expression-experiments.md``)
-DEFAULT_EXPRESSION = "quick"
+#: the shipped expression files by the name ``--expression`` takes (each file's model card is beside it)
+EXPRESSION_FILES = {
+    "ferplus": ASSETS / "expression-ferplus.onnx",  # trained on FER+'s ten votes a face: the default
+    "fer2013": ASSETS / "expression-quick.onnx",  # FER2013's labels: a quick network in front of the next
+    "fer2013-full": ASSETS / "expression.onnx",  # FER2013's labels: three networks, twelve reads of a face
+}
+#: the default: the one whose answers agree with people's on real faces (reports/expression/report.md)
+DEFAULT_EXPRESSION = "ferplus"
 EXPRESSION_FILE = EXPRESSION_FILES[DEFAULT_EXPRESSION]
 
 

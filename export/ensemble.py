@@ -96,6 +96,11 @@ def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
     model = merge(members)
     facts = [member_facts(run, m) for run, m in zip(runs, members)]
     props = {k: metas[0][k] for k in keys}
+    if (
+        all(m.get("training_targets") == metas[0].get("training_targets") for m in metas)
+        and "training_targets" in metas[0]
+    ):
+        props["training_targets"] = metas[0]["training_targets"]
     props.update(
         {  # one per member, in member order, as ensemble_members has them
             "training_seed": ", ".join(str(f["seed"]) for f in facts),
@@ -136,6 +141,8 @@ def member_facts(run: Path, member) -> dict:
     meta = json.loads((run / "train_meta.json").read_text())
     options = json.loads((run / "options.json").read_text())
     weights = sum(numpy_helper.to_array(t).size for t in member.graph.initializer if t.data_type == TensorProto.FLOAT)
+    # the views the member's file runs (its export may have chosen others than its run's test_time_zooms)
+    zooms = {p.key: p.value for p in member.metadata_props}.get("test_time_zooms")
     facts = {"run": run.name, "epochs": meta["epochs_run"], "batch": meta["batch_size"], "seed": meta["seed"]}
     if meta["task"] == "keypoints":
         facts["detectors"] = options.get("detectors", "")
@@ -146,7 +153,7 @@ def member_facts(run: Path, member) -> dict:
         "patience": options.get("patience"),
         "backend": meta.get("backend", "tensorflow"),
         "weights_in_file": int(weights),
-        "test_time_zooms": meta.get("test_time_zooms"),
+        "test_time_zooms": json.loads(zooms) if zooms else None,
     }
 
 
@@ -176,7 +183,9 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         + ("8-bit" if quantized else "stored as float16, computed in float32")
         + ".",
         input_line(props["input_size"]),
-        f"- **Training data:** `{props['training_data']}`.",
+        f"- **Training data:** `{props['training_data']}`"
+        + (f"; targets: {props['training_targets']}" if "training_targets" in props else "")
+        + ".",
         f"- **Split:** {props['training_split']} (the same for every member).",
         f"- **Inside the file:** each member runs on {views}.",
         f"- **Members** (`training/train_{task}.py`):",

@@ -42,6 +42,7 @@ def metadata_for(meta: dict, card: dict) -> dict[str, str]:
         "training_split": meta["split"],
         "training_seed": str(meta["seed"]),
         "training_epochs": str(meta["epochs_run"]),
+        **({"training_targets": meta["targets"]} if "targets" in meta else {}),
         "exported_on": datetime.date.today().isoformat(),
     }
     if meta["task"] == "keypoints":
@@ -54,10 +55,14 @@ def metadata_for(meta: dict, card: dict) -> dict[str, str]:
     return props
 
 
-def export(run, out, card: dict | None = None, int8: bool = False, one_read: bool = False) -> dict:
+def export(
+    run, out, card: dict | None = None, int8: bool = False, one_read: bool = False, zooms=None, report=None
+) -> dict:
     """Convert ``run/model.keras``, attach metadata, check parity, quantize if asked (calibrated on
     the run's ``calibration_crops.npz``), write the model card; returns the export's figures.
-    ``one_read``: the network reads the crop once, without the run's test-time views."""
+    ``one_read``: the network reads the crop once, without the run's test-time views; ``zooms``:
+    these views instead of the run's (``test_time_zooms``); ``report``: the evaluation report the
+    model card names (default ``reports/<task>/report.md``)."""
     import keras
     import onnx
     import tensorflow as tf
@@ -69,6 +74,8 @@ def export(run, out, card: dict | None = None, int8: bool = False, one_read: boo
     meta = json.loads((run / "train_meta.json").read_text())
     if one_read:
         meta["test_time_zooms"] = []
+    elif zooms is not None:
+        meta["test_time_zooms"] = list(zooms)
     model = as_exported(keras.models.load_model(run / "model.keras", compile=False), meta)
     size = int(model.input_shape[1])
     spec = (tf.TensorSpec((None, size, size, 1), tf.float32, name="image"),)
@@ -92,8 +99,15 @@ def export(run, out, card: dict | None = None, int8: bool = False, one_read: boo
         PARITY_TOLERANCE,
         run / "calibration_crops.npz" if int8 else None,
     )
-    write_card(out, task, card_facts(meta), f"tf2onnx, opset {OPSET}", "Keras", figures, card or {})
+    write_card(out, task, card_facts(meta), f"tf2onnx, opset {OPSET}", "Keras", figures, card or {}, report)
     return figures
+
+
+def inside(task: str, zooms: list[float], views: str) -> str:
+    """The model card's words for the views a file averages."""
+    if task == "expression" and zooms == [1.0]:
+        return "the network reads the crop and its mirror image, and the two outputs are averaged."
+    return f"the network runs on the crop zoomed about its centre by {' and '.join(map(str, zooms))}, {views}."
 
 
 def card_facts(meta: dict) -> list[str]:
@@ -114,18 +128,18 @@ def card_facts(meta: dict) -> list[str]:
         what(task, meta),
         f"- **Architecture:** ResNet-style CNN (`training/blocks.py`), {meta['params']:,} parameters{dropout_text}.",
         input_line(meta["input_size"]),
-        f"- **Training data:** `{meta['data']}`.",
+        f"- **Training data:** `{meta['data']}`"
+        + (f"; targets: {meta['targets']}" if "targets" in meta else "")
+        + (
+            "; faces degraded as real photos and video frames are (`training.augment.like_runtime`)"
+            if meta.get("like_runtime")
+            else ""
+        )
+        + ".",
         f"- **Split:** {meta['split']}.",
         *([f"- **Training crops:** cut from {meta['alignment']}."] if "alignment" in meta else []),
         *([f"- **Loss:** {LOSSES[meta['loss']]}, points missing from a label skipped."] if "loss" in meta else []),
-        *(
-            [
-                f"- **Inside the file:** the network runs on the crop zoomed about its centre by "
-                f"{' and '.join(map(str, zooms))}, {views}."
-            ]
-            if several
-            else []
-        ),
+        *([f"- **Inside the file:** {inside(task, zooms, views)}"] if several else []),
         f"- **Seed:** {meta['seed']}; **epochs:** {meta['epochs_run']} (at most {meta['epochs_max']}), "
         f"batch {meta['batch_size']}.",
     ]
@@ -138,9 +152,12 @@ def main(argv=None):
     p.add_argument("--card", help="a JSON file of model-card facts (metrics, date) to embed")
     p.add_argument("--int8", action="store_true", help="quantize the file to 8 bits (export.quantize)")
     p.add_argument("--one-read", action="store_true", help="read the crop once, without the run's test-time views")
+    p.add_argument("--zooms", help="the views to average instead of the run's: zooms like 1.0,1.08 (each mirrored)")
+    p.add_argument("--report", help="the evaluation report the model card names (default reports/<task>/report.md)")
     args = p.parse_args(argv)
     card = json.loads(Path(args.card).read_text()) if args.card else {}
-    export(args.run, args.out, card, args.int8, args.one_read)
+    zooms = [float(z) for z in args.zooms.split(",")] if args.zooms else None
+    export(args.run, args.out, card, args.int8, args.one_read, zooms, args.report)
 
 
 if __name__ == "__main__":

@@ -10,13 +10,13 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
 3. ``batchface run`` with WORKERS workers, its default settings, timed from the call to the
    finished table (starting the workers and loading the models included; the models' optimized
    copies kept, as for a user's runs, in a cache folder of the bench's own), then the same with
-   ``--expression full``;
+   ``--expression fer2013`` (the FER2013-trained file, the default until FER+);
 4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit); the rows
    of 3 and 4 are each timed ``--runs`` times, in turn, and their median run reported;
 5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
    is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
-6. milliseconds an image in each stage, in one process on one thread, the last row with
-   ``--expression full``.
+6. milliseconds an image in each stage, in one process on one thread, the last rows with
+   ``--expression fer2013`` and ``fer2013-full``.
 
 The machine's speed drifts; ratios of rows measured minutes apart in one run are what to compare.
 """
@@ -29,6 +29,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -165,14 +166,15 @@ def median_run(runs: list[dict]) -> dict:
     return {**ordered[len(ordered) // 2], "spread": f"{slowest:.1f}-{fastest:.1f}/s"}
 
 
-def linked_copies(originals: list[str], repeat: int, into: Path) -> list[str]:
-    """Symbolic links to ``originals`` under distinct names, ``repeat`` times over."""
+def copies(originals: list[str], repeat: int, into: Path) -> list[str]:
+    """Copies of ``originals`` under distinct names, ``repeat`` times over: files of their own, since a
+    run analyses each real file once (links to one file are that file again)."""
     paths = []
     for k in range(repeat):
         (into / f"r{k}").mkdir(parents=True)
         for i, src in enumerate(originals):
             dst = into / f"r{k}" / f"{i:04d}{Path(src).suffix}"
-            os.symlink(os.path.abspath(src), dst)
+            shutil.copyfile(src, dst)
             paths.append(str(dst))
     return paths
 
@@ -180,20 +182,20 @@ def linked_copies(originals: list[str], repeat: int, into: Path) -> list[str]:
 def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str]:
     with tempfile.TemporaryDirectory(prefix="batchface-bench-") as tmp:
         folder = Path(tmp) / "in"
-        paths = linked_copies(originals, repeat, folder)
+        paths = copies(originals, repeat, folder)
         n = len(paths)
         t_decode, _ = timed_pool(_decode, paths, args.workers, False)
         t_loop, found = timed_pool(_analyze, paths, args.workers, True)
         # each `batchface run` row timed --runs times, the rows in turn, so that a slow minute of this
         # machine falls on all of them; the median run is reported, the range beside it
-        kinds = {"ours": {}, "full": {"expression": "full"}} | (
+        kinds = {"ours": {}, "fer2013": {"expression": "fer2013"}} | (
             {"old": {"code_dir": args.baseline}} if args.baseline else {}
         )
         timed = {kind: [] for kind in kinds}
         for _ in range(args.runs):
             for kind, how in kinds.items():
                 timed[kind].append(timed_run(folder, args.workers, **how))
-        ours, full = median_run(timed["ours"]), median_run(timed["full"])
+        ours, fer2013 = median_run(timed["ours"]), median_run(timed["fer2013"])
         old = median_run(timed["old"]) if args.baseline else None
         # the Ray engine, when the extra is installed, on the photos (one Ray task an image)
         on_ray = [(c, timed_run(folder, c, engine="ray")) for c in (1, args.workers)] if args.ray and n < 500 else []
@@ -204,7 +206,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         ("decode only", f"{args.workers} processes", n / t_decode, None, None),
         ("`Analyzer.analyze` loop", f"{args.workers} processes", n / t_loop, faces / t_loop, None),
     ]
-    runs = [("**`batchface run`**", ours), ("`batchface run --expression full`", full)]
+    runs = [("**`batchface run`**", ours), ("`batchface run --expression fer2013`", fer2013)]
     runs += [(f"`batchface run` at {args.baseline_name}", old)] if old else []
     for what, timed_median in runs:
         rows.append(
@@ -257,7 +259,8 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
             ("+ this checkout's expression model", {"keypoint_model": old_kp}),
             ("+ this checkout's keypoint model (all shipped now)", {}),
         ]
-    steps.append(("`--expression full`", {"expression_model": EXPRESSION_FILES["full"]}))
+    steps.append(("`--expression fer2013`", {"expression_model": EXPRESSION_FILES["fer2013"]}))
+    steps.append(("`--expression fer2013-full`", {"expression_model": EXPRESSION_FILES["fer2013-full"]}))
     lines += [
         "",
         f"Stages, one process on one thread, in milliseconds an image ({len(originals)} images); models per face:",

@@ -72,21 +72,29 @@ def test_the_expression_file_chosen_reaches_the_workers_and_the_table_metadata(s
 
     photo = samples / "dlib_faces" / "bald_guys.jpg"
     out = tmp_path / "r.parquet"
-    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--expression", "full", "-w", "1", "-q"])
+    result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--expression", "fer2013-full", "-w", "1", "-q"])
     assert result.exit_code == 0, result.output
     happy = [r["p_happy"] for r in read_table(out).to_pylist()]
-    for name, same in (("full", True), ("quick", False)):  # in this process, as a worker reads the photo
+    for name, same in (
+        ("fer2013-full", True),
+        ("fer2013", False),
+        ("ferplus", False),
+    ):  # in this process, as a worker reads the photo
         analyzer = Analyzer(expression_model=EXPRESSION_FILES[name])
         faces = analyzer.analyze_pictures([read_picture(photo, analyzer.detector.side_needed)])[0]
         assert len(faces) == len(happy) == 24
         assert (happy == pytest.approx([f.probabilities["happy"] for f in faces], abs=1e-6)) == same
     metadata = json.loads(pq.read_schema(out).metadata[b"batchface"])
-    assert metadata["options"]["expression"] == "full"
-    assert metadata["expression_model_sha256"] == sha256_of(EXPRESSION_FILES["full"])
+    assert metadata["options"]["expression"] == "fer2013-full"
+    assert metadata["expression_model_sha256"] == sha256_of(EXPRESSION_FILES["fer2013-full"])
     result = cli.invoke(app, ["run", str(photo), "--out", str(out), "--resume", "-w", "0", "-q"])  # the default
-    assert result.exit_code == 2 and 'options.expression: "full" -> "quick"' in " ".join(result.output.split())
-    listed = json.loads(cli.invoke(app, ["models", "--expression", "quick", "--json"]).output)[-1]
+    assert result.exit_code == 2 and 'options.expression: "fer2013-full" -> "ferplus"' in " ".join(
+        result.output.split()
+    )
+    listed = json.loads(cli.invoke(app, ["models", "--expression", "fer2013", "--json"]).output)[-1]
     assert listed["file"] == "expression-quick.onnx" and listed["cascade"]["sure"] == 0.6
+    listed = json.loads(cli.invoke(app, ["models", "--json"]).output)[-1]
+    assert listed["file"] == "expression-ferplus.onnx" and listed["training_targets"] == "FER+ vote shares"
 
 
 def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
@@ -192,7 +200,7 @@ def test_models_lists_files_and_json():
     assert list(keypoints)[:5] == ["name", "file", "path", "sha256", "input"]
     assert list(keypoints)[5:] == sorted(list(keypoints)[5:])
     assert keypoints["input_size"] == 96 and len(keypoints["keypoint_names"]) == 68
-    assert expression["classes"][0] == "angry" and isinstance(expression["test_accuracy"], float)
+    assert expression["classes"][0] == "angry" and isinstance(expression["ferplus_majority_accuracy"], float)
     text = cli.invoke(app, ["models"]).output
     assert "detector (yunet): yunet.onnx" in text and "keypoints: keypoints.onnx" in text and "classes:" in text
     alone = json.loads(cli.invoke(app, ["models", "--detector", "blazeface", "--json"]).output)

@@ -66,7 +66,7 @@ def test_the_full_expression_file_reads_a_face_and_its_mirror_image_alike():
     # the file averages the network over zoomed views of the crop and their mirror images
     # (training.blocks.views_averaged)
     crops = np.random.default_rng(1).integers(0, 255, (4, 48, 48), dtype=np.uint8)
-    model = ExpressionModel(EXPRESSION_FILES["full"])
+    model = ExpressionModel(EXPRESSION_FILES["fer2013-full"])
     probs, mirrored = model.predict(crops), model.predict(crops[:, :, ::-1])
     np.testing.assert_allclose(probs, mirrored, atol=0.01)  # 8-bit arithmetic rounds the two alike, not equally
     assert np.abs(probs - probs[::-1]).max() > 1e-3  # and yet it tells the faces apart
@@ -78,7 +78,7 @@ def quick_parts():
     import onnx
     from onnx.utils import Extractor
 
-    model = onnx.shape_inference.infer_shapes(onnx.load(EXPRESSION_FILES["quick"]))
+    model = onnx.shape_inference.infer_shapes(onnx.load(EXPRESSION_FILES["fer2013"]))
     part = lambda i, o: Extractor(model).extract_model([i], [o]).SerializeToString()
     return ort.InferenceSession(part("image", "quick/probabilities")), ort.InferenceSession(
         part("unsure_image", "full/probabilities")
@@ -89,7 +89,7 @@ def test_quick_expression_file_keeps_its_answer_where_sure_and_the_full_files_el
     faces = sorted(fer_test.glob("*/*.jpg"))[::50]
     crops = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) for p in faces])
     quick, full = quick_parts()
-    model = ExpressionModel(EXPRESSION_FILES["quick"])
+    model = ExpressionModel(EXPRESSION_FILES["fer2013"])
     sure = json.loads(model.metadata["cascade"])["sure"]
     x = to_unit(crops)[..., None]
     first, second = quick.run(None, {"image": x})[0], full.run(None, {"unsure_image": x})[0]
@@ -97,7 +97,7 @@ def test_quick_expression_file_keeps_its_answer_where_sure_and_the_full_files_el
     assert 0.3 < kept.mean() < 0.9  # both ways are taken on real faces
     np.testing.assert_allclose(model.predict(crops), np.where(kept[:, None], first, second), atol=1e-6)
     # the part behind is the full file itself
-    np.testing.assert_allclose(second, ExpressionModel(EXPRESSION_FILES["full"]).predict(crops), atol=1e-6)
+    np.testing.assert_allclose(second, ExpressionModel(EXPRESSION_FILES["fer2013-full"]).predict(crops), atol=1e-6)
 
 
 def test_a_file_of_the_wrong_task_is_refused():

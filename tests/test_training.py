@@ -558,3 +558,104 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
         with pytest.raises(SystemExit, match=f"differs from .* in {key}"):
             ensemble.export([runs[0], other], out)
     assert ExpressionModel(out).metadata["test_accuracy"] == "0.5"  # a refused export leaves the file as it was
+
+
+# --- FER+ votes -------------------------------------------------------------------------------------
+
+
+def test_vote_targets_drop_single_votes_and_faces_whose_majority_is_no_class_of_ours():
+    from training.data import FERPLUS_VOTES, majority_labels, plurality_labels, vote_targets
+
+    column = {name: i for i, name in enumerate(FERPLUS_VOTES)}
+
+    def votes(**counts):
+        row = np.zeros(10, np.int64)
+        for name, n in counts.items():
+            row[column[name]] = n
+        return row
+
+    faces = np.stack(
+        [
+            votes(neutral=6, happiness=3, sadness=1),  # the single vote for sadness is dropped
+            votes(happiness=5, surprise=5),  # a tie stays in the target; no majority
+            votes(contempt=6, neutral=4),  # contempt's face: left out
+            votes(unknown=7, anger=3),  # most taggers could not say: left out
+            votes(NF=10),  # not a face
+            votes(fear=4, surprise=3, sadness=3),  # 4 of 10 is no majority; a plurality
+        ]
+    )
+    targets, keep = vote_targets(faces)
+    assert keep.tolist() == [True, True, False, False, False, True]
+    index = FER_CLASSES.index
+    assert targets[0][index("neutral")] == pytest.approx(6 / 9) and targets[0][index("sad")] == 0
+    assert targets[1][index("happy")] == targets[1][index("surprise")] == pytest.approx(0.5)
+    assert targets[keep].sum(1) == pytest.approx(1.0)
+    assert majority_labels(faces).tolist() == [index("neutral"), -1, -1, -1, -1, -1]
+    assert plurality_labels(faces).tolist() == [index("neutral"), -1, -1, -1, -1, index("fear")]
+
+
+def tiny_ferplus(folder, rng, n=40):
+    """FER+'s joined files (train.npz, publictest.npz) with ``n`` random faces each, votes drawn at random."""
+    folder.mkdir(parents=True)
+    for name in ("train", "publictest"):
+        votes = rng.multinomial(10, [0.3, 0.2, 0.1, 0.1, 0.1, 0.05, 0.05, 0.04, 0.03, 0.03], size=n)
+        np.savez(
+            folder / f"{name}.npz",
+            images=rng.integers(0, 255, (n, 48, 48), np.uint8),
+            votes=votes.astype(np.int16),
+            fer2013=rng.integers(0, 7, n).astype(np.int8),
+        )
+
+
+def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
+    """One short epoch on FER+-format votes, with the runtime-like degradations, exported in 8 bits
+    and scored by the FER+ report (in the wild left out: no data)."""
+    from batchface.models import ExpressionModel
+    from export.keras_to_onnx import export
+    from training import report_ferplus, train_expression
+
+    rng = np.random.default_rng(0)
+    tiny_ferplus(tmp_path / "ferplus", rng)
+    # a small network (a stem of 8 channels crashes TensorFlow 2.21's oneDNN kernels on this project's CPUs)
+    args = ["--ferplus", str(tmp_path / "ferplus"), "--like-runtime", "--widths", "16,32,48,64"]
+    train_expression.main(args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"])
+    meta = json.loads((tmp_path / "run" / "train_meta.json").read_text())
+    assert meta["targets"] == "FER+ vote shares" and meta["like_runtime"] and meta["class_weight"] is None
+    export(tmp_path / "run", tmp_path / "model.onnx", int8=True, one_read=True)
+    model = ExpressionModel(tmp_path / "model.onnx")
+    assert model.classes == FER_CLASSES and model.metadata["training_targets"] == "FER+ vote shares"
+    capsys.readouterr()
+    report_ferplus.main(
+        [str(tmp_path / "run"), "--model", str(tmp_path / "model.onnx"), "--ferplus", str(tmp_path / "ferplus")]
+        + ["--out", str(tmp_path / "report")]
+    )
+    card = json.loads((tmp_path / "report" / "card.json").read_text())
+    assert 0 <= card["ferplus_majority_accuracy"] <= 1 and card["ferplus_majority_faces"] > 0
+    assert "in_the_wild_agreement" not in card
+    assert (tmp_path / "report" / "confusion.png").exists() and "FER+" in (
+        tmp_path / "report" / "report.md"
+    ).read_text()
+
+
+def test_like_runtime_keeps_a_crop_in_range_and_of_its_size():
+    from training.augment import like_runtime
+
+    rng = np.random.default_rng(1)
+    face = rng.random((48, 48)).astype(np.float32)
+    for _ in range(50):
+        out = like_runtime(rng, face)
+        assert out.shape == (48, 48) and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
+
+
+def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
+    from training import in_the_wild
+
+    rows = in_the_wild.read_labels()
+    assert len(rows) >= 300
+    assert {r["label"] for r in rows} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
+    assert all(r["box"][2] > 0 and r["box"][3] > 0 for r in rows)
+    result = in_the_wild.scores(
+        ["neutral", "happy", "sad", "neutral"], ["neutral", "happy", "neutral", "unsure"], FER_CLASSES
+    )
+    assert result["faces"] == 3 and result["agreement"] == pytest.approx(2 / 3)
+    assert result["recall"] == {"happy": 1.0, "neutral": 0.5}

@@ -46,3 +46,32 @@ def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """The 2x3 affine that applies ``inner`` first, then ``outer``."""
     a = np.vstack([outer, [0, 0, 1]]) @ np.vstack([inner, [0, 0, 1]])
     return a[:2]
+
+
+def like_runtime(rng: np.random.Generator, image: np.ndarray, dim: float = 0.0) -> np.ndarray:
+    """A float crop in [0, 1] made to look like crops cut from real photos and video frames, each
+    effect on a share of the faces: (a share ``dim`` of them) dim light, smaller faces enlarged (down-
+    and upscaled by up to 2.5x), blur, JPEG or video compression (quality 15-90), sensor noise, and
+    another exposure (gamma 0.6-1.6). What the FER images (sharp, centred stock photos) lack and the
+    runtime's crops have."""
+    size = image.shape[0]
+    if rng.random() < dim:  # a dim hall: little light, so little contrast, and the noise below on top
+        image = image * rng.uniform(0.15, 0.5)
+    if rng.random() < 0.4:
+        small = max(8, int(round(size / rng.uniform(1.2, 2.5))))
+        image = cv2.resize(image, (small, small), interpolation=cv2.INTER_AREA)
+        image = cv2.resize(image, (size, size), interpolation=cv2.INTER_LINEAR)
+    if rng.random() < 0.25:
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.3, 1.0))
+    if rng.random() < 0.35:
+        ok, data = cv2.imencode(
+            ".jpg",
+            np.clip(image * 255 + 0.5, 0, 255).astype(np.uint8),
+            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(15, 91))],
+        )
+        image = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32) / 255.0
+    if rng.random() < 0.3:
+        image = image + rng.normal(0, rng.uniform(0.005, 0.03), image.shape).astype(np.float32)
+    if rng.random() < 0.3:
+        image = np.clip(image, 0, 1) ** np.float32(np.exp(rng.uniform(np.log(0.6), np.log(1.6))))
+    return np.clip(image, 0.0, 1.0).astype(np.float32)

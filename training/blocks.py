@@ -45,10 +45,32 @@ def resnet_trunk(inputs, stem_stride: int, widths=(32, 64, 128, 256), identity_b
     return x
 
 
-def expression_net(size: int, n_classes: int, dropout: float) -> keras.Model:
-    """ResNet classifier: [N, size, size, 1] in [0, 1] -> [N, n_classes] probabilities."""
+@keras.saving.register_keras_serializable(package="batchface")
+class Standardized(layers.Layer):
+    """Each image of the batch less its mean, over its standard deviation (at least ``floor``): a
+    dim, flat face from a dark hall reads as a well-lit one (the floor keeps a blank crop's noise
+    from being blown up)."""
+
+    def __init__(self, floor: float = 8 / 255, **kwargs):
+        super().__init__(**kwargs)
+        self.floor = floor
+
+    def call(self, t):
+        mean = keras.ops.mean(t, axis=(1, 2, 3), keepdims=True)
+        std = keras.ops.sqrt(keras.ops.mean(keras.ops.square(t - mean), axis=(1, 2, 3), keepdims=True))
+        return (t - mean) / keras.ops.maximum(std, self.floor)
+
+    def get_config(self):
+        return {**super().get_config(), "floor": self.floor}
+
+
+def expression_net(
+    size: int, n_classes: int, dropout: float, widths=(32, 64, 128, 256), standardize: bool = False
+) -> keras.Model:
+    """ResNet classifier: [N, size, size, 1] in [0, 1] -> [N, n_classes] probabilities; ``standardize``:
+    the network first brings each image to mean 0 and standard deviation 1 (:class:`Standardized`)."""
     inputs = keras.Input((size, size, 1), name="image")
-    x = resnet_trunk(inputs, stem_stride=1)
+    x = resnet_trunk(Standardized(name="standardized")(inputs) if standardize else inputs, stem_stride=1, widths=widths)
     x = layers.GlobalAveragePooling2D()(x)
     x = layers.Dropout(dropout)(x)
     outputs = layers.Dense(n_classes, activation="softmax", name="probabilities")(x)

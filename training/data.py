@@ -126,3 +126,78 @@ def read_ibug_csv(csv_path, image_dir) -> tuple[list[np.ndarray], np.ndarray, li
 def person_of(file_name: str) -> str:
     """The person of a YouTube Faces frame name: everything before the last ``_``."""
     return Path(file_name).stem.rsplit("_", 1)[0]
+
+
+# --- FER+ votes ------------------------------------------------------------------------------------
+
+#: The columns of FER+'s ten votes per face (``votes`` in ``ferplus/*.npz``), in FER+'s order.
+FERPLUS_VOTES = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
+#: The FER+ vote column of each of our seven classes (FER2013's names, in :data:`FER_CLASSES` order).
+FERPLUS_COLUMN = {
+    "angry": 4,
+    "disgust": 5,
+    "fear": 6,
+    "happy": 1,
+    "sad": 3,
+    "surprise": 2,
+    "neutral": 0,
+}
+
+
+def read_ferplus(path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read a FER+ file joined to FER2013's images (``ferplus/train.npz``, ``ferplus/publictest.npz``).
+
+    Returns ``(images [N,48,48] uint8, votes [N,10] int in FERPLUS_VOTES order, FER2013 labels [N]
+    in FER_CLASSES order)``.
+    """
+    with np.load(path) as d:
+        return d["images"], d["votes"].astype(np.int64), d["fer2013"].astype(np.int64)
+
+
+def cleaned_votes(votes: np.ndarray) -> np.ndarray:
+    """The votes with each single vote dropped: Barsoum et al.'s outlier removal (one tagger of ten
+    seeing a class is treated as that tagger's mistake)."""
+    votes = np.asarray(votes)
+    return np.where(votes > 1, votes, 0)
+
+
+def vote_targets(votes: np.ndarray, classes=FER_CLASSES) -> tuple[np.ndarray, np.ndarray]:
+    """Training targets from FER+ votes: each face's share of votes over ``classes`` (after
+    :func:`cleaned_votes`), and which faces to keep.
+
+    A face is kept when its most-voted column (of all ten, after cleaning; a tie counts for the
+    first column in FER+'s order) is one of ``classes``: faces most taggers called ``unknown``, not a
+    face (``NF``) or ``contempt`` (not one of the seven classes) are left out, as Barsoum et al. left
+    out the first two. Votes for those three columns on a kept face are dropped and the rest
+    renormalised, so ties between classes stay in the target as equal shares.
+    """
+    votes = cleaned_votes(votes)
+    columns = [FERPLUS_COLUMN[c] for c in classes]
+    top = votes.argmax(1)
+    in_classes = votes[:, columns].astype(np.float32)
+    keep = np.isin(top, columns) & (in_classes.sum(1) > 0)
+    return in_classes / np.maximum(in_classes.sum(1, keepdims=True), 1), keep
+
+
+def majority_labels(votes: np.ndarray, classes=FER_CLASSES) -> np.ndarray:
+    """Each face's FER+ majority as an index into ``classes``, -1 where it has none there.
+
+    Barsoum et al.'s majority (their published accuracies are against it): after
+    :func:`cleaned_votes`, the class with more than half of the remaining votes; -1 where no class
+    has that, or the majority is ``contempt``, ``unknown`` or ``NF`` (not one of ``classes``).
+    """
+    votes = cleaned_votes(votes)
+    top = votes.argmax(1)
+    has_majority = votes.max(1) * 2 > votes.sum(1)
+    index = {FERPLUS_COLUMN[c]: i for i, c in enumerate(classes)}
+    return np.array([index.get(t, -1) if ok else -1 for t, ok in zip(top, has_majority)], dtype=np.int64)
+
+
+def plurality_labels(votes: np.ndarray, classes=FER_CLASSES) -> np.ndarray:
+    """Each face's most-voted class of the raw votes as an index into ``classes``; -1 where the
+    top is tied or is not one of ``classes``. A looser reading than :func:`majority_labels`."""
+    votes = np.asarray(votes)
+    top = votes.argmax(1)
+    tied = (votes == votes.max(1, keepdims=True)).sum(1) > 1
+    index = {FERPLUS_COLUMN[c]: i for i, c in enumerate(classes)}
+    return np.array([-1 if t2 else index.get(t, -1) for t, t2 in zip(top, tied)], dtype=np.int64)

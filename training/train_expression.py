@@ -1,7 +1,11 @@
-"""Train the expression classifier on FER2013 (48x48 grayscale faces).
+"""Train the expression classifier on FER2013's 48x48 grayscale faces: on FER+'s ten votes per face
+(the default model), or on FER2013's own labels.
 
+    python -m training.train_expression --ferplus ../shared/data/fer2013/ferplus --like-runtime --out runs/ferplus
     python -m training.train_expression --data ../shared/data/fer2013 --out runs/expression
 
+With ``--ferplus`` each face's target is its share of the votes (``training.data.vote_targets``):
+Barsoum et al. 2016 found training on the vote distribution better than on the majority.
 Validation is a stratified part of Training; PublicTest is the reported test. An interrupted run
 continues from its last epoch when started again with the same ``--out``.
 """
@@ -17,14 +21,31 @@ import numpy as np
 
 from batchface.models import to_unit
 from training import augment, common
-from training.data import FER_CLASSES, FER_CLASSES_5, read_fer_csv, read_fer_folders, select_classes
+from training.data import (
+    FER_CLASSES,
+    FER_CLASSES_5,
+    majority_labels,
+    read_fer_csv,
+    read_fer_folders,
+    read_ferplus,
+    select_classes,
+    vote_targets,
+)
 
 SIZE = 48
 DROPOUT = 0.4  # before the last layer
 
 
 def load(args):
-    """Return {usage: (images, labels)} with labels indexing the chosen classes."""
+    """Return the classes and {usage: (images, targets)}: targets are class indices, or with
+    ``--ferplus`` each face's share of the votes over the classes (faces without one left out)."""
+    if args.ferplus:
+        splits = {}
+        for usage, file in (("Training", "train.npz"), ("PublicTest", "publictest.npz")):
+            images, votes, _ = read_ferplus(os.path.join(args.ferplus, file))
+            targets, keep = vote_targets(votes, FER_CLASSES)
+            splits[usage] = (images[keep], targets[keep])
+        return FER_CLASSES, splits
     if args.csv:
         splits = {u: (i, y) for u, (i, y) in read_fer_csv(args.csv).items()}
     else:
@@ -58,6 +79,7 @@ def main(argv=None):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", help="folder with train/<class>/*.jpg and test/<class>/*.jpg")
     src.add_argument("--csv", help="fer2013.csv or icml_face_data.csv")
+    src.add_argument("--ferplus", help="folder with FER+'s votes joined to the images: train.npz, publictest.npz")
     p.add_argument("--classes", type=int, choices=(7, 5), default=7)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument(
@@ -70,6 +92,20 @@ def main(argv=None):
         type=float,
         default=0.0,
         help="probability that a training face gets a random rectangle of noise (random erasing)",
+    )
+    p.add_argument(
+        "--like-runtime",
+        action="store_true",
+        help="degrade training faces as real photos and video frames are (training.augment.like_runtime)",
+    )
+    p.add_argument(
+        "--dim", type=float, default=0.0, help="with --like-runtime: the share of faces darkened as in a dim hall"
+    )
+    p.add_argument("--widths", default="32,64,128,256", help="the network's channels, stem then each stage")
+    p.add_argument(
+        "--standardize",
+        action="store_true",
+        help="the network brings each face to mean 0 and standard deviation 1 first (training.blocks.Standardized)",
     )
     p.add_argument(
         "--test-time-zooms",
@@ -98,19 +134,22 @@ def main(argv=None):
     from training.blocks import expression_net, views_averaged
 
     classes, splits = load(args)
-    images, labels = splits["Training"]
+    images, targets = splits["Training"]
+    soft = targets.ndim == 2  # FER+ vote shares, else class indices
+    labels = targets.argmax(1) if soft else targets
     split_seed = args.seed if args.split_seed is None else args.split_seed
     rng = np.random.default_rng(split_seed)
     if args.limit:
         keep = np.sort(rng.choice(len(labels), size=min(args.limit, len(labels)), replace=False))
-        images, labels = images[keep], labels[keep]
+        images, labels, targets = images[keep], labels[keep], targets[keep]
     tr, va = stratified_split(labels, args.val_fraction, rng)
     n_classes = len(classes)
     counts = np.bincount(labels[tr], minlength=n_classes)
     # sqrt-balanced weights lift the rare classes (disgust: 436 images) without drowning the rest; a
     # teacher's answers already lean that way (its runs were weighted so), so its student is not weighted again
     weights = np.sqrt(counts.sum() / (n_classes * np.maximum(counts, 1)))
-    class_weight = None if args.teacher else {i: float(w) for i, w in enumerate(weights)}
+    # votes are not weighted: FER+'s neutral faces are the most common, and should be read so
+    class_weight = None if args.teacher or soft else {i: float(w) for i, w in enumerate(weights)}
     teacher = load_teacher(args.teacher, classes) if args.teacher else None
     aug_rng = np.random.default_rng(args.seed)
 
@@ -120,6 +159,8 @@ def main(argv=None):
         if aug_rng.random() < 0.5:
             image = image[:, ::-1]
         image = augment.photometric(aug_rng, image)
+        if args.like_runtime:
+            image = augment.like_runtime(aug_rng, image, args.dim)
         return augment.random_erase(aug_rng, image) if aug_rng.random() < args.erase else image
 
     def batch(idx, train):
@@ -127,6 +168,8 @@ def main(argv=None):
         if train:
             x = np.stack([augment_one(im) for im in x])
         x = x[..., None]
+        if soft:
+            return x, targets[idx]
         if teacher is None:
             return x, labels[idx]
         # targets as class distributions: the label, and in training the teacher's answer on this very view
@@ -138,8 +181,9 @@ def main(argv=None):
 
     train_data = common.batches(tr, lambda i: batch(i, True), args.batch_size, True, args.seed)
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
-    model = expression_net(SIZE, n_classes, DROPOUT)
-    if teacher is None:
+    widths = tuple(int(w) for w in args.widths.split(","))
+    model = expression_net(SIZE, n_classes, DROPOUT, widths, args.standardize)
+    if teacher is None and not soft:
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
     else:
         loss, metric = "categorical_crossentropy", keras.metrics.CategoricalAccuracy(name="accuracy")
@@ -155,6 +199,9 @@ def main(argv=None):
         class_weight=class_weight,
     )
     test_images, test_labels = splits["PublicTest"]
+    if soft:  # scored against Barsoum et al.'s majority of the votes, faces without one left out
+        _, votes, _ = read_ferplus(os.path.join(args.ferplus, "publictest.npz"))
+        test_labels = majority_labels(votes, classes)[vote_targets(votes, classes)[1]]
     # the exported file averages each face over zooms and mirror images (export does the same wrapping)
     zooms = common.zooms(args.test_time_zooms)
     probs = (views_averaged(model, zooms) if zooms else model).predict(to_unit(test_images)[..., None], verbose=0)
@@ -166,7 +213,12 @@ def main(argv=None):
         "task": "expression",
         "classes": list(classes),
         "input_size": SIZE,
-        "data": args.csv or args.data,
+        "data": "FER+ votes on FER2013 Training" if soft else args.csv or args.data,
+        "targets": "FER+ vote shares" if soft else "FER2013 labels",
+        "like_runtime": args.like_runtime,
+        "dim": args.dim,
+        "widths": list(widths),
+        "standardize": args.standardize,
         "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",
         "train_images": int(len(tr)),
         "val_images": int(len(va)),
@@ -183,7 +235,7 @@ def main(argv=None):
         "backend": keras.backend.backend(),
         "class_weight": class_weight,
         "test_time_zooms": zooms,
-        "test_accuracy": float((probs.argmax(1) == test_labels).mean()),
+        "test_accuracy": float((probs.argmax(1) == test_labels)[test_labels >= 0].mean()),
     }
     if args.teacher:
         from batchface.models import sha256_of

@@ -2,11 +2,15 @@
 
     python -m training.validate keypoints runs/keypoints-a runs/keypoints-b --data ../shared/data/keypoints/udacity_p1
     python -m training.validate expression runs/expression-a runs/expression-b --data ../shared/data/fer2013
+    python -m training.validate ferplus runs/expression-ferplus.onnx --data ../shared/data/fer2013/ferplus
 
 Keypoints: NME of the 15 Kaggle points on the validation people, on crops from the true points and
 end to end through the default detector (as ``batchface run`` sees them). Expression: validation accuracy.
-Each alone and with the views the exported file averages (``test_time_zooms``). The test sets are
-never read here.
+Each alone and with the views the exported file averages (``test_time_zooms``). FER+: exported
+expression files (.onnx) on the FER+ runs' validation split (10 % of Training, stratified by the
+votes' top class, ``--split-seed``): accuracy against FER+'s majority, the share of FER+-neutral
+faces read neutral, and agreement with the votes' top class on every face. The test sets are never
+read here.
 """
 
 from __future__ import annotations
@@ -53,7 +57,7 @@ def expression(runs, data):
     from training.blocks import as_exported
 
     meta = same_split(runs, "val_images")
-    _, splits = te.load(argparse.Namespace(csv=None, data=data, classes=len(meta["classes"])))
+    _, splits = te.load(argparse.Namespace(csv=None, ferplus=None, data=data, classes=len(meta["classes"])))
     images, labels = splits["Training"]
     _, val = te.stratified_split(labels, 0.1, np.random.default_rng(split_seed(meta)))  # the training defaults
     check_split(len(val), meta["val_images"])
@@ -66,6 +70,28 @@ def expression(runs, data):
         print(
             f"{run}: validation accuracy {plain:.2%} alone, {views:.2%} with the views of its file "
             f"({f'zooms {zooms}, each mirrored' if zooms else 'none'}; {len(val)} images)"
+        )
+
+
+def ferplus(files, data, seed: int = 1234):
+    from batchface.models import ExpressionModel
+    from training import train_expression as te
+    from training.data import FER_CLASSES, majority_labels, read_ferplus, vote_targets
+
+    images, votes, _ = read_ferplus(Path(data) / "train.npz")
+    targets, keep = vote_targets(votes)
+    images, votes, top = images[keep], votes[keep], targets[keep].argmax(1)
+    _, val = te.stratified_split(top, 0.1, np.random.default_rng(seed))  # the training defaults
+    majority = majority_labels(votes[val])
+    neutral = majority == FER_CLASSES.index("neutral")
+    for file in files:
+        model = ExpressionModel(file, threads=0)
+        predicted = np.concatenate([model.predict(images[val][i : i + 256]) for i in range(0, len(val), 256)]).argmax(1)
+        ok = majority >= 0
+        print(
+            f"{file}: FER+ validation, majority {(predicted == majority)[ok].mean():.2%} ({ok.sum()} faces), "
+            f"neutral read neutral {(predicted[neutral] == majority[neutral]).mean():.2%}, "
+            f"top class of the votes {(predicted == top[val]).mean():.2%} ({len(val)} faces)"
         )
 
 
@@ -102,11 +128,15 @@ def load(run):
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("task", choices=("keypoints", "expression"))
-    p.add_argument("runs", nargs="+", help="run folders written by training.train_*")
+    p.add_argument("task", choices=("keypoints", "expression", "ferplus"))
+    p.add_argument("runs", nargs="+", help="run folders written by training.train_* (ferplus: .onnx files)")
     p.add_argument("--data", required=True, help="the data the runs were trained on")
+    p.add_argument("--split-seed", type=int, default=1234, help="ferplus: the runs' validation split seed")
     args = p.parse_args(argv)
-    (keypoints if args.task == "keypoints" else expression)(args.runs, args.data)
+    if args.task == "ferplus":
+        ferplus(args.runs, args.data, args.split_seed)
+    else:
+        (keypoints if args.task == "keypoints" else expression)(args.runs, args.data)
 
 
 if __name__ == "__main__":

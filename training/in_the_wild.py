@@ -1,0 +1,139 @@
+"""The in-the-wild check of expression models: faces of real video frames, labelled by eye.
+
+    python -m training.in_the_wild batchface/assets/expression.onnx runs/ferplus.onnx --data ../shared/data
+
+``training/wild/labels.csv`` holds 356 faces (``training/wild/README.md`` says how they were chosen
+and labelled): one frame of each person of the keypoint set's training folder, and frames of the two
+sample videos. Each face is found again by the run's detector (the detection that overlaps the
+labelled box most, intersection over union >= 0.5), cut by the model's own crop rule and read by the
+model, as ``batchface run`` does. A validation set: never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from batchface import crop
+from batchface.boxes import iou
+from batchface.detection import create_detector
+from batchface.models import ExpressionModel
+from training.metrics import confusion, per_class
+
+LABELS = Path(__file__).parent / "wild" / "labels.csv"
+#: labels that are not an expression: left out of every score
+NOT_SCORED = ("unsure", "not_a_face")
+MIN_IOU = 0.5  # the detection that is the labelled face
+
+
+def read_labels(path=LABELS) -> list[dict]:
+    """The labelled faces: ``source`` (relative to the data folder), ``frame_index`` (a video's
+    frame in decode order from 0; empty for an image), ``box`` (x, y, w, h in image pixels, origin
+    top-left, as the detector gave when labelling) and ``label``."""
+    with open(path, newline="") as f:
+        return [
+            {
+                "source": r["source"],
+                "frame_index": int(r["frame_index"]) if r["frame_index"] else None,
+                "box": tuple(float(r[k]) for k in ("box_x", "box_y", "box_w", "box_h")),
+                "label": r["label"],
+            }
+            for r in csv.DictReader(f)
+        ]
+
+
+def images_of(rows: list[dict], data: Path):
+    """Yield ``(row, BGR image)`` for each row, each video read once from its start."""
+    wanted = defaultdict(list)
+    for row in rows:
+        wanted[row["source"]].append(row)
+    for source, group in wanted.items():
+        if group[0]["frame_index"] is None:
+            image = cv2.imread(str(data / source))
+            if image is None:
+                raise SystemExit(f"{data / source}: not readable")
+            yield from ((row, image) for row in group)
+            continue
+        by_frame = defaultdict(list)
+        for row in group:
+            by_frame[row["frame_index"]].append(row)
+        video, index = cv2.VideoCapture(str(data / source)), 0
+        while by_frame:
+            ok, image = video.read()
+            if not ok:
+                raise SystemExit(f"{data / source}: ends before frame {min(by_frame)}")
+            yield from ((row, image) for row in by_frame.pop(index, []))
+            index += 1
+
+
+def runtime_crops(rows: list[dict], data: Path, size: int, template) -> tuple[np.ndarray, np.ndarray]:
+    """Each labelled face as the run cuts it for a model of crop ``size`` and ``template``: (crops
+    [N, size, size] uint8 grayscale, found [N] bool); a face the detector does not find again gets
+    a blank crop and found False."""
+    detector = create_detector("yunet")
+    crops, found = np.zeros((len(rows), size, size), np.uint8), np.zeros(len(rows), bool)
+    position = {id(row): i for i, row in enumerate(rows)}
+    for row, image in images_of(rows, data):
+        detections = detector.detect(image)
+        overlaps = [iou(row["box"], box) for box in detections.boxes]
+        if not overlaps or max(overlaps) < MIN_IOU:
+            continue
+        points = detections.points[int(np.argmax(overlaps))]
+        matrix = crop.alignment_matrix(points, size, template)
+        i = position[id(row)]
+        crops[i], found[i] = crop.gray(crop.cut(image, matrix, size)), True
+    return crops, found
+
+
+def scores(predicted: list[str], labels: list[str], classes) -> dict:
+    """Agreement with the labels and recall of each labelled class, over faces whose label is an
+    expression; the confusion matrix [label, answer] in ``classes`` order."""
+    pairs = [(lab, p) for lab, p in zip(labels, predicted) if lab not in NOT_SCORED]
+    index = {c: i for i, c in enumerate(classes)}
+    matrix = confusion([index[lab] for lab, _ in pairs], [index[p] for _, p in pairs], len(classes))
+    recall = per_class(matrix)["recall"]
+    return {
+        "faces": len(pairs),
+        "agreement": float(np.trace(matrix) / max(len(pairs), 1)),
+        "recall": {c: float(recall[i]) for i, c in enumerate(classes) if matrix[i].sum()},
+        "support": {c: int(matrix[i].sum()) for i, c in enumerate(classes) if matrix[i].sum()},
+        "confusion": matrix.tolist(),
+    }
+
+
+def evaluate(model_path, data: Path, rows: list[dict] | None = None) -> dict:
+    """The scores of the expression model file ``model_path`` on the labelled faces."""
+    rows = rows if rows is not None else read_labels()
+    model = ExpressionModel(model_path)
+    crops, found = runtime_crops(rows, data, model.input_size, model.template)
+    probabilities = model.predict(crops)
+    predicted = [model.classes[k] if ok else "" for k, ok in zip(probabilities.argmax(1), found)]
+    kept = [i for i, ok in enumerate(found) if ok]
+    result = scores([predicted[i] for i in kept], [rows[i]["label"] for i in kept], model.classes)
+    result["not_found"] = int((~found).sum())
+    result["model"] = str(model_path)
+    return result
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="+", help="expression model files (.onnx)")
+    p.add_argument("--data", required=True, help="the data folder the labels' sources are relative to")
+    p.add_argument("--out", help="write the scores as JSON here")
+    args = p.parse_args(argv)
+    results = [evaluate(m, Path(args.data)) for m in args.models]
+    for r in results:
+        recall = ", ".join(f"{c} {v:.1%} of {r['support'][c]}" for c, v in r["recall"].items())
+        print(f"{r['model']}: agreement {r['agreement']:.1%} of {r['faces']} faces; recall {recall}")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -38,7 +38,7 @@ demo: $(BIN)/batchface $(DEMO_OUT)/input
 	rm -rf $(DEMO_OUT)/annotated
 	$(BIN)/batchface run $(DEMO_OUT)/input --out $(DEMO_OUT)/results.parquet --overwrite --annotate $(DEMO_OUT)/annotated --max-frames 50; \
 	  status=$$?; [ $$status -le 1 ] || exit $$status
-	@$(BIN)/python -c "from batchface.writers import read_table; \
+	@$(BIN)/python -c "from batchface.output.writers import read_table; \
 	  t = read_table('$(DEMO_OUT)/results.parquet'); print(t.num_rows, 'rows; the first 12:'); \
 	  cols = ['source', 'frame_index', 'face_index', 'status', 'box_w', 'emotion', 'emotion_score']; \
 	  fmt = lambda v: '-' if v is None else f'{v:.2f}' if isinstance(v, float) else str(v); print(*cols); \

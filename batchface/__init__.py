@@ -3,18 +3,18 @@
 __version__ = "0.1.0"
 
 #: An image whose header declares more pixels is refused before it is decoded (a decompression
-#: bomb): Pillow's own limit, read from the header (:mod:`batchface.decoding`).
+#: bomb): Pillow's own limit, read from the header (:mod:`batchface.media.decoding`).
 MAX_IMAGE_PIXELS = 178_956_970
 
 
 def __getattr__(name):
     # lazy, so `import batchface` loads no model and no onnxruntime
     if name == "Analyzer":
-        from batchface.analysis import Analyzer
+        from batchface.faces.analysis import Analyzer
 
         return Analyzer
     if name in ("run", "Options"):
-        from batchface import runner
+        from batchface.engine import runner
 
         return getattr(runner, name)
     raise AttributeError(name)

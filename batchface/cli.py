@@ -1,4 +1,4 @@
-"""The ``batchface`` command. It parses and forwards: the work is in :mod:`batchface.runner`."""
+"""The ``batchface`` command. It parses and forwards: the work is in :mod:`batchface.engine.runner`."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Literal
 import typer
 
 from batchface import __version__
-from batchface.pool import ONE_BLAS_THREAD
+from batchface.engine.pool import ONE_BLAS_THREAD
 
 # before numpy is imported: this process, and the workers that inherit its environment
 os.environ.update({k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.environ})
@@ -161,9 +161,9 @@ def run(
     errors (an output another run is writing too), 130 after Ctrl-C and 143 after SIGTERM (what was done is
     committed: --resume finishes the run).
     """
+    from batchface.engine.runner import Options, failure_line
+    from batchface.engine.runner import run as run_batch
     from batchface.errors import Terminated, printable
-    from batchface.runner import Options, failure_line
-    from batchface.runner import run as run_batch
 
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
@@ -240,8 +240,8 @@ def models(
     expression: Expression = typer.Option("ferplus", "--expression", help="As for `run`."),
 ):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
-    from batchface.analysis import Analyzer
-    from batchface.models import EXPRESSION_FILES, sha256_of
+    from batchface.faces.analysis import Analyzer
+    from batchface.faces.models import EXPRESSION_FILES, sha256_of
 
     try:
         analyzer = Analyzer(

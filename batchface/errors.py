@@ -19,7 +19,7 @@ def one_line(error: BaseException, with_type: bool = True) -> str:
 
 class Terminated(BaseException):
     """SIGTERM (a batch scheduler, ``timeout``) where the command line is, as Ctrl-C raises
-    KeyboardInterrupt; :func:`batchface.runner.run` lets either through with its ``summary`` so far."""
+    KeyboardInterrupt; :func:`batchface.engine.runner.run` lets either through with its ``summary`` so far."""
 
 
 def printable(text: str) -> str:

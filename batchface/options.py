@@ -1,4 +1,4 @@
-"""What shapes a run's rows: the options of :func:`batchface.runner.run`, which every worker gets.
+"""What shapes a run's rows: the options of :func:`batchface.engine.runner.run`, which every worker gets.
 
 A module of its own, importing nothing heavy: a worker process unpickles the options before it
 starts, and the runner's own modules (the writers, pyarrow) are not a worker's business.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from batchface.models import DEFAULT_EXPRESSION
+from batchface.faces.models import DEFAULT_EXPRESSION
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class Options:
     ``min_face`` pixels; ``every``: keep every Nth video frame; ``fps``: frames kept a second of video
     (instead of ``every``); ``max_frames``: stop a video after that many sampled frames;
     ``detect_every``: run the detector on the whole frame every that many sampled frames, and in
-    between only around the faces of the previous one (:class:`batchface.tracking.Tracker`);
-    ``expression``: the shipped expression file by name (:data:`batchface.models.EXPRESSION_FILES`)."""
+    between only around the faces of the previous one (:class:`batchface.faces.tracking.Tracker`);
+    ``expression``: the shipped expression file by name (:data:`batchface.faces.models.EXPRESSION_FILES`)."""
 
     detector: str = "yunet"
     detector_model: str | None = None
@@ -33,8 +33,8 @@ class Options:
     annotate: str | None = None
 
     def __post_init__(self):
-        from batchface.detection import DETECTORS
-        from batchface.models import EXPRESSION_FILES
+        from batchface.faces.detection import DETECTORS
+        from batchface.faces.models import EXPRESSION_FILES
 
         if self.detector not in DETECTORS:
             raise ValueError(f"unknown detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")

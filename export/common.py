@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import onnx_session, sha256_of, to_unit
+from batchface.faces.models import onnx_session, sha256_of, to_unit
 from export.quantize import quantize, read_crops
 
 
@@ -122,4 +122,6 @@ def write_card(
 
 
 def input_line(size) -> str:
-    return f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/crop.py`."
+    return (
+        f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/faces/crop.py`."
+    )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import onnx_session
+from batchface.faces.models import onnx_session
 from export.common import finish, input_line, parity_images, set_metadata, what, write_card
 
 #: what every member must share: what the runtime reads from the file (task to classes or keypoint

@@ -21,8 +21,8 @@ import json
 import os
 from pathlib import Path
 
-from batchface import crop
-from batchface.models import INPUT_NORMALIZATION
+from batchface.faces import crop
+from batchface.faces.models import INPUT_NORMALIZATION
 from export.common import finish, input_line, parity_images, set_metadata, what, write_card
 
 PARITY_TOLERANCE = 1e-4

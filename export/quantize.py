@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import onnx_session, to_unit
+from batchface.faces.models import onnx_session, to_unit
 
 #: what ``metadata_props["weights"]`` says of a quantized file
 WEIGHTS_NOTE = (

@@ -6,7 +6,7 @@ The source must be the published file (its sha256 is checked; OpenCV Zoo's
 ``models/face_detection_yunet/``, MIT). Its graph is kept as it is; only the input's height and width
 become free (the graph's reshapes and resizes already follow them), so onnxruntime runs it at any
 size that is a multiple of 32 instead of 640 x 640, and ``metadata_props`` say how to feed it and
-read its outputs. The export fails unless ``batchface.yunet.YuNet`` finds what OpenCV's own
+read its outputs. The export fails unless ``batchface.faces.yunet.YuNet`` finds what OpenCV's own
 ``cv2.FaceDetectorYN`` finds with the source file, to 1e-3 pixels, on real photos. ``--check FILE``
 also fails unless the result has the nodes, weights and metadata of FILE.
 """
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface.models import sha256_of
-from batchface.yunet import YUNET_NORMALIZATION, YuNet
+from batchface.faces.models import sha256_of
+from batchface.faces.yunet import YUNET_NORMALIZATION, YuNet
 from export.common import set_metadata
 
 SOURCE_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"

@@ -51,13 +51,13 @@ def _init(load_models: bool):
 
 
 def _decode(path):
-    from batchface.decoding import read_image
+    from batchface.media.decoding import read_image
 
     return read_image(path).shape[0]
 
 
 def _analyze(path):
-    from batchface.decoding import read_picture
+    from batchface.media.decoding import read_picture
 
     return len(_analyzer.analyze_pictures([read_picture(path, _analyzer.detector.side_needed)])[0])
 
@@ -108,13 +108,13 @@ def peer(paths: list[str], python: str | None) -> dict | str:
 
 def stages(paths: list[str], **models) -> dict:
     """Milliseconds an image in each stage, one process and one thread, images in batches as the
-    runner's tasks (:data:`batchface.plan.IMAGES_PER_TASK`); ``models``: the ``Analyzer``'s arguments
+    runner's tasks (:data:`batchface.engine.plan.IMAGES_PER_TASK`); ``models``: the ``Analyzer``'s arguments
     (default: the shipped models)."""
     import cv2
 
     from batchface import Analyzer
-    from batchface.decoding import read_picture
-    from batchface.plan import IMAGES_PER_TASK as batch
+    from batchface.engine.plan import IMAGES_PER_TASK as batch
+    from batchface.media.decoding import read_picture
 
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1, **models)
@@ -245,7 +245,7 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
         )
     if not isinstance(fer, dict):
         lines += ["", f"Peer: {fer}."]
-    from batchface.models import EXPRESSION_FILES
+    from batchface.faces.models import EXPRESSION_FILES
 
     steps = [("the shipped models", {})]
     if args.baseline:  # the models of the baseline, then this checkout's, one change at a time
@@ -309,7 +309,7 @@ def main(argv=None):
         else None
     )
 
-    from batchface.inputs import walk
+    from batchface.media.inputs import walk
 
     lines = [
         f"# Bench, {datetime.date.today().isoformat()}",

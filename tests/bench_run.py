@@ -20,7 +20,7 @@ import time
 
 if __name__ == "__main__":
     import batchface.cli  # noqa: F401  first, as the `batchface` command imports it: it sets up the process
-    from batchface.runner import Options, run
+    from batchface.engine.runner import Options, run
 
     folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
     engine, extra = (sys.argv[4] if len(sys.argv) > 4 else "local"), {}

@@ -17,9 +17,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from closeups import cut_by_the_border, filling_the_frame  # noqa: E402
 from groundtruth import annotated_boxes, matched  # noqa: E402
 
-from batchface.blazeface import BlazeFace  # noqa: E402
-from batchface.detection import create_detector  # noqa: E402
-from batchface.yunet import YuNet  # noqa: E402
+from batchface.faces.blazeface import BlazeFace  # noqa: E402
+from batchface.faces.detection import create_detector  # noqa: E402
+from batchface.faces.yunet import YuNet  # noqa: E402
 
 STRIP_FRAMES = (0, 17, 30, 58, 64, 90)  # of short_hamilton_clip.mp4: a hand, a profile, the audience, a hand again
 
@@ -76,7 +76,7 @@ def main(shared: Path, out: Path):
         "",
         f"Command: `python tests/eval_detectors.py {shared}` (one process, one thread). `yunet (default)`: "
         "YuNet, with BlazeFace asked to confirm the large frontal faces YuNet is unsure of "
-        "(`batchface/yunet.py`); `yunet alone`: without that check; `blazeface`: BlazeFace on image tiles.",
+        "(`batchface/faces/yunet.py`); `yunet alone`: without that check; `blazeface`: BlazeFace on image tiles.",
         "",
         "## The sample photos",
         "",

@@ -17,7 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface import Analyzer, pose
+from batchface import Analyzer
+from batchface.faces import pose
 from training.mean_face import read_points
 
 

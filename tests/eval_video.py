@@ -24,13 +24,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from batchface.analysis import Analyzer
-from batchface.annotate import draw
-from batchface.boxes import iou
-from batchface.decoding import Frame, VideoReader
-from batchface.landmarks import IBUG68_NAMES
-from batchface.runner import Options
-from batchface.tracking import Tracker
+from batchface.engine.runner import Options
+from batchface.faces.analysis import Analyzer
+from batchface.faces.boxes import iou
+from batchface.faces.landmarks import IBUG68_NAMES
+from batchface.faces.tracking import Tracker
+from batchface.media.decoding import Frame, VideoReader
+from batchface.output.annotate import draw
 from training.report_keypoints import nme15
 from training.train_keypoints import person_split
 

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.landmarks import KAGGLE_NAMES
+from batchface.faces.landmarks import KAGGLE_NAMES
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_no_face_gives_an_empty_list(analyzer):
 
 def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer, samples):
     """the_beatles.jpg, 3648 x 2406: decoded at half size, its four faces are large enough there to be cut from it."""
-    from batchface.decoding import read_image, read_picture
+    from batchface.media.decoding import read_image, read_picture
 
     path = samples / "udacity_p1" / "the_beatles.jpg"
     picture = read_picture(path, analyzer.detector.side_needed)
@@ -79,7 +79,7 @@ def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer
 
 
 def test_faces_too_small_in_the_reduced_image_are_cut_from_the_full_one(analyzer, samples, monkeypatch):
-    from batchface.decoding import Picture, read_picture
+    from batchface.media.decoding import Picture, read_picture
 
     picture = read_picture(samples / "dlib_faces" / "bald_guys.jpg", lambda w, h: 960)  # 24 faces of 60-75 px eyes
     assert picture.reduced and not analyzer.large_enough(

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from batchface import __version__
 from batchface.cli import app
-from batchface.writers import read_table
+from batchface.output.writers import read_table
 
 cli = CliRunner()
 
@@ -49,7 +49,7 @@ def test_min_face_reaches_the_workers_and_the_table_metadata(samples, tmp_path):
     import cv2
     import pyarrow.parquet as pq
 
-    from batchface.detection import create_detector
+    from batchface.faces.detection import create_detector
 
     photo = samples / "dlib_faces" / "bald_guys.jpg"  # 24 faces of 103-326 px
     out = tmp_path / "r.parquet"
@@ -67,8 +67,8 @@ def test_the_expression_file_chosen_reaches_the_workers_and_the_table_metadata(s
     import pyarrow.parquet as pq
 
     from batchface import Analyzer
-    from batchface.decoding import read_picture
-    from batchface.models import EXPRESSION_FILES, sha256_of
+    from batchface.faces.models import EXPRESSION_FILES, sha256_of
+    from batchface.media.decoding import read_picture
 
     photo = samples / "dlib_faces" / "bald_guys.jpg"
     out = tmp_path / "r.parquet"
@@ -139,7 +139,7 @@ def test_a_detector_model_that_is_missing_or_not_a_model_is_a_usage_error(facele
                 ],
             )
             assert result.exit_code == 2 and message in result.output, result.output
-    from batchface.models import KEYPOINTS_FILE  # an ONNX file, but no detector
+    from batchface.faces.models import KEYPOINTS_FILE  # an ONNX file, but no detector
 
     for detector in ("blazeface", "yunet"):
         result = cli.invoke(app, ["models", "--detector", detector, "--detector-model", str(KEYPOINTS_FILE)])
@@ -228,7 +228,7 @@ def test_detect_every_reaches_the_run_and_the_help_gives_its_default(faceless_fo
 
     import pyarrow.parquet as pq
 
-    from batchface.runner import Options
+    from batchface.engine.runner import Options
 
     text = re.sub(r"[│\s]+", " ", cli.invoke(app, ["run", "--help"], env={"COLUMNS": "200"}).output)
     assert f"(default {Options().detect_every})" in text
@@ -315,13 +315,13 @@ def test_help_is_conventional_flags_choices_and_dash_h():
     import typing
 
     from batchface.cli import Detector, Engine, Format
-    from batchface.detection import DETECTORS
-    from batchface.formats import FORMATS
-    from batchface.runner import ENGINES
+    from batchface.engine.runner import ENGINES
+    from batchface.faces.detection import DETECTORS
+    from batchface.output.formats import FORMATS
 
     text = cli.invoke(app, ["run", "-h"], env={"COLUMNS": "200"}).output
     assert "<bool>" not in text and "--landmarks " in text and "-h, --help" in text
-    from batchface.runner import TASK_TIMEOUT
+    from batchface.engine.runner import TASK_TIMEOUT
 
     assert f"[default: {TASK_TIMEOUT}; x>=0.001]" in " ".join(text.split())  # --timeout, as run() has it
     for option, choices in (("--format", FORMATS), ("--detector", DETECTORS), ("--engine", ENGINES)):
@@ -597,7 +597,7 @@ def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_pa
 def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
     import time
 
-    from batchface.runner import WORKERS_PER_CPU
+    from batchface.engine.runner import WORKERS_PER_CPU
 
     photos = _noise_photos(tmp_path / "in", 40, size=(60, 80))
     out = tmp_path / "r.csv"

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface import crop
+from batchface.faces import crop
 
 
 def similarity(angle_deg, scale, tx, ty):

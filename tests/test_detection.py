@@ -6,10 +6,10 @@ import pytest
 from closeups import cut_by_the_border, filling_the_frame
 from groundtruth import annotated_boxes, matched
 
-from batchface.blazeface import BlazeFace, _tile_starts
-from batchface.boxes import Detections, iou, nms
-from batchface.detection import create_detector
-from batchface.yunet import YuNet
+from batchface.faces.blazeface import BlazeFace, _tile_starts
+from batchface.faces.boxes import Detections, iou, nms
+from batchface.faces.detection import create_detector
+from batchface.faces.yunet import YuNet
 
 
 @pytest.fixture(params=["yunet", "blazeface"], scope="module")
@@ -149,7 +149,7 @@ def test_detections_select_and_sort():
 
 
 def test_unknown_detectors_and_files_that_are_no_detector_are_refused(tmp_path):
-    from batchface.models import KEYPOINTS_FILE
+    from batchface.faces.models import KEYPOINTS_FILE
 
     with pytest.raises(ValueError, match="unknown detector"):
         create_detector("haar")
@@ -160,7 +160,7 @@ def test_unknown_detectors_and_files_that_are_no_detector_are_refused(tmp_path):
 
 
 def test_export_makes_the_shipped_yunet_from_opencv_zoos_file(yunet_file, samples, tmp_path):
-    from batchface.yunet import YUNET_FILE
+    from batchface.faces.yunet import YUNET_FILE
     from export import yunet
 
     photos = [str(samples / "dlib_faces" / name) for name in ("2008_002079.jpg", "bald_guys.jpg", "dogs.jpg")]

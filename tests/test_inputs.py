@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from corpus import png_header_only, write_video
 
-from batchface.decoding import VideoReader, read_image, read_picture
 from batchface.errors import InputError
-from batchface.inputs import media_type_of, read_paths_file, walk
+from batchface.media.decoding import VideoReader, read_image, read_picture
+from batchface.media.inputs import media_type_of, read_paths_file, walk
 
 
 def touch(path: Path, content: bytes = b"x"):
@@ -252,7 +252,7 @@ def test_a_large_file_is_held_once_and_a_bomb_is_refused_unread(tmp_path):
             f.truncate(size)
     code = (
         "import resource, sys\n"
-        "from batchface.decoding import read_picture\n"
+        "from batchface.media.decoding import read_picture\n"
         "from batchface.errors import InputError\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "try:\n"

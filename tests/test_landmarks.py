@@ -1,6 +1,6 @@
 import numpy as np
 
-from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points, kaggle_keypoints
+from batchface.faces.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points, kaggle_keypoints
 
 
 def test_ibug_names_are_68_and_unique():

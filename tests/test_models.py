@@ -5,8 +5,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from batchface.landmarks import IBUG68_NAMES
-from batchface.models import (
+from batchface.faces.landmarks import IBUG68_NAMES
+from batchface.faces.models import (
     EXPRESSION_FILE,
     EXPRESSION_FILES,
     KEYPOINTS_FILE,

@@ -1,4 +1,4 @@
-"""Head pose (batchface.pose): its conventions on a face made to measure, and its geometry on real
+"""Head pose (batchface.faces.pose): its conventions on a face made to measure, and its geometry on real
 photos turned in their plane and mirrored."""
 
 from __future__ import annotations
@@ -7,13 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface import pose
-from batchface.landmarks import IBUG68_NAMES
+from batchface.faces import pose
+from batchface.faces.landmarks import IBUG68_NAMES
 
 
 def projected(yaw: float, pitch: float, roll: float, width=640, height=480) -> np.ndarray:
     """The mean face's 68 points in a ``width`` x ``height`` image of the guessed camera, turned by
-    the angles of batchface.pose's conventions, 60 cm from the camera."""
+    the angles of batchface.faces.pose's conventions, 60 cm from the camera."""
     rx, ry, rz = (np.radians(a) for a in (-pitch, -yaw, roll))
     x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
     y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
@@ -137,7 +137,7 @@ def test_faces_whose_keypoints_fit_no_head_stand_out(samples, analyzer, portrait
 
 def test_the_table_carries_the_pose_of_each_face(samples, tmp_path):
     from batchface import run
-    from batchface.writers import read_table
+    from batchface.output.writers import read_table
 
     photo = samples / "dlib_faces" / "bald_guys.jpg"
     run([photo], tmp_path / "r.parquet", workers=0, progress=False)

@@ -17,9 +17,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip ins
 
 from test_runner import assert_same_rows, rows  # noqa: E402
 
-from batchface.inputs import Source  # noqa: E402
-from batchface.plan import Work  # noqa: E402
-from batchface.runner import Options, run  # noqa: E402
+from batchface.engine.plan import Work  # noqa: E402
+from batchface.engine.runner import Options, run  # noqa: E402
+from batchface.media.inputs import Source  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def inputs(samples, tmp_path):
 
 
 def test_ray_gives_the_rows_of_a_local_run(inputs, tmp_path, monkeypatch, local_ray):
-    from batchface import plan
+    from batchface.engine import plan
 
     monkeypatch.setattr(plan, "SEGMENT_FRAMES", 100)  # the video in three pieces, on several actors
     options = Options(every=3)
@@ -63,8 +63,8 @@ def test_ray_gives_the_rows_of_a_local_run(inputs, tmp_path, monkeypatch, local_
 
 
 def test_an_input_that_kills_its_actor_costs_only_that_input(local_ray):
-    from batchface.ray_engine import results
-    from batchface.worker import Result
+    from batchface.engine.ray_engine import results
+    from batchface.engine.worker import Result
 
     def task_fn(options, task):  # pickled by value into the actors
         if any(w.source.path == "boom.jpg" for w in task):
@@ -130,8 +130,8 @@ def test_a_two_node_cluster_of_this_machine_shares_the_work(inputs, tmp_path):
 
 
 def test_a_killed_driver_resumes_on_ray_to_the_rows_of_an_uninterrupted_run(inputs, tmp_path, monkeypatch, local_ray):
-    from batchface import plan
-    from batchface.writers import TableWriter
+    from batchface.engine import plan
+    from batchface.output.writers import TableWriter
 
     monkeypatch.setattr(plan, "SEGMENT_FRAMES", 100)  # the video in three pieces
     options = Options(every=3)
@@ -159,7 +159,7 @@ def test_face_rows_turns_a_dataset_of_paths_into_the_table_rows(inputs, tmp_path
 
     photos = sorted(str(p) for p in inputs.glob("*.jpg"))
     run(photos, tmp_path / "local.parquet", workers=0, progress=False)
-    from batchface.ray_engine import FaceRows
+    from batchface.engine.ray_engine import FaceRows
 
     # as the README shows it, with one actor: the other CPU reads and writes
     paths = ray.data.from_items([{"path": p} for p in photos])

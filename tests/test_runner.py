@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 from corpus import bad_inputs
 
-from batchface.decoding import VideoReader
-from batchface.pool import NO_WORKER_STARTS
-from batchface.runner import Options, run
-from batchface.writers import read_table
+from batchface.engine.pool import NO_WORKER_STARTS
+from batchface.engine.runner import Options, run
+from batchface.media.decoding import VideoReader
+from batchface.output.writers import read_table
 
 KEYS = ("source", "media_type", "frame_index", "face_index", "status", "error")
 
@@ -50,9 +50,9 @@ def photos(samples, tmp_path_factory):
 
 
 def test_tasks_hold_16_images_or_fewer_whose_files_add_up_to_the_budget(tmp_path, monkeypatch):
-    from batchface import plan
-    from batchface.inputs import Source
-    from batchface.plan import Work, tasks_of
+    from batchface.engine import plan
+    from batchface.engine.plan import Work, tasks_of
+    from batchface.media.inputs import Source
 
     monkeypatch.setattr(plan, "TASK_BYTES", 1000)
     works = []
@@ -238,8 +238,8 @@ def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
 
 
 def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, monkeypatch):
-    from batchface import plan
-    from batchface.inputs import Source
+    from batchface.engine import plan
+    from batchface.media.inputs import Source
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
@@ -263,8 +263,8 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
-    from batchface import plan
-    from batchface.worker import Worker
+    from batchface.engine import plan
+    from batchface.engine.worker import Worker
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
@@ -291,14 +291,14 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
 
 
 def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):
-    from batchface.inputs import Source
-    from batchface.plan import Work
-    from batchface.pool import WorkerPool
-    from batchface.worker import crashed
+    from batchface.engine.plan import Work
+    from batchface.engine.pool import WorkerPool
+    from batchface.engine.worker import crashed
+    from batchface.media.inputs import Source
 
     (tmp_path / "crashy.py").write_text(
         "import os, time\n"
-        "from batchface.worker import Result\n"
+        "from batchface.engine.worker import Result\n"
         "def work(task):\n"
         "    if any(w.source.path == 'boom.jpg' for w in task):\n"
         "        os._exit(1)  # as a segfault would\n"
@@ -323,7 +323,7 @@ def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypa
 
 
 def test_workers_that_all_exit_as_they_start_say_so_even_before_the_first_task(tmp_path, monkeypatch):
-    from batchface.pool import NO_WORKER_STARTS, WorkerPool
+    from batchface.engine.pool import NO_WORKER_STARTS, WorkerPool
 
     (tmp_path / "dying.py").write_text("import os\ndef start():\n    os._exit(1)  # as a script without its guard\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -343,7 +343,7 @@ def test_workers_that_all_exit_as_they_start_say_so_even_before_the_first_task(t
 def test_workers_start_with_one_blas_thread_unless_the_caller_says_and_its_environment_stays(
     tmp_path, monkeypatch, caller
 ):
-    from batchface.pool import WorkerPool
+    from batchface.engine.pool import WorkerPool
 
     (tmp_path / "blas.py").write_text("import os\ndef threads(task):\n    return os.getenv('OPENBLAS_NUM_THREADS')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -439,7 +439,7 @@ def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why
 
 
 def test_a_run_resumed_with_an_absolute_path_knows_what_its_relative_path_did(photos, tmp_path, monkeypatch):
-    from batchface.writers import TableWriter
+    from batchface.output.writers import TableWriter
 
     monkeypatch.chdir(photos.parent)
     relative, absolute = photos.name, str(photos)

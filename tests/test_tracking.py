@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from batchface.decoding import VideoReader
-from batchface.runner import Options, run
-from batchface.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks
-from batchface.writers import read_table
+from batchface.engine.runner import Options, run
+from batchface.faces.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks
+from batchface.media.decoding import VideoReader
+from batchface.output.writers import read_table
 
 GRAY = np.full((36, 64, 3), 128, np.uint8)
 RED = np.zeros((36, 64, 3), np.uint8)
@@ -118,7 +118,7 @@ def test_faceless_frames_have_no_track(tmp_path, every):
 
 @pytest.mark.parametrize("every", [1, 2, 4])
 def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
-    from batchface.detection import create_detector
+    from batchface.faces.detection import create_detector
 
     detector = create_detector("yunet")
     whole_frames = []
@@ -135,8 +135,8 @@ def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
 
 
 def test_an_annotated_face_is_labelled_with_its_track_id():
-    from batchface.analysis import Face
-    from batchface.annotate import BOX_COLOR, draw
+    from batchface.faces.analysis import Face
+    from batchface.output.annotate import BOX_COLOR, draw
 
     image = np.zeros((200, 300, 3), np.uint8)
     face = Face(box=(40.0, 100.0, 60.0, 60.0), score=0.9, emotion="happy", emotion_score=0.9)

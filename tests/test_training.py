@@ -13,7 +13,7 @@ pytest.importorskip("tensorflow", reason="needs the train extra: pip install -e 
 
 import onnx  # noqa: E402
 
-from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
+from batchface.faces.landmarks import IBUG68_NAMES, KAGGLE_NAMES, kaggle_keypoints  # noqa: E402
 from training.data import (  # noqa: E402
     FER_CLASSES,
     person_of,
@@ -139,8 +139,8 @@ def test_flipped_samples_swap_left_and_right_labels():
 
 
 def test_unflipped_sample_lands_on_the_template():
-    from batchface import crop
-    from batchface.landmarks import alignment_points
+    from batchface.faces import crop
+    from batchface.faces.landmarks import alignment_points
 
     patch, crop_pts = sample(
         np.zeros((200, 200), np.uint8), face_points(), IBUG68_NAMES, np.random.default_rng(0), 0.0, False, IBUG68_FLIP
@@ -322,7 +322,7 @@ def tiny_fer(folder, rng, per_class=3):
 
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
-    from batchface.models import ExpressionModel, KeypointModel
+    from batchface.faces.models import ExpressionModel, KeypointModel
     from export.keras_to_onnx import export
     from training import train_expression, train_keypoints, validate
 
@@ -462,7 +462,7 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     import keras
     import onnx
 
-    from batchface.models import ExpressionModel
+    from batchface.faces.models import ExpressionModel
     from export import cascade, ensemble, keras_to_onnx
     from training import report_expression, train_expression, validate
 
@@ -610,7 +610,7 @@ def tiny_ferplus(folder, rng, n=40):
 def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     """One short epoch on FER+-format votes, with the runtime-like degradations, exported in 8 bits
     and scored by the FER+ report (in the wild left out: no data)."""
-    from batchface.models import ExpressionModel
+    from batchface.faces.models import ExpressionModel
     from export.keras_to_onnx import export
     from training import report_ferplus, train_expression
 

@@ -5,11 +5,11 @@ import re
 import pyarrow as pa
 import pytest
 
-from batchface import formats
-from batchface.formats import format_of
-from batchface.journal import whole
-from batchface.table import KAGGLE_COLUMNS, schema
-from batchface.writers import TableWriter, read_table
+from batchface.output import formats
+from batchface.output.formats import format_of
+from batchface.output.journal import whole
+from batchface.output.table import KAGGLE_COLUMNS, schema
+from batchface.output.writers import TableWriter, read_table
 
 CLASSES = ("angry", "happy")
 

@@ -1,10 +1,10 @@
-"""Measure where a detector puts the eyes and mouth on FER2013 images, to set ``batchface.crop.TEMPLATE``.
+"""Measure where a detector puts the eyes and mouth on FER2013 images, to set ``batchface.faces.crop.TEMPLATE``.
 
     python -m training.calibrate_template --data ../shared/data/fer2013 --detector yunet
 
 FER images are already face crops: upscaled 4x, a detector finds one face in most of them, and
 the mean of its alignment points (as fractions of the image side) is the framing that run-time
-crops must reproduce. The template in ``batchface/crop.py`` is this mean, made left-right symmetric.
+crops must reproduce. The template in ``batchface/faces/crop.py`` is this mean, made left-right symmetric.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.detection import DETECTORS, create_detector
+from batchface.faces.detection import DETECTORS, create_detector
 
 
 def main(argv=None):

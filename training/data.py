@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.landmarks import KAGGLE_NAMES
+from batchface.faces.landmarks import KAGGLE_NAMES
 
 #: FER2013's classes in the order of its ``emotion`` column (0..6).
 FER_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")

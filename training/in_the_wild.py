@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface import crop
-from batchface.boxes import iou
-from batchface.detection import create_detector
-from batchface.models import ExpressionModel
+from batchface.faces import crop
+from batchface.faces.boxes import iou
+from batchface.faces.detection import create_detector
+from batchface.faces.models import ExpressionModel
 from training.metrics import confusion, per_class
 
 LABELS = Path(__file__).parent / "wild" / "labels.csv"

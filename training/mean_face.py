@@ -1,4 +1,4 @@
-"""Derive the 3D mean face of the iBUG 68 points that :mod:`batchface.pose` fits, from 2D keypoints.
+"""Derive the 3D mean face of the iBUG 68 points that :mod:`batchface.faces.pose` fits, from 2D keypoints.
 
     python -m training.mean_face --data ../shared/data/keypoints/udacity_p1 --out batchface/assets/mean_face_68.csv
 

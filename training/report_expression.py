@@ -18,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface import crop
+from batchface.faces import crop
 from training.data import pixel_hashes, read_fer_folders, select_classes
 from training.metrics import confusion, per_class
 
@@ -98,7 +98,7 @@ def faces_grid(images, labels, predicted, classes, out_png: Path, n: int = 24, s
 
 def framing_png(fer_images, samples: Path | None, out_png: Path, n: int = 12):
     """Run-time crops (detector -> shared crop rule) beside FER2013 training images."""
-    from batchface.detection import create_detector
+    from batchface.faces.detection import create_detector
 
     crops = []
     if samples and samples.exists():
@@ -140,7 +140,7 @@ def main(argv=None):
     train_imgs, _ = select_classes(*data["Training"][:2], classes)[:2]
     test_imgs, labels = select_classes(*data["PublicTest"][:2], classes)[:2]
     if args.model:
-        from batchface.models import ExpressionModel
+        from batchface.faces.models import ExpressionModel
 
         model = ExpressionModel(args.model, threads=0)
         if list(model.classes) != classes:
@@ -268,7 +268,8 @@ def main(argv=None):
         "## Crop framing",
         "",
         "Top row: FER2013 training images. Bottom row: run-time crops cut from the sample photos by the "
-        f"shared crop rule (`batchface/crop.py`, the default detector's points; {n_runtime} crops). The template was "
+        f"shared crop rule (`batchface/faces/crop.py`, the default detector's points; {n_runtime} crops). "
+        "The template was "
         "calibrated on FER2013 itself (`training/calibrate_template.py`), so the two rows should be framed alike.",
         "",
         "![framing](framing.png)",

@@ -61,7 +61,7 @@ def ms_a_face(model, crops: np.ndarray, repeats: int = 3) -> float:
 
 def score(model_path, ferplus: Path, data: Path | None) -> dict:
     """Every measure of the report for the expression model file ``model_path``."""
-    from batchface.models import ExpressionModel
+    from batchface.faces.models import ExpressionModel
 
     model = ExpressionModel(model_path, threads=0)
     classes = list(model.classes)
@@ -106,8 +106,8 @@ def sample_videos(model_path, data: Path, out_jpg: Path, shown: int = 8) -> dict
     annotated as ``--annotate`` draws them, in ``out_jpg``."""
     import cv2
 
-    from batchface.analysis import Analyzer
-    from batchface.annotate import draw
+    from batchface.faces.analysis import Analyzer
+    from batchface.output.annotate import draw
 
     analyzer = Analyzer(expression_model=model_path)
     counts, rows = {}, []

@@ -24,10 +24,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface import crop
-from batchface.detection import create_detector
-from batchface.landmarks import IBUG68_NAMES, alignment_points, kaggle_keypoints
-from batchface.models import to_unit
+from batchface.faces import crop
+from batchface.faces.detection import create_detector
+from batchface.faces.landmarks import IBUG68_NAMES, alignment_points, kaggle_keypoints
+from batchface.faces.models import to_unit
 from training.metrics import nme, rmse
 from training.report_expression import curves
 
@@ -75,7 +75,7 @@ class ExportedPoints:
     """An exported keypoint file, answering the ``predict`` call of a Keras model."""
 
     def __init__(self, path):
-        from batchface.models import KeypointModel
+        from batchface.faces.models import KeypointModel
 
         self.session = KeypointModel(path).session
 

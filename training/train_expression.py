@@ -19,7 +19,7 @@ import os
 import cv2
 import numpy as np
 
-from batchface.models import to_unit
+from batchface.faces.models import to_unit
 from training import augment, common
 from training.data import (
     FER_CLASSES,
@@ -66,7 +66,7 @@ def stratified_split(labels, fraction: float, rng):
 
 def load_teacher(path, classes):
     """An onnxruntime session of the expression model ``path``, which must answer in ``classes``."""
-    from batchface.models import ExpressionModel
+    from batchface.faces.models import ExpressionModel
 
     teacher = ExpressionModel(path)
     if teacher.classes != tuple(classes) or teacher.input_size != SIZE:
@@ -238,7 +238,7 @@ def main(argv=None):
         "test_accuracy": float((probs.argmax(1) == test_labels)[test_labels >= 0].mean()),
     }
     if args.teacher:
-        from batchface.models import sha256_of
+        from batchface.faces.models import sha256_of
 
         meta["teacher"] = {
             "file": os.path.basename(args.teacher),

@@ -3,7 +3,7 @@
     python -m training.train_keypoints --data ../shared/data/keypoints/udacity_p1 --out runs/keypoints
 
 Frames are split by person (the name before the last ``_``), because the set's own test folder
-shares people with its training folder. The model sees the 96x96 crop of ``batchface.crop``. Its
+shares people with its training folder. The model sees the 96x96 crop of ``batchface.faces.crop``. Its
 alignment points are, for each training sample, picked at random among the ground truth (eye
 centres, mouth-corner midpoint) and the points of each runtime detector that finds the face
 (``--detectors``), plus random jitter. The detectors' points are what the runtime cuts from, and
@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from batchface import crop
-from batchface.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points
-from batchface.models import to_unit
+from batchface.faces import crop
+from batchface.faces.landmarks import IBUG68_NAMES, KAGGLE_NAMES, alignment_points
+from batchface.faces.models import to_unit
 from training import augment, common
 from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
 
@@ -144,7 +144,7 @@ def person_split(names, test_fraction, val_fraction, seed):
 
 
 def make_detectors(names):
-    from batchface.detection import create_detector
+    from batchface.faces.detection import create_detector
 
     return [create_detector(name) for name in names]
 

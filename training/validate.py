@@ -23,7 +23,7 @@ import numpy as np
 
 
 def keypoints(runs, data):
-    from batchface.detection import create_detector
+    from batchface.faces.detection import create_detector
     from training import train_keypoints as tk
     from training.blocks import as_exported
     from training.report_keypoints import end_to_end, nme15
@@ -52,7 +52,7 @@ def keypoints(runs, data):
 
 
 def expression(runs, data):
-    from batchface.models import to_unit
+    from batchface.faces.models import to_unit
     from training import train_expression as te
     from training.blocks import as_exported
 
@@ -74,7 +74,7 @@ def expression(runs, data):
 
 
 def ferplus(files, data, seed: int = 1234):
-    from batchface.models import ExpressionModel
+    from batchface.faces.models import ExpressionModel
     from training import train_expression as te
     from training.data import FER_CLASSES, majority_labels, read_ferplus, vote_targets
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-ASSETS = Path(__file__).parent / "assets"
+ASSETS = Path(__file__).parents[1] / "assets"
 KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
 #: the shipped expression files by the name ``--expression`` takes (each file's model card is beside it)
 EXPRESSION_FILES = {

@@ -6,9 +6,9 @@ each write of rows: the keys written, those of them with an error row, and where
 after the write (a Parquet part file, or the length of a CSV or JSONL file). A line cut by a kill
 drops its whole write. A key names an input or a piece of a video: ``(its real path (:func:`key_of`),
 first frame, end frame or None)``; a whole input is ``(path, 0, None)``. A write that ends a piece of a video that
-goes on also holds the state of the video's face tracks after it (:class:`batchface.tracking.VideoTracks`).
+goes on also holds the state of the video's face tracks after it (:class:`batchface.faces.tracking.VideoTracks`).
 A last line ``{"joined": true}`` says that the run ended and its table is whole (a Parquet output's parts
-joined beside it): what is left is only to put it in place and clear up (:class:`batchface.writers.TableWriter`).
+joined beside it): what is left is only to put it in place and clear up (:class:`batchface.output.writers.TableWriter`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 import shutil
 from pathlib import Path
 
-from batchface.table import text
+from batchface.output.table import text
 
 
 def progress_path(out) -> Path:
@@ -35,7 +35,7 @@ def key_of(path: str) -> str:
     """What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
     ``..`` and doubled slashes gone), so that ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to
     it are one input, whichever a run or its ``--resume`` named; written as the table writes a path
-    (:func:`batchface.table.text`: bytes of a file name that are not UTF-8 as ``\\xNN``), so that a
+    (:func:`batchface.output.table.text`: bytes of a file name that are not UTF-8 as ``\\xNN``), so that a
     path walked and a ``source`` read back from a finished table compare in one domain."""
     return text(os.path.realpath(path))
 
@@ -46,7 +46,7 @@ def whole(path: str) -> tuple:
 
 
 def from_text(source: str) -> str:
-    """A path as :func:`batchface.table.text` wrote it, back as Python holds a file name: each
+    """A path as :func:`batchface.output.table.text` wrote it, back as Python holds a file name: each
     ``\\xNN`` of 80 to ff a lone surrogate again (the byte of a name that is not UTF-8), so that a
     ``source`` read from a table finds its file; :func:`key_of` writes it as it was."""
     return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m[1], 16)), source)

@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.landmarks import IBUG68_NAMES
+from batchface.faces.landmarks import IBUG68_NAMES
 
-MEAN_FACE_FILE = Path(__file__).parent / "assets" / "mean_face_68.csv"
+MEAN_FACE_FILE = Path(__file__).parents[1] / "assets" / "mean_face_68.csv"
 
 
 @cache

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from batchface.boxes import Detections, iou, nms
+from batchface.faces.boxes import Detections, iou, nms
 
 #: a track that finds no face for longer than this many seconds of video ends
 GAP_S = 1.0
@@ -96,7 +96,7 @@ class PieceTracks:
 class Tracker:
     """The faces of one piece of a video, sampled frame after sampled frame, and their track ids.
 
-    ``detector`` (:mod:`batchface.detection`) runs on the whole frame on keyframes: sampled frames
+    ``detector`` (:mod:`batchface.faces.detection`) runs on the whole frame on keyframes: sampled frames
     0, K, 2K, ... of the video (K = ``detect_every``; a video is cut for the workers at keyframes, so
     that its rows do not depend on how it was cut), the first of a piece, a frame after a scene cut,
     and a frame where a tracked face is lost. Between them it looks again only around the faces of
@@ -115,7 +115,7 @@ class Tracker:
         self.searches: Counter = Counter()
 
     def find(self, frame) -> tuple[Detections, list[int]]:
-        """The faces of a sampled frame (:class:`batchface.decoding.Frame`) and their track ids."""
+        """The faces of a sampled frame (:class:`batchface.media.decoding.Frame`) and their track ids."""
         cut = self._look(frame.image)
         why = "cut" if cut else "keyframe" if self.previous is None or frame.sample % self.detect_every == 0 else None
         found = None if why else self._near(frame.image, self.previous)

@@ -1,6 +1,6 @@
 """Finding the inputs: image and video files under the paths given, in a stable order.
 
-Decoding them is :mod:`batchface.decoding`.
+Decoding them is :mod:`batchface.media.decoding`.
 """
 
 from __future__ import annotations

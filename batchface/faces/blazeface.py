@@ -1,7 +1,7 @@
 """BlazeFace: MediaPipe's full-range face detector (Apache-2.0), converted to ONNX by
 ``export/blazeface.py`` and shipped inside the package.
 
-Selectable with ``--detector blazeface``; the default detector (:mod:`batchface.yunet`) asks it
+Selectable with ``--detector blazeface``; the default detector (:mod:`batchface.faces.yunet`) asks it
 to confirm the large frontal faces that YuNet is unsure of (:meth:`BlazeFace.agrees`).
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.boxes import Detections, iou, nms
-from batchface.models import ASSETS, onnx_session
+from batchface.faces.boxes import Detections, iou, nms
+from batchface.faces.models import ASSETS, onnx_session
 
 BLAZEFACE_FILE = ASSETS / "blazeface_full_range.onnx"
 #: what ``BlazeFace`` feeds the network; the file's ``input_normalization`` must say the same

@@ -1,6 +1,6 @@
 """The output formats, one small class each: Parquet (a file joined from part files, or a folder of
 them), CSV and JSON Lines (appended in place), and standard output; :func:`format_of` picks one.
-Each writes rows and says where the table stood after a write, for the journal (:mod:`batchface.journal`).
+Each writes rows and says where the table stood after a write, for the journal (:mod:`batchface.output.journal`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batchface.journal import fsync, parts_dir
+from batchface.output.journal import fsync, parts_dir
 
 #: rows a row group of a joined Parquet file holds: what readers skip or read at once; held in memory as
 #: the file is joined (about 30 MB of the table's 60-odd columns)
@@ -26,7 +26,7 @@ ROW_GROUP_ROWS = 65536
 
 class Table:
     """What every format does once its last rows are written, the steps of :meth:`TableWriter.close`
-    (:mod:`batchface.writers`): nothing, for a table written in place, which is whole as it is."""
+    (:mod:`batchface.output.writers`): nothing, for a table written in place, which is whole as it is."""
 
     def join(self) -> None:
         """Make the finished table, beside the output where it is not the output itself."""

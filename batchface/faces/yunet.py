@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.boxes import Detections, nms, square_around
-from batchface.models import ASSETS, onnx_session
+from batchface.faces.boxes import Detections, nms, square_around
+from batchface.faces.models import ASSETS, onnx_session
 
 YUNET_FILE = ASSETS / "yunet.onnx"
 #: what :class:`YuNet` feeds the network; the file's ``input_normalization`` must say the same
@@ -29,7 +29,7 @@ class YuNet:
     ``min_face`` (pixels): look only for faces at least that wide, by showing the network the image
     scaled so that such a face is :attr:`FACE_PX` pixels wide (faster when that is smaller than the
     default scale, slower and finding smaller faces when larger); narrower faces are dropped.
-    ``checker``: a :class:`batchface.blazeface.BlazeFace` that must agree where YuNet is unsure of a
+    ``checker``: a :class:`batchface.faces.blazeface.BlazeFace` that must agree where YuNet is unsure of a
     large frontal face (:meth:`needs_check`); the default detector has one. ``side``: the longer
     side (pixels) the network sees without ``min_face`` (default :attr:`SIDE`).
     """

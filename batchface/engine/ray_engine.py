@@ -2,7 +2,7 @@
 
 The driver plans the units of work as a local run does (images, and pieces of long videos), Ray Data
 maps them over a pool of actors that each load the models once (:class:`FacesOfWork`, which calls
-:func:`batchface.worker.run_task` like every engine), and the results come back to the driver in
+:func:`batchface.engine.worker.run_task` like every engine), and the results come back to the driver in
 order, where they are committed to the output exactly as in a local run: the same table, journal,
 ``--resume`` and track ids. The inputs must be on storage every node sees, under the same paths.
 
@@ -24,10 +24,10 @@ import warnings
 
 import numpy as np
 
-from batchface.inputs import Source, media_type_of
-from batchface.plan import Work, tasks_of
-from batchface.pool import DIED
-from batchface.worker import crashed, run_task, worker_for
+from batchface.engine.plan import Work, tasks_of
+from batchface.engine.pool import DIED
+from batchface.engine.worker import crashed, run_task, worker_for
+from batchface.media.inputs import Source, media_type_of
 
 #: actor restarts and task retries before a task counts as one that kills its worker
 RETRIES = 1
@@ -35,8 +35,8 @@ RETRIES = 1
 
 class FacesOfWork:
     """A Ray Data callable class: each row of a batch holds a task (a list of
-    :class:`batchface.plan.Work`, pickled, in column ``task``); each output row holds its results
-    (a list of :class:`batchface.worker.Result`, pickled, in ``results``) and the Ray node that made
+    :class:`batchface.engine.plan.Work`, pickled, in column ``task``); each output row holds its results
+    (a list of :class:`batchface.engine.worker.Result`, pickled, in ``results``) and the Ray node that made
     them (``node``). The models load in the actor's first batch, once. ``task_fn``: what turns a
     task into results (tests replace it)."""
 
@@ -58,10 +58,10 @@ class FacesOfWork:
 class FaceRows:
     """A Ray Data callable class for a Dataset of your own: a batch with a ``path`` column (image or
     video files; a video is analysed whole) becomes the table's rows for those files, as a list of
-    row dicts' columns (the columns of :func:`batchface.table.schema`, filled in where a row has a value)."""
+    row dicts' columns (the columns of :func:`batchface.output.table.schema`, filled in where a row has a value)."""
 
     def __init__(self, options):
-        from batchface.table import schema
+        from batchface.output.table import schema
 
         analyzer = worker_for(options).analyzer  # the models of the actor's tasks, loaded once
         names = analyzer.keypoints.names if options.landmarks else ()
@@ -75,7 +75,7 @@ class FaceRows:
 
 def results(todo: list[Work], options, counted, address: str | None = None, nodes=None, task_fn=run_task):
     """The result of each unit of work of ``todo``, in order, computed on Ray in the tasks of a local
-    run (:func:`batchface.plan.tasks_of`). A task whose actor died on it :data:`RETRIES` + 1 times is
+    run (:func:`batchface.engine.plan.tasks_of`). A task whose actor died on it :data:`RETRIES` + 1 times is
     tried again input by input, so that only the input that kills its actor gets the error row of a
     dead worker. ``counted(n)`` hears of the frames of each result; ``nodes`` (a set) gets the ids
     of the Ray nodes that did work. Joins the cluster at ``address`` (default ``RAY_ADDRESS``, else

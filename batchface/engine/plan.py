@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from batchface.decoding import VideoReader
 from batchface.errors import InputError
-from batchface.inputs import Source
-from batchface.journal import key_of
+from batchface.media.decoding import VideoReader
+from batchface.media.inputs import Source
+from batchface.output.journal import key_of
 
 #: a task's images: 16 small video frames fill the models' batches better than 8 (1.08 times the
 #: frames/s, reports/speed-levers.md); fewer when their files pass TASK_BYTES, so that a task of large
@@ -38,7 +38,7 @@ class Work:
 
     @cached_property  # looked up several times a unit; os.path.realpath asks the file system
     def key(self) -> tuple:
-        """What names it in the output's journal (:mod:`batchface.journal`): its real path first."""
+        """What names it in the output's journal (:mod:`batchface.output.journal`): its real path first."""
         return (key_of(self.source.path), self.start, self.stop)
 
     @property
@@ -49,7 +49,7 @@ class Work:
 def plan(sources: list[Source], options) -> list[Work]:
     """Each video cut into pieces of about :data:`SEGMENT_FRAMES` frames (by its header's frame
     count), each starting at a keyframe (a sampled frame whose number is a multiple of
-    ``options.detect_every``: :class:`batchface.tracking.Tracker`), so that the rows do not depend on
+    ``options.detect_every``: :class:`batchface.faces.tracking.Tracker`), so that the rows do not depend on
     the cutting.
 
     A video that cannot be opened stays whole (its worker writes the error row); so does every video

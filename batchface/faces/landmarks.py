@@ -81,7 +81,7 @@ def kaggle_keypoints(points, names) -> np.ndarray | None:
 def alignment_points(points, names) -> np.ndarray:
     """(image-left eye centre, image-right eye centre, mouth centre) from named landmarks.
 
-    These are the points that :mod:`batchface.crop` aligns; for the iBUG 68 the mouth centre is
+    These are the points that :mod:`batchface.faces.crop` aligns; for the iBUG 68 the mouth centre is
     the midpoint of the mouth corners, which is what the detectors' mouth points give.
     """
     k = kaggle_keypoints(points, names)

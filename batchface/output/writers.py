@@ -1,8 +1,8 @@
-"""Writing the table (in a format of :mod:`batchface.formats`), committing it a whole input at a time.
+"""Writing the table (in a format of :mod:`batchface.output.formats`), committing it a whole input at a time.
 
 While a run is going, committed rows are on disk and readable: a CSV or JSONL output grows in place;
 a Parquet output is kept as complete part files in ``<out>.parts/`` (readable as a dataset) and
-joined into ``<out>`` when the run ends. :mod:`batchface.journal` records each write; with it a
+joined into ``<out>`` when the run ends. :mod:`batchface.output.journal` records each write; with it a
 resumed run drops anything written after the last commit, so the finished table has exactly the rows
 of an uninterrupted run.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from batchface.formats import FORMATS, STDOUT, ParquetFolder, Stdout, format_of, is_folder
-from batchface.journal import Journal, from_text, parts_dir, whole
+from batchface.output.formats import FORMATS, STDOUT, ParquetFolder, Stdout, format_of, is_folder
+from batchface.output.journal import Journal, from_text, parts_dir, whole
 
 
 def check_writable(path) -> None:
@@ -36,7 +36,7 @@ def check_writable(path) -> None:
 
 class TableWriter:
     """Writes rows of one schema to ``path`` in ``fmt``, committing whole keys (inputs, or pieces of
-    a video: :mod:`batchface.journal`).
+    a video: :mod:`batchface.output.journal`).
 
     Rows are made durable (written, fsynced, journalled) every ``commit_seconds`` or 2,000 rows.
     ``resume=True`` continues a killed (or finished) run at ``path``; otherwise ``path`` and its
@@ -183,7 +183,7 @@ def read_table(path, fmt: str | None = None) -> pa.Table:
     fmt = format_of(path, fmt)
     if fmt == "parquet":
         return pq.read_table(path)
-    from batchface.table import schema
+    from batchface.output.table import schema
 
     # text columns stay text: a source named "123" must not come back as a number
     text = {f.name: f.type for f in schema(()) if f.type == pa.string()}

@@ -8,11 +8,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from batchface import annotate, table
-from batchface.decoding import VideoReader, read_picture
+from batchface.engine.plan import Work
 from batchface.errors import InputError, one_line
-from batchface.plan import Work
-from batchface.tracking import PieceTracks, Tracker
+from batchface.faces.tracking import PieceTracks, Tracker
+from batchface.media.decoding import VideoReader, read_picture
+from batchface.output import annotate, table
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
 
@@ -39,7 +39,7 @@ def _read(frames: int) -> None:
 class Result:
     """The rows of one unit of work, and the number of image or video frames read; a video's
     ``tracks``, whose ids in ``track_id`` are the piece's own until renumbered for the whole video
-    (:meth:`batchface.tracking.VideoTracks.renumber`)."""
+    (:meth:`batchface.faces.tracking.VideoTracks.renumber`)."""
 
     work: Work
     rows: list[dict]
@@ -54,7 +54,7 @@ class Worker:
     def __init__(self, options):
         import cv2
 
-        from batchface.analysis import Analyzer
+        from batchface.faces.analysis import Analyzer
 
         cv2.setNumThreads(1)
         self.options = options

@@ -1,15 +1,15 @@
-"""Face detectors by name. Two ship inside the package: YuNet (:mod:`batchface.yunet`, the default)
-and BlazeFace (:mod:`batchface.blazeface`); the default is YuNet, with BlazeFace confirming the large
-frontal faces that YuNet is unsure of. Both return :class:`batchface.boxes.Detections`.
+"""Face detectors by name. Two ship inside the package: YuNet (:mod:`batchface.faces.yunet`, the default)
+and BlazeFace (:mod:`batchface.faces.blazeface`); the default is YuNet, with BlazeFace confirming the large
+frontal faces that YuNet is unsure of. Both return :class:`batchface.faces.boxes.Detections`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from batchface.blazeface import BLAZEFACE_FILE, BlazeFace
 from batchface.errors import one_line
-from batchface.yunet import YUNET_FILE, YuNet
+from batchface.faces.blazeface import BLAZEFACE_FILE, BlazeFace
+from batchface.faces.yunet import YUNET_FILE, YuNet
 
 DETECTORS = ("yunet", "blazeface")
 

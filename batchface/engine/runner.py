@@ -1,9 +1,9 @@
 """The batch run: inputs -> worker processes -> rows streamed to one table.
 
-    from batchface.runner import run
+    from batchface.engine.runner import run
     summary = run(["./media"], "results.parquet")
 
-Workers (:mod:`batchface.pool`) each load the models once and run OpenCV and onnxruntime on one
+Workers (:mod:`batchface.engine.pool`) each load the models once and run OpenCV and onnxruntime on one
 thread. Rows come out in input order, then frame order, then faces left to right, whatever the
 number of workers.
 """
@@ -19,18 +19,18 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
-from batchface.annotate import check_apart, check_copies
+from batchface.engine.plan import plan, tasks_of
+from batchface.engine.worker import crashed, report_progress_to, run_task, worker_for
 from batchface.errors import printable
-from batchface.formats import STDOUT, format_of, is_folder
-from batchface.inputs import disambiguated, read_paths_file, walk
-from batchface.journal import parts_dir, progress_path, remove_output, whole
-from batchface.lock import OutputLock, lock_path
+from batchface.faces.tracking import VideoTracks
+from batchface.media.inputs import disambiguated, read_paths_file, walk
 from batchface.options import Options
-from batchface.plan import plan, tasks_of
-from batchface.table import schema
-from batchface.tracking import VideoTracks
-from batchface.worker import crashed, report_progress_to, run_task, worker_for
-from batchface.writers import TableWriter, check_writable
+from batchface.output.annotate import check_apart, check_copies
+from batchface.output.formats import STDOUT, format_of, is_folder
+from batchface.output.journal import parts_dir, progress_path, remove_output, whole
+from batchface.output.lock import OutputLock, lock_path
+from batchface.output.table import schema
+from batchface.output.writers import TableWriter, check_writable
 
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
@@ -90,19 +90,19 @@ def run(
 
     ``workers``: processes (default: the number of CPUs; 0 runs in this process; at most
     :data:`WORKERS_PER_CPU` a CPU, with a warning). ``engine="ray"``
-    runs the work on a Ray cluster instead (:mod:`batchface.ray_engine`; ``address`` as ``ray.init``
+    runs the work on a Ray cluster instead (:mod:`batchface.engine.ray_engine`; ``address`` as ``ray.init``
     takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
     durable every ``commit_seconds``. A task of worker processes (a few images, or a piece of a
     video) that takes more than ``timeout`` seconds is stopped and its inputs tried again one by one
     within the same limit, so that only an input that hangs gets an error row (None: no limit; not
     with ``workers=0`` or Ray). Raises ValueError for options that do not go together, and
-    :class:`batchface.lock.OutputInUse` (a ValueError) while another run writes ``out``: one run per
+    :class:`batchface.output.lock.OutputInUse` (a ValueError) while another run writes ``out``: one run per
     output at a time.
     """
     from tqdm import tqdm
 
-    from batchface.pool import NO_WORKER_STARTS, WorkerPool, in_a_worker_importing_the_script
+    from batchface.engine.pool import NO_WORKER_STARTS, WorkerPool, in_a_worker_importing_the_script
 
     if in_a_worker_importing_the_script():  # not a second run: this worker ends, the first run says why
         print(f"batchface: {NO_WORKER_STARTS}", file=sys.stderr)
@@ -271,8 +271,8 @@ def describe_run(options: Options):
 
     Loading the models here also checks that the detector's file is one (a usage error before any
     worker starts)."""
-    from batchface.analysis import Analyzer
-    from batchface.models import opened_for_metadata, sha256_of
+    from batchface.faces.analysis import Analyzer
+    from batchface.faces.models import opened_for_metadata, sha256_of
 
     with opened_for_metadata():
         analyzer = Analyzer.for_options(options)
@@ -293,7 +293,7 @@ def _results(todo, options: Options, pool, tick: float, counted, engine: str, ad
     """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
     ``counted(n)`` hears of the frames read as they are read; ``nodes`` of the Ray nodes that did work."""
     if engine == "ray":
-        from batchface.ray_engine import results
+        from batchface.engine.ray_engine import results
 
         for result in results(todo, options, counted, address, nodes):
             yield [result]

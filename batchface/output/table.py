@@ -7,7 +7,7 @@ columns it has values for; writers fill the others with nulls.
 
 from __future__ import annotations
 
-from batchface.landmarks import KAGGLE_NAMES
+from batchface.faces.landmarks import KAGGLE_NAMES
 
 #: where a row comes from, and what became of it: the columns of every row, by their pyarrow type's
 #: name (pyarrow is imported for the schema only: worker processes, which make rows, start sooner)
@@ -24,7 +24,7 @@ WHERE = {
     "error": "string",
 }
 BOX = ("box_x", "box_y", "box_w", "box_h")
-#: the head's pose in degrees and the keypoints' misfit to a head (:mod:`batchface.pose`)
+#: the head's pose in degrees and the keypoints' misfit to a head (:mod:`batchface.faces.pose`)
 POSE = ("yaw_deg", "pitch_deg", "roll_deg", "pose_error")
 KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
 
@@ -50,7 +50,7 @@ def text(value: str) -> str:
 
 
 def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -> dict:
-    """The columns saying where a row comes from: ``source`` (a :class:`batchface.inputs.Source`;
+    """The columns saying where a row comes from: ``source`` (a :class:`batchface.media.inputs.Source`;
     see :func:`text`), the frame's index and time (images: 0 and None), the image's size in pixels."""
     return {
         "source": text(source.path),
@@ -69,8 +69,8 @@ def error_row(at: dict, message: str) -> dict:
 
 def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
     """The rows of one image or frame at ``at`` (:func:`where`): one per face
-    (:class:`batchface.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point;
-    ``track_ids``: a video frame's faces' tracks (:mod:`batchface.tracking`)."""
+    (:class:`batchface.faces.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point;
+    ``track_ids``: a video frame's faces' tracks (:mod:`batchface.faces.tracking`)."""
     if not faces:
         return [{**at, "status": "no_face"}]
     rows = []

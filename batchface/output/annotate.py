@@ -10,9 +10,9 @@ from pathlib import Path, PurePath
 import cv2
 import numpy as np
 
-from batchface.analysis import Face
 from batchface.errors import one_line
-from batchface.inputs import IMAGE_EXTENSIONS
+from batchface.faces.analysis import Face
+from batchface.media.inputs import IMAGE_EXTENSIONS
 
 BOX_COLOR, POINT_COLOR, TEXT_COLOR, POSE_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255), (255, 120, 0)
 
@@ -52,7 +52,7 @@ def pose_line(face: Face) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def mirrored_path(annotate_dir, source: str, media_type: str) -> Path:
     """Where the annotated copy of an input goes: ``source``, its path relative to the argument it was
-    found under (:attr:`batchface.inputs.Source.relative`), below ``annotate_dir``; any root or
+    found under (:attr:`batchface.media.inputs.Source.relative`), below ``annotate_dir``; any root or
     ``..`` in it is dropped or becomes ``__``. Videos become ``.mp4`` (``.webm`` if a side is odd:
     :class:`VideoSink`); images keep their format when OpenCV can write it, else become ``.png``.
     """

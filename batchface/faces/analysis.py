@@ -3,7 +3,7 @@
     >>> from batchface import Analyzer
     >>> faces = Analyzer().analyze(cv2.imread("group.jpg"))
 
-No files, no processes: the runner (:mod:`batchface.runner`) builds on this.
+No files, no processes: the runner (:mod:`batchface.engine.runner`) builds on this.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from batchface import crop, pose
-from batchface.boxes import Detections
-from batchface.decoding import Picture
-from batchface.detection import create_detector
-from batchface.landmarks import KAGGLE_NAMES, kaggle_keypoints
-from batchface.models import EXPRESSION_FILE, EXPRESSION_FILES, KEYPOINTS_FILE, ExpressionModel, KeypointModel
+from batchface.faces import crop, pose
+from batchface.faces.boxes import Detections
+from batchface.faces.detection import create_detector
+from batchface.faces.landmarks import KAGGLE_NAMES, kaggle_keypoints
+from batchface.faces.models import EXPRESSION_FILE, EXPRESSION_FILES, KEYPOINTS_FILE, ExpressionModel, KeypointModel
+from batchface.media.decoding import Picture
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Face:
     keypoint model by name; ``keypoints``: the 15 Kaggle keypoints by name (empty when the keypoint
     model's points cannot give them); ``emotion``: the most probable class; ``probabilities``: per class;
     ``pose``: (yaw, pitch, roll) of the head in degrees and ``pose_error`` the keypoints' misfit to a
-    head, as a fraction of the eye distance (:mod:`batchface.pose`; None when the keypoint model does
+    head, as a fraction of the eye distance (:mod:`batchface.faces.pose`; None when the keypoint model does
     not give the iBUG 68 points).
     """
 
@@ -46,7 +46,7 @@ class Face:
 class Analyzer:
     """Detector plus the two face models, loaded once; ``threads`` caps the onnxruntime threads of
     each model (OpenCV's resizing and cropping follow ``cv2.setNumThreads``); ``min_face``
-    (pixels): the smallest face to look for (see :func:`batchface.detection.create_detector`)."""
+    (pixels): the smallest face to look for (see :func:`batchface.faces.detection.create_detector`)."""
 
     def __init__(
         self,
@@ -89,7 +89,7 @@ class Analyzer:
         return self.run_models(images, detections)
 
     def analyze_pictures(self, pictures: list[Picture]) -> list[list[Face]]:
-        """Faces of decoded files (:func:`batchface.decoding.read_picture`), in their full size's pixels.
+        """Faces of decoded files (:func:`batchface.media.decoding.read_picture`), in their full size's pixels.
 
         A picture decoded reduced is searched as it is; its crops are cut from it too when every face
         is large enough there for the models' crops (not enlarged), else from the full-size image.

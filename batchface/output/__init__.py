@@ -1,0 +1,1 @@
+"""The output layer: the table's columns, its formats and writers, the journal, annotated copies, the lock."""

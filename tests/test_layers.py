@@ -1,0 +1,105 @@
+"""The package's layers, read from each module's imports: media < faces < output < engine < cli.
+
+A module may import its own layer and those below it, never one above. ``options`` and ``errors``
+sit beside the layers and may be imported by any of them; the package root ``batchface`` may be
+imported for its constants only (its ``run``, ``Options`` and ``Analyzer`` load the upper layers)."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "batchface"
+RANK = {"media": 0, "faces": 1, "output": 2, "engine": 3, "cli": 4, "__main__": 5}
+BESIDE = {"options", "errors"}
+ROOT_CONSTANTS = {"__version__", "MAX_IMAGE_PIXELS"}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> list[tuple[str, list[str]]]:
+    """Each batchface module the file imports (anywhere in it, lazy imports included), with the
+    names taken from it; ``from batchface.faces import crop`` counts as ``batchface.faces.crop``."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names if a.name.split(".")[0] == "batchface"]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "batchface":
+            names = [a.name for a in node.names]
+            if node.module.count(".") == 1 and node.module.split(".")[1] in RANK:  # a layer's package
+                found += [(f"{node.module}.{n}", []) for n in names]
+            else:
+                found.append((node.module, names))
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of ``batchface.X...``: X for the four subpackages and ``cli``; None for the root."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else None
+
+
+def modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def test_every_module_is_in_a_layer_or_beside_them():
+    for name in modules():
+        layer = layer_of(name)
+        assert layer is None or layer in RANK or layer in BESIDE, name
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    wrong = []
+    for name, path in modules().items():
+        layer = layer_of(name)
+        if layer is None:
+            continue  # the root loads run, Options and Analyzer lazily, for the users of the package
+        for imported, names in imports_of(path):
+            target = layer_of(imported)
+            if target is None:
+                if not set(names) <= ROOT_CONSTANTS:
+                    wrong.append(f"{name} imports {names} from the package root")
+            elif target == "errors":
+                continue
+            elif layer in BESIDE:
+                # options describes the faces' settings; errors imports nothing of the package
+                if layer == "errors" or target not in {"media", "faces", "options"}:
+                    wrong.append(f"{name} imports {imported}")
+            elif target in BESIDE:
+                continue
+            elif RANK[target] > RANK[layer]:
+                wrong.append(f"{name} imports {imported}, a layer above")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_cli_is_imported_by_nothing_it_imports():
+    importers = {name for name, path in modules().items() if any(m == "batchface.cli" for m, _ in imports_of(path))}
+    assert importers <= {"batchface.__main__"}
+
+
+def test_a_worker_loads_neither_the_cli_nor_the_writers():
+    # what a spawned worker imports to unpickle its initializer and its tasks' function
+    code = (
+        "import sys, batchface.engine.pool, batchface.engine.worker\n"
+        "print(' '.join(m for m in sys.modules if m.startswith('batchface')))"
+    )
+    loaded = set(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=PACKAGE.parent, capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "batchface.engine.worker" in loaded
+    for module in (
+        "batchface.cli",
+        "batchface.engine.runner",
+        "batchface.output.writers",
+        "batchface.output.formats",
+        "batchface.output.lock",
+    ):
+        assert module not in loaded, module
+    # the worker builds the rows (output.table) and draws the annotated copies (output.annotate) itself
+    assert {"batchface.output.table", "batchface.output.annotate"} <= loaded

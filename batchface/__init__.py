@@ -17,7 +17,15 @@ def __getattr__(name):
         from batchface.engine import runner
 
         return getattr(runner, name)
+    if name == "read_image":
+        from batchface.media.decoding import read_image
+
+        return read_image
+    if name == "FaceRows":  # needs the `ray` extra
+        from batchface.engine.ray_engine import FaceRows
+
+        return FaceRows
     raise AttributeError(name)
 
 
-__all__ = ["Analyzer", "Options", "run", "__version__"]
+__all__ = ["Analyzer", "FaceRows", "Options", "read_image", "run", "__version__"]

@@ -103,3 +103,15 @@ def test_a_worker_loads_neither_the_cli_nor_the_writers():
         assert module not in loaded, module
     # the worker builds the rows (output.table) and draws the annotated copies (output.annotate) itself
     assert {"batchface.output.table", "batchface.output.annotate"} <= loaded
+
+
+def test_the_documented_names_import_from_the_package():
+    import batchface
+    from batchface.engine.ray_engine import FaceRows
+    from batchface.engine.runner import Options, run
+    from batchface.faces.analysis import Analyzer
+    from batchface.media.decoding import read_image
+
+    assert (batchface.run, batchface.Options, batchface.Analyzer) == (run, Options, Analyzer)
+    assert (batchface.read_image, batchface.FaceRows) == (read_image, FaceRows)
+    assert sorted(batchface.__all__) == sorted(["Analyzer", "FaceRows", "Options", "read_image", "run", "__version__"])

@@ -1,6 +1,6 @@
 """The in-the-wild check of expression models: faces of real video frames, labelled by eye.
 
-    python -m training.in_the_wild batchface/assets/expression.onnx runs/ferplus.onnx --data ../shared/data
+    python -m training.in_the_wild batchface/assets/expression-ferplus.onnx --data ../shared/data
 
 ``training/wild/labels.csv`` holds 356 faces (``training/wild/README.md`` says how they were chosen
 and labelled): one frame of each person of the keypoint set's training folder, and frames of the two

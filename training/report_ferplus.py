@@ -1,8 +1,8 @@
 """Evaluation report of an expression model file against FER+'s votes, FER2013's labels and faces
 of real video labelled by eye: markdown, PNG figures and card.json.
 
-    python -m training.report_ferplus runs/ferplus-a --model runs/ferplus.onnx \
-        --ferplus ../shared/data/fer2013/ferplus --data ../shared/data --out reports/expression
+    python -m training.report_ferplus runs/ferplus-a --model runs/expression-ferplus.onnx \
+        --ferplus ../shared/data/fer2013/ferplus --data ../shared/data --out reports/expression-ferplus
 
 Scored on PublicTest (FER+'s ``FER2013Valid``, 3,579 faces; never used to choose a model):
 

@@ -16,65 +16,24 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pose_geometry
 
 from batchface import Analyzer
 from batchface.faces import pose
+from batchface.media.decoding import VideoReader
 from training.mean_face import read_points
 
 
 def video_faces(analyzer, path: Path) -> list[tuple[int, object]]:
-    capture, index, out = cv2.VideoCapture(str(path)), 0, []
-    while True:
-        ok, image = capture.read()
-        if not ok:
-            return out
-        out += [(index, face) for face in analyzer.analyze(image)]
-        index += 1
-
-
-def near(analyzer, image, centre):
-    faces = analyzer.analyze(image)
-    distance = lambda f: np.hypot(f.box[0] + f.box[2] / 2 - centre[0], f.box[1] + f.box[3] / 2 - centre[1])
-    return min(faces, key=distance) if faces else None
-
-
-def turned_and_mirrored(analyzer, photos: list[Path]) -> dict:
-    roll_miss, others, yaw_sums, pitch_moves = [], [], [], []
-    for path in photos:
-        image = cv2.imread(str(path))
-        faces = analyzer.analyze(image)
-        if len(faces) != 1:
-            continue
-        face = faces[0]
-        x, y, w, h = face.box
-        centre = (x + w / 2, y + h / 2)
-        for angle in (-30, -15, 15, 30):
-            m = cv2.getRotationMatrix2D(centre, angle, 1.0)
-            found = near(
-                analyzer, cv2.warpAffine(image, m, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE), centre
-            )
-            roll_miss.append(abs(found.pose[2] - face.pose[2] + angle))
-            others += [abs(found.pose[0] - face.pose[0]), abs(found.pose[1] - face.pose[1])]
-        mirrored = near(analyzer, image[:, ::-1].copy(), (image.shape[1] - centre[0], centre[1]))
-        yaw_sums.append(abs(face.pose[0] + mirrored.pose[0]))
-        pitch_moves.append(abs(face.pose[1] - mirrored.pose[1]))
-    return {"roll_miss": roll_miss, "others": others, "yaw_sums": yaw_sums, "pitch_moves": pitch_moves}
+    """(frame index, face) of every face of every frame of a video."""
+    return [(frame.index, face) for frame in VideoReader(path) for face in analyzer.analyze(frame.image)]
 
 
 def training_yaws(keypoint_set: Path) -> np.ndarray:
     """The yaw of every labelled face of the keypoint set, fitted to its hand-placed points (the
     frames' sizes for the camera)."""
-    points = read_points(keypoint_set)
-    yaws = []
-    names = []
-    for csv_name in ("training_frames_keypoints.csv", "test_frames_keypoints.csv"):
-        folder = keypoint_set / csv_name.split("_")[0]
-        lines = (keypoint_set / csv_name).read_text().splitlines()[1:]
-        names += [folder / line.split(",")[0] for line in lines if line]
-    for p, name in zip(points, names):
-        height, width = cv2.imread(str(name)).shape[:2]
-        yaws.append(pose.head_pose(p[None], width, height)[0][0, 0])
-    return np.array(yaws)
+    points, sizes = read_points(keypoint_set)
+    return np.array([pose.head_pose(p[None], *size)[0][0, 0] for p, size in zip(points, sizes)])
 
 
 #: the README's rule for faces whose keypoints (and so expression) to doubt
@@ -104,7 +63,7 @@ def main(argv=None):
     hands = [(i, f) for i, f in gates if f.box[0] < 40]
     profile = [f for i, f in hamilton if 20 <= i <= 47 and f.box[2] > 100]  # the singer's profile
     turned = [f for i, f in hamilton if 211 <= i <= 231]  # two guests in three-quarter view
-    geometry = turned_and_mirrored(analyzer, sorted((samples / "deepface").glob("img*.jpg")))
+    geometry = pose_geometry.geometry(analyzer, pose_geometry.portraits(analyzer, samples / "deepface"))
     yaws = training_yaws(args.data / "keypoints" / "udacity_p1")
     points = np.array([[f.landmarks[n] for n in analyzer.keypoints.names] for f in photo_faces])
     start = time.perf_counter()

@@ -3,8 +3,8 @@ photos turned in their plane and mirrored."""
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+import pose_geometry
 import pytest
 
 from batchface.faces import pose
@@ -57,67 +57,30 @@ def test_the_shipped_keypoints_are_those_the_pose_fits(analyzer):
 # --- real photos -----------------------------------------------------------------------------------
 
 
-def the_face_near(analyzer, image, centre):
-    """The face whose box centre is nearest ``centre`` (x, y pixels), or None."""
-    faces = analyzer.analyze(image)
-    if not faces:
-        return None
-    distance = lambda f: np.hypot(f.box[0] + f.box[2] / 2 - centre[0], f.box[1] + f.box[3] / 2 - centre[1])
-    best = min(faces, key=distance)
-    return best if distance(best) < best.box[2] / 2 else None
+@pytest.fixture(scope="module")
+def portraits(samples, analyzer):
+    """(image, its face) of each single-face photo of the samples."""
+    found = pose_geometry.portraits(analyzer, samples / "deepface")
+    assert len(found) >= 12
+    return found
 
 
 @pytest.fixture(scope="module")
-def portraits(samples, analyzer):
-    """(image, its largest face) of each single-face photo of the samples."""
-    out = []
-    for path in sorted((samples / "deepface").glob("img*.jpg")):
-        image = cv2.imread(str(path))
-        faces = analyzer.analyze(image)
-        if len(faces) == 1:
-            out.append((image, faces[0]))
-    assert len(out) >= 12
-    return out
+def geometry(portraits, analyzer):
+    return pose_geometry.geometry(analyzer, portraits)
 
 
-def test_a_photo_turned_in_its_plane_turns_the_roll_alone(portraits, analyzer):
-    roll_misses, other_moves = [], []
-    for image, face in portraits:
-        x, y, w, h = face.box
-        centre = (x + w / 2, y + h / 2)
-        for angle in (-30, -15, 15, 30):  # OpenCV's angles: counter-clockwise in the image
-            matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
-            turned = cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
-            found = the_face_near(analyzer, turned, centre)
-            assert found is not None, f"the face is lost when the photo is turned by {angle} degrees"
-            # counter-clockwise in the image is towards the subject's right shoulder: negative roll
-            roll_misses.append(abs(found.pose[2] - face.pose[2] + angle))
-            other_moves += [abs(found.pose[0] - face.pose[0]), abs(found.pose[1] - face.pose[1])]
+def test_a_photo_turned_in_its_plane_turns_the_roll_alone(geometry):
+    roll_misses, other_moves = geometry["roll_miss"], geometry["others"]
     assert np.median(roll_misses) <= 2.0 and np.percentile(roll_misses, 90) <= 4.0, np.round(roll_misses, 1)
     assert np.median(other_moves) < 3.0 and np.percentile(other_moves, 90) < 5.0, np.round(other_moves, 1)
 
 
-def test_a_mirrored_photo_turns_the_other_way(portraits, analyzer):
-    yaw_sums, pitch_moves, frontal = [], [], []
-    for image, face in portraits:
-        x, y, w, h = face.box
-        mirrored = the_face_near(analyzer, image[:, ::-1].copy(), (image.shape[1] - x - w / 2, y + h / 2))
-        assert mirrored is not None
-        yaw_sums.append(abs(face.pose[0] + mirrored.pose[0]))
-        pitch_moves.append(abs(face.pose[1] - mirrored.pose[1]))
-        frontal.append(max(abs(face.pose[0]), abs(face.pose[2])))
-    assert np.median(yaw_sums) <= 3.0, np.round(yaw_sums, 1)
-    assert np.median(pitch_moves) <= 3.0, np.round(pitch_moves, 1)
+def test_a_mirrored_photo_turns_the_other_way(geometry):
+    assert np.median(geometry["yaw_sums"]) <= 3.0, np.round(geometry["yaw_sums"], 1)
+    assert np.median(geometry["pitch_moves"]) <= 3.0, np.round(geometry["pitch_moves"], 1)
     # portraits that look about at the camera read near zero
-    assert np.median(frontal) < 10.0, np.round(frontal, 1)
-
-
-def frame_of(video, index: int) -> np.ndarray:
-    capture = cv2.VideoCapture(str(video))
-    for _ in range(index + 1):
-        ok, image = capture.read()
-        assert ok
-    return image
+    assert np.median(geometry["frontal"]) < 10.0, np.round(geometry["frontal"], 1)
 
 
 def test_faces_whose_keypoints_fit_no_head_stand_out(samples, analyzer, portraits):
@@ -126,10 +89,12 @@ def test_faces_whose_keypoints_fit_no_head_stand_out(samples, analyzer, portrait
     fits a head turned beyond any face the keypoint model was trained on (|yaw| <= 35)."""
     videos = samples / "videos"
     for index in (30, 45):
-        faces = analyzer.analyze(frame_of(videos / "short_hamilton_clip.mp4", index))
+        faces = analyzer.analyze(pose_geometry.video_frame(videos / "short_hamilton_clip.mp4", index))
         profile = max(faces, key=lambda f: f.box[2])
         assert profile.pose_error > 0.08, (index, profile.pose_error)
-    hand = min(analyzer.analyze(frame_of(videos / "0492_03_009_bill_gates.avi", 26)), key=lambda f: f.box[0])
+    hand = min(
+        analyzer.analyze(pose_geometry.video_frame(videos / "0492_03_009_bill_gates.avi", 26)), key=lambda f: f.box[0]
+    )
     assert hand.box[0] < 5 and abs(hand.pose[0]) > 40, (hand.box, hand.pose)
     errors = [face.pose_error for _, face in portraits]
     assert np.median(errors) < 0.06 and max(errors) < 0.09, np.round(errors, 3)

@@ -24,6 +24,7 @@ from batchface.faces import crop
 from batchface.faces.boxes import iou
 from batchface.faces.detection import create_detector
 from batchface.faces.models import ExpressionModel
+from batchface.media.decoding import VideoReader
 from training.metrics import confusion, per_class
 
 LABELS = Path(__file__).parent / "wild" / "labels.csv"
@@ -63,13 +64,10 @@ def images_of(rows: list[dict], data: Path):
         by_frame = defaultdict(list)
         for row in group:
             by_frame[row["frame_index"]].append(row)
-        video, index = cv2.VideoCapture(str(data / source)), 0
-        while by_frame:
-            ok, image = video.read()
-            if not ok:
-                raise SystemExit(f"{data / source}: ends before frame {min(by_frame)}")
-            yield from ((row, image) for row in by_frame.pop(index, []))
-            index += 1
+        for frame in VideoReader(data / source, stop=max(by_frame) + 1):  # frames counted as a run counts them
+            yield from ((row, frame.image) for row in by_frame.pop(frame.index, []))
+        if by_frame:
+            raise SystemExit(f"{data / source}: ends before frame {min(by_frame)}")
 
 
 def runtime_crops(rows: list[dict], data: Path, size: int, template) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from training.data import read_ibug_csv
+
 #: each iBUG point's mirror partner (the subject's left and right swapped)
 MIRROR = (
     list(range(16, -1, -1))
@@ -34,14 +36,15 @@ MIRROR = (
 EYE_DISTANCE_MM = 63.0  # between the eye centres
 
 
-def read_points(folder: Path) -> np.ndarray:
-    """The 68 keypoints [F, 68, 2] of every row of the set's CSVs (image pixels, x before y)."""
-    points = []
-    for name in ("training_frames_keypoints.csv", "test_frames_keypoints.csv"):
-        with open(folder / name, newline="") as f:
-            rows = list(csv.reader(f))[1:]
-        points += [np.array(r[1:137], dtype=np.float64).reshape(68, 2) for r in rows if r]
-    return np.stack(points)
+def read_points(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 68 keypoints [F, 68, 2] of every row of the set's two CSVs (image pixels, x before y), and
+    each frame's (width, height) [F, 2] in pixels."""
+    points, sizes = [], []
+    for split in ("training", "test"):
+        images, found, _ = read_ibug_csv(folder / f"{split}_frames_keypoints.csv", folder / split)
+        points.append(found.astype(np.float64))
+        sizes += [image.shape[1::-1] for image in images]
+    return np.concatenate(points), np.array(sizes, dtype=np.float64)
 
 
 def factorize(points: np.ndarray) -> np.ndarray:
@@ -91,7 +94,7 @@ def main(argv=None):
     p.add_argument("--data", required=True, help="the keypoint set's folder (its two CSVs)")
     p.add_argument("--out", required=True, help="CSV: x, y, z in millimetres, one iBUG point a row")
     args = p.parse_args(argv)
-    points = read_points(Path(args.data))
+    points, _ = read_points(Path(args.data))
     shape = in_head_frame(factorize(points))
     with open(args.out, "w", newline="") as f:
         f.write("# 3D mean face of the iBUG 68 points, mm; head frame: x to the subject's left, y down, z away\n")

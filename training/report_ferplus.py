@@ -107,17 +107,13 @@ def sample_videos(model_path, data: Path, out_jpg: Path, shown: int = 8) -> dict
     import cv2
 
     from batchface.faces.analysis import Analyzer
+    from batchface.media.decoding import VideoReader
     from batchface.output.annotate import draw
 
     analyzer = Analyzer(expression_model=model_path)
     counts, rows = {}, []
     for name in SAMPLE_VIDEOS:
-        capture, frames = cv2.VideoCapture(str(data / "samples" / "videos" / name)), []
-        while True:
-            ok, image = capture.read()
-            if not ok:
-                break
-            frames.append((image, analyzer.analyze(image)))
+        frames = [(f.image, analyzer.analyze(f.image)) for f in VideoReader(data / "samples" / "videos" / name)]
         answers = [f.emotion for _, faces in frames for f in faces]
         counts[name] = {c: answers.count(c) for c in sorted(set(answers), key=answers.count, reverse=True)}
         picked = np.linspace(0, len(frames) - 1, shown).round().astype(int)

@@ -94,7 +94,7 @@ def write_card(
     if "int8_mean_abs_diff" in figures:
         in_float = "the convolution of the image"
         if task == "expression":
-            in_float += ", the softmax and what averages it"
+            in_float += ", the softmax and what follows it"
         exported += (
             f"; then quantized (`export/quantize.py`): 8-bit weights (7 bits used) and activations, {in_float} "
             f"in float; its answers differ from {reference} by {figures['int8_mean_abs_diff']:.1e} on average, "
@@ -124,4 +124,45 @@ def write_card(
 def input_line(size) -> str:
     return (
         f"- **Input:** `image` float32 [N, {size}, {size}, 1], grayscale / 255, the crop of `batchface/faces/crop.py`."
+    )
+
+
+def parse_class_weights(text: str, classes) -> np.ndarray:
+    """``"neutral=2,happy=1.5"`` as one weight a class in ``classes`` order (1 for those not named)."""
+    weights = np.ones(len(classes), np.float32)
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() not in classes:
+            raise SystemExit(f"--class-weights: {name.strip()!r} is not one of {', '.join(classes)}")
+        weights[list(classes).index(name.strip())] = float(value)
+    return weights
+
+
+def reweighed(probabilities: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Probabilities [N, C] under other class priors: each class's times its weight, summing to 1 again
+    (Saerens et al. 2002's prior shift, the weight being new prior / old prior)."""
+    shifted = probabilities * weights
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def add_class_weights(model, weights: np.ndarray) -> None:
+    """Append :func:`reweighed` to the graph of ``model`` (opset >= 13; one output, probabilities
+    [N, C]), in place; the output keeps its name."""
+    from onnx import helper, numpy_helper
+
+    graph, output = model.graph, model.graph.output[0].name
+    for node in graph.node:  # the node that wrote the answer now writes the unweighted one
+        node.output[:] = [f"{output}/unweighted" if name == output else name for name in node.output]
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(weights.astype(np.float32)[None], "class_weights"),
+            numpy_helper.from_array(np.array([1], np.int64), "class_weights/axis"),
+        ]
+    )
+    graph.node.extend(
+        [
+            helper.make_node("Mul", [f"{output}/unweighted", "class_weights"], [f"{output}/weighted"]),
+            helper.make_node("ReduceSum", [f"{output}/weighted", "class_weights/axis"], [f"{output}/total"]),
+            helper.make_node("Div", [f"{output}/weighted", f"{output}/total"], [output]),
+        ]
     )

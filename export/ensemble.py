@@ -24,7 +24,17 @@ from pathlib import Path
 import numpy as np
 
 from batchface.faces.models import onnx_session
-from export.common import finish, input_line, parity_images, set_metadata, what, write_card
+from export.common import (
+    add_class_weights,
+    finish,
+    input_line,
+    parity_images,
+    parse_class_weights,
+    reweighed,
+    set_metadata,
+    what,
+    write_card,
+)
 
 #: what every member must share: what the runtime reads from the file (task to classes or keypoint
 #: names), and the data and split (members chosen on one validation split must all have been kept off it)
@@ -75,9 +85,13 @@ def merge(members: list):
     return model
 
 
-def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
-    """Merge the runs' ``model.onnx``, attach metadata, check parity, quantize if asked (calibrated on
-    the first run's ``calibration_crops.npz``), write the model card."""
+def export(
+    runs, out, card: dict | None = None, int8: bool = False, class_weights: str = "", report: str | None = None
+) -> dict:
+    """Merge the runs' ``model.onnx``, weigh the classes if asked (``"neutral=2,happy=1.5"``, expression
+    only), attach metadata, check parity, quantize if asked (calibrated on the first run's
+    ``calibration_crops.npz``), write the model card (naming the evaluation ``report``; default
+    ``reports/<task>/report.md``)."""
     import onnx
 
     runs, out = [Path(r) for r in runs], Path(out)
@@ -94,6 +108,9 @@ def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
         if differ:
             raise SystemExit(f"{run} differs from {runs[0]} in {', '.join(differ)}: they cannot be averaged")
     model = merge(members)
+    weights = parse_class_weights(class_weights, json.loads(metas[0]["classes"])) if class_weights else None
+    if weights is not None:
+        add_class_weights(model, weights)
     facts = [member_facts(run, m) for run, m in zip(runs, members)]
     props = {k: metas[0][k] for k in keys}
     if (
@@ -109,10 +126,14 @@ def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
             "exported_on": datetime.date.today().isoformat(),
         }
     )
+    if weights is not None:
+        props["class_weights"] = dict(zip(json.loads(metas[0]["classes"]), weights.tolist()))
     props.update(card or {})
     set_metadata(model, props)
     sample = parity_images(runs[0])
     expected = np.mean([onnx_session(run / "model.onnx").run(None, {"image": sample})[0] for run in runs], axis=0)
+    if weights is not None:
+        expected = reweighed(expected, weights)
     figures = finish(
         model,
         out,
@@ -130,6 +151,7 @@ def export(runs, out, card: dict | None = None, int8: bool = False) -> dict:
         "the mean of the float32 members",
         figures,
         card or {},
+        report,
     )
     return figures
 
@@ -148,6 +170,8 @@ def member_facts(run: Path, member) -> dict:
         facts["detectors"] = options.get("detectors", "")
     else:
         facts["erase"] = options.get("erase", 0.0)
+        facts["like_runtime"] = "yes" if options.get("like_runtime") else "no"
+        facts["standardize"] = "yes" if options.get("standardize") else "no"
     return {
         **facts,
         "patience": options.get("patience"),
@@ -174,7 +198,7 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
             f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, each view also mirrored; "
             "the outputs of all views and members are averaged"
         )
-        option = ("random erasing", "erase")
+        option = ("random erasing | degraded as at run time | each face standardized", "erase")
     lines = [
         what(task, props),
         f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
@@ -187,18 +211,29 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         + (f"; targets: {props['training_targets']}" if "training_targets" in props else "")
         + ".",
         f"- **Split:** {props['training_split']} (the same for every member).",
-        f"- **Inside the file:** each member runs on {views}.",
+        f"- **Inside the file:** each member runs on {views}."
+        + (class_weights_line(props["class_weights"]) if "class_weights" in props else ""),
         f"- **Members** (`training/train_{task}.py`):",
         "",
         f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- " * (7 + 2 * (task == "expression")) + "|",
     ]
+    more = (" | {like_runtime} | {standardize}" if task == "expression" else "").format
     lines += [
-        f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]} | {f['patience']} | "
+        f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]}{more(**f)} | {f['patience']} | "
         f"{f['backend']} |"
         for f in facts
     ]
     return lines + [""]
+
+
+def class_weights_line(weights: dict) -> str:
+    named = ", ".join(f"{c} x{w:g}" for c, w in weights.items() if w != 1)
+    return (
+        f" Then each class's probability is multiplied by its weight ({named}; the others x1) and the"
+        " probabilities divided by their sum: the class priors of the users' photos and video, where calm"
+        " and smiling faces are commoner than in FER+ (`training/class_weights.py` chose them)."
+    )
 
 
 def main(argv=None):
@@ -207,8 +242,11 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="the averaged ONNX file; its model card is written beside it (.md)")
     p.add_argument("--card", help="a JSON file of model-card facts (metrics) to embed")
     p.add_argument("--int8", action="store_true", help="quantize the file to 8 bits (export.quantize)")
+    p.add_argument("--class-weights", default="", help="expression: weigh classes, e.g. neutral=2,happy=1.5")
+    p.add_argument("--report", help="the evaluation report the model card names (default reports/<task>/report.md)")
     args = p.parse_args(argv)
-    export(args.runs, args.out, json.loads(Path(args.card).read_text()) if args.card else {}, args.int8)
+    card = json.loads(Path(args.card).read_text()) if args.card else {}
+    export(args.runs, args.out, card, args.int8, args.class_weights, args.report)
 
 
 if __name__ == "__main__":

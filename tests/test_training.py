@@ -508,7 +508,20 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     # two seeds: the members differ by more than 0.01, so their mean is neither of them by over 0.005
     assert np.abs(alone[0] - alone[1]).max() > 0.01
     np.testing.assert_allclose(model.predict(crops), np.mean(alone, axis=0), atol=1e-3)
-    assert f"| b | 1 | 8 | 2 | 0.0 | 10 | {backend} |" in out.with_suffix(".md").read_text()
+    assert f"| b | 1 | 8 | 2 | 0.0 | no | no | 10 | {backend} |" in out.with_suffix(".md").read_text()
+
+    # class weights (training.class_weights chooses them): each probability times its class's weight, over their sum
+    weighed = tmp_path / "weighed.onnx"
+    ensemble.export(runs, weighed, class_weights="neutral=2,happy=1.5")
+    weights = np.array([1, 1, 1, 1.5, 1, 1, 2])
+    expected = np.mean(alone, axis=0) * weights
+    np.testing.assert_allclose(
+        ExpressionModel(weighed).predict(crops), expected / expected.sum(1, keepdims=True), atol=1e-3
+    )
+    assert json.loads(ExpressionModel(weighed).metadata["class_weights"])["neutral"] == 2
+    assert "(happy x1.5, neutral x2; the others x1)" in weighed.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit, match="'calm' is not one of angry"):
+        ensemble.export(runs, weighed, class_weights="calm=2")
 
     report_expression.main([*map(str, runs), "--model", str(out), "--data", str(fer), "--out", str(tmp_path / "rep")])
     card = json.loads((tmp_path / "rep" / "card.json").read_text())
@@ -659,3 +672,22 @@ def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
     )
     assert result["faces"] == 3 and result["agreement"] == pytest.approx(2 / 3)
     assert result["recall"] == {"happy": 1.0, "neutral": 0.5}
+
+
+def test_class_weights_move_answers_to_weighed_classes_and_the_rule_keeps_ferplus():
+    from training import class_weights
+
+    classes = list(FER_CLASSES)
+    rows = [{"label": label} for label in ("neutral", "neutral", "happy", "unsure")]
+    wild = np.array([[0, 0, 0, 0.1, 0, 0.5, 0.4], [0, 0, 0, 0, 0.3, 0, 0.7], [0, 0, 0, 0.4, 0, 0, 0.6], [0] * 7])
+    found = np.array([True, True, True, False])
+    val, majority = wild[:3], np.array([5, 6, -1])  # FER+'s majority: surprise, neutral, none
+    same = class_weights.scored(val, majority, wild, found, rows, classes, np.ones(7))
+    assert (same["ferplus"], same["wild"], same["wild_happy"]) == (1.0, 1 / 3, 0.0)
+    weights = np.array([1, 1, 1, 3, 1, 1, 1.5])  # neutral 0.4 x 1.5 > surprise 0.5; happy 0.4 x 3 > neutral 0.6 x 1.5
+    moved = class_weights.scored(val, majority, wild, found, rows, classes, weights)
+    assert (moved["ferplus"], moved["wild"], moved["wild_neutral"], moved["wild_happy"]) == (0.5, 1.0, 1.0, 1.0)
+    table = [({"neutral": 1}, same), ({"neutral": 1.5}, moved), ({"neutral": 2}, {"ferplus": 0.9, "mean": 0.8})]
+    assert class_weights.pick(table) == {"neutral": 2}  # not the best mean, whose FER+ validation is too low
+    with pytest.raises(SystemExit, match="no weighting keeps"):
+        class_weights.pick(table[1:2])

@@ -105,16 +105,26 @@ def scores(predicted: list[str], labels: list[str], classes) -> dict:
     }
 
 
+def probabilities(model, data: Path, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The ``ExpressionModel`` ``model``'s probabilities [N, C] on the labelled faces cut as the run cuts
+    them, and found [N] bool (a face the detector does not find again has a row of zeros)."""
+    crops, found = runtime_crops(rows, data, model.input_size, model.template)
+    return np.where(found[:, None], model.predict(crops), 0.0), found
+
+
+def scores_of(probs: np.ndarray, found: np.ndarray, rows: list[dict], classes) -> dict:
+    """:func:`scores` of the answers ``probs`` [N, C] on the faces found again."""
+    kept = np.flatnonzero(found)
+    result = scores([classes[k] for k in probs[kept].argmax(1)], [rows[i]["label"] for i in kept], classes)
+    result["not_found"] = int((~found).sum())
+    return result
+
+
 def evaluate(model_path, data: Path, rows: list[dict] | None = None) -> dict:
     """The scores of the expression model file ``model_path`` on the labelled faces."""
     rows = rows if rows is not None else read_labels()
     model = ExpressionModel(model_path)
-    crops, found = runtime_crops(rows, data, model.input_size, model.template)
-    probabilities = model.predict(crops)
-    predicted = [model.classes[k] if ok else "" for k, ok in zip(probabilities.argmax(1), found)]
-    kept = [i for i, ok in enumerate(found) if ok]
-    result = scores([predicted[i] for i in kept], [rows[i]["label"] for i in kept], model.classes)
-    result["not_found"] = int((~found).sum())
+    result = scores_of(*probabilities(model, data, rows), rows, model.classes)
     result["model"] = str(model_path)
     return result
 

@@ -73,25 +73,33 @@ def expression(runs, data):
         )
 
 
-def ferplus(files, data, seed: int = 1234):
-    from batchface.faces.models import ExpressionModel
+def ferplus_validation(data, seed: int = 1234) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The FER+ runs' validation faces: (images [N, 48, 48] uint8, FER+'s majority [N] (-1: none),
+    the votes' top class [N]), 10 % of Training stratified by the top class, split ``seed``."""
     from training import train_expression as te
-    from training.data import FER_CLASSES, majority_labels, read_ferplus, vote_targets
+    from training.data import majority_labels, read_ferplus, vote_targets
 
     images, votes, _ = read_ferplus(Path(data) / "train.npz")
     targets, keep = vote_targets(votes)
     images, votes, top = images[keep], votes[keep], targets[keep].argmax(1)
     _, val = te.stratified_split(top, 0.1, np.random.default_rng(seed))  # the training defaults
-    majority = majority_labels(votes[val])
+    return images[val], majority_labels(votes[val]), top[val]
+
+
+def ferplus(files, data, seed: int = 1234):
+    from batchface.faces.models import ExpressionModel
+    from training.data import FER_CLASSES
+
+    images, majority, top = ferplus_validation(data, seed)
     neutral = majority == FER_CLASSES.index("neutral")
     for file in files:
         model = ExpressionModel(file, threads=0)
-        predicted = np.concatenate([model.predict(images[val][i : i + 256]) for i in range(0, len(val), 256)]).argmax(1)
+        predicted = np.concatenate([model.predict(images[i : i + 256]) for i in range(0, len(images), 256)]).argmax(1)
         ok = majority >= 0
         print(
             f"{file}: FER+ validation, majority {(predicted == majority)[ok].mean():.2%} ({ok.sum()} faces), "
             f"neutral read neutral {(predicted[neutral] == majority[neutral]).mean():.2%}, "
-            f"top class of the votes {(predicted == top[val]).mean():.2%} ({len(val)} faces)"
+            f"top class of the votes {(predicted == top).mean():.2%} ({len(images)} faces)"
         )
 
 

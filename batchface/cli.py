@@ -250,12 +250,11 @@ def models(
     except (ValueError, FileNotFoundError) as e:
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2) from None
-    detectors = [("detector", analyzer.detector)] + (
-        [("detector check", analyzer.detector.checker)] if getattr(analyzer.detector, "checker", None) else []
-    )
+    checker = analyzer.detector.checker
+    detectors = [("detector", analyzer.detector)] + ([("detector check", checker)] if checker else [])
     entries = [
         {
-            "name": f"{role} ({type(d).__name__.lower()})",
+            "name": f"{role} ({d.name})",
             "file": d.path.name,
             "path": str(d.path),
             "sha256": sha256_of(d.path),

@@ -8,6 +8,7 @@ from groundtruth import annotated_boxes, matched
 
 from batchface.faces.blazeface import BlazeFace, _tile_starts
 from batchface.faces.boxes import Detections, iou, nms
+from batchface.faces.checked import CheckedYuNet
 from batchface.faces.detection import create_detector
 from batchface.faces.yunet import YuNet
 
@@ -36,9 +37,12 @@ def test_blazeface_rejects_what_yunet_alone_takes_for_a_face(samples):
     """YuNet scores a dog's face 0.77: large, frontal and unsure, so BlazeFace is asked, and says no."""
     image = cv2.imread(str(samples / "dlib_faces" / "dogs.jpg"))
     alone = YuNet().detect(image)
-    assert len(alone) == 1 and alone.scores[0] < YuNet.SURE
-    assert YuNet().needs_check(alone, image.shape[1], image.shape[0]).tolist() == [True]
-    assert len(create_detector("yunet").detect(image)) == 0
+    assert len(alone) == 1 and alone.scores[0] < CheckedYuNet.SURE
+    checked = create_detector("yunet")
+    assert isinstance(checked, CheckedYuNet) and checked.needs_check(
+        alone, image.shape[1], image.shape[0]
+    ).tolist() == [True]
+    assert not checked.agrees(image, alone.boxes[0]) and len(checked.detect(image)) == 0
 
 
 @pytest.mark.parametrize("fill", [0.8, 1.0])

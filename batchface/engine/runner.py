@@ -276,7 +276,7 @@ def describe_run(options: Options):
 
     with opened_for_metadata():
         analyzer = Analyzer.for_options(options)
-    checker = getattr(analyzer.detector, "checker", None)
+    checker = analyzer.detector.checker
     metadata = {
         "batchface_version": __version__,
         "detector": analyzer.detector_name,

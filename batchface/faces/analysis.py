@@ -74,7 +74,8 @@ class Analyzer:
 
     @property
     def detector_name(self) -> str:
-        return type(self.detector).__name__.lower()
+        """The detector's name in :data:`batchface.faces.detection.DETECTORS`."""
+        return self.detector.name
 
     def analyze(self, image_bgr: np.ndarray) -> list[Face]:
         """The faces of one 8-bit BGR image (as ``cv2.imread`` gives), left to right."""

@@ -1,8 +1,8 @@
 """BlazeFace: MediaPipe's full-range face detector (Apache-2.0), converted to ONNX by
 ``export/blazeface.py`` and shipped inside the package.
 
-Selectable with ``--detector blazeface``; the default detector (:mod:`batchface.faces.yunet`) asks it
-to confirm the large frontal faces that YuNet is unsure of (:meth:`BlazeFace.agrees`).
+Selectable with ``--detector blazeface``; the default detector (:mod:`batchface.faces.checked`) asks it
+to confirm the large frontal faces that YuNet is unsure of.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.faces.boxes import Detections, iou, nms
+from batchface.faces.boxes import Detections, nms
 from batchface.faces.models import ASSETS, onnx_session
 
 BLAZEFACE_FILE = ASSETS / "blazeface_full_range.onnx"
@@ -22,7 +22,8 @@ BLAZEFACE_NORMALIZATION = "RGB uint8 / 127.5 - 1, float32 in [-1, 1], NHWC"
 
 
 class BlazeFace:
-    """MediaPipe BlazeFace full-range (192x192 input), run on an image pyramid of overlapping tiles.
+    """MediaPipe BlazeFace full-range (192x192 input), run on an image pyramid of overlapping tiles; a
+    :class:`batchface.faces.detection.FaceDetector`.
 
     The network sees 192x192 pixels and finds faces down to about a tenth of its input, so a small
     face in a large group photo is lost on the whole image. The pyramid halves the tile side from
@@ -35,6 +36,8 @@ class BlazeFace:
     faces are dropped. Anchor layout, input size and thresholds come from the file's metadata.
     """
 
+    name = "blazeface"
+    checker = None  # nothing confirms its faces
     FINEST_TILE = 384  # pixels of the image that the finest pyramid level shows the network at once
 
     def __init__(
@@ -61,7 +64,7 @@ class BlazeFace:
         # metadata names which of the six keypoints are the image-left eye, image-right eye, mouth
         self.point_index = json.loads(meta["alignment_keypoints"])
 
-    def _detect_square(self, patch_bgr: np.ndarray, score_threshold: float | None = None):
+    def detect_square(self, patch_bgr: np.ndarray, score_threshold: float | None = None):
         """Run the network on one size x size BGR patch; returns boxes, scores, points in patch-unit coords."""
         x = (patch_bgr[None, :, :, ::-1].astype(np.float32) / 127.5) - 1.0  # BLAZEFACE_NORMALIZATION
         raw, logits = self.session.run(None, {self.input_name: x})
@@ -107,7 +110,7 @@ class BlazeFace:
                     tile = cv2.copyMakeBorder(
                         tile, 0, self.size - tile.shape[0], 0, self.size - tile.shape[1], cv2.BORDER_CONSTANT, value=0
                     )
-                    boxes, scores, points = self._detect_square(tile)
+                    boxes, scores, points = self.detect_square(tile)
                     all_boxes.append((boxes * self.size + [x0, y0, 0, 0]) * np.tile(to_image, 2))
                     all_scores.append(scores)
                     all_points.append((points * self.size + [x0, y0]) * to_image)
@@ -116,25 +119,9 @@ class BlazeFace:
         points = points[keep][:, self.point_index]
         return Detections(boxes[keep], scores[keep], points).at_least(self.min_face).sorted()
 
-    AGREE_SCORE = 0.5  # BlazeFace's score at which a face on the patch around a box confirms it
-    AGREE_ZOOM = 4  # the patch's side in box sides: the full-range model is made for faces far smaller
-    # than its input (a face at half the patch was confirmed less often: reports/detectors.md)
-
-    def agrees(self, image_bgr: np.ndarray, box) -> bool:
-        """Whether BlazeFace finds the face of ``box`` (x, y, w, h pixels) on a square patch of
-        :attr:`AGREE_ZOOM` times the box's longer side around it, scaled to the network's input;
-        outside the image the patch is black."""
-        x, y, w, h = box
-        scale = self.size / (self.AGREE_ZOOM * max(w, h))
-        matrix = np.array(
-            [[scale, 0, self.size / 2 - scale * (x + w / 2)], [0, scale, self.size / 2 - scale * (y + h / 2)]]
-        )
-        patch = cv2.warpAffine(
-            image_bgr, matrix, (self.size, self.size), flags=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
-        boxes, scores, _ = self._detect_square(patch, self.AGREE_SCORE)
-        wanted = np.array([self.size / 2 - scale * w / 2, self.size / 2 - scale * h / 2, scale * w, scale * h])
-        return any(iou(found * self.size, wanted) > 0.3 for found in boxes)
+    def detect_near(self, image_bgr: np.ndarray, box) -> None:
+        """None: BlazeFace does not look around a box (a tracker searches the whole frame instead)."""
+        return None
 
 
 def _tile_starts(length: int, tile: int) -> list[int]:

@@ -1,25 +1,89 @@
-"""Face detectors by name. Two ship inside the package: YuNet (:mod:`batchface.faces.yunet`, the default)
-and BlazeFace (:mod:`batchface.faces.blazeface`); the default is YuNet, with BlazeFace confirming the large
-frontal faces that YuNet is unsure of. Both return :class:`batchface.faces.boxes.Detections`.
+"""Face detectors: what one is (:class:`FaceDetector`) and the ones that ship, by name (:data:`DETECTORS`).
+
+``yunet``, the default, is YuNet checked by BlazeFace (:mod:`batchface.faces.checked`); ``blazeface`` is
+BlazeFace alone (:mod:`batchface.faces.blazeface`). Both return :class:`batchface.faces.boxes.Detections`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
 
 from batchface.errors import one_line
 from batchface.faces.blazeface import BLAZEFACE_FILE, BlazeFace
+from batchface.faces.boxes import Detections
+from batchface.faces.checked import CheckedYuNet
 from batchface.faces.yunet import YUNET_FILE, YuNet
 
-DETECTORS = ("yunet", "blazeface")
+
+class FaceDetector(Protocol):
+    """What the analyzer, the tracker and the run's provenance ask of a detector.
+
+    Boxes are x, y, w, h and points x, y, in the pixels of the image given (origin top-left).
+    """
+
+    name: str  #: its name in :data:`DETECTORS`, as the table's provenance records it
+    path: Path  #: its model file
+    min_face: int | None  #: pixels: the width of the narrowest face it looks for (None: its default)
+    checker: FaceDetector | None  #: the detector that confirms the faces it is unsure of, if any
+
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """The faces of an 8-bit BGR image."""
+        ...
+
+    def detect_near(self, image_bgr: np.ndarray, box) -> Detections | None:
+        """The faces around ``box`` (where a face was in the previous sampled frame of a video), or None
+        where the detector does not look near a box (the tracker then searches the whole frame)."""
+        ...
+
+    def side_needed(self, width: int, height: int) -> int:
+        """The longer side (pixels) of a ``width`` x ``height`` image that is enough for it."""
+        ...
 
 
-def create_detector(name: str = "yunet", model_path=None, threads: int = 1, min_face: int | None = None):
-    """A detector by name: ``yunet`` (checked by BlazeFace where it is unsure) or ``blazeface``.
+#: the detectors by name: each makes one of ``model_path`` (None: the shipped file), ``threads`` and
+#: ``min_face`` (pixels, None: its default)
+DETECTORS: dict[str, Callable[[Path | None, int, int | None], FaceDetector]] = {}
 
-    ``model_path``: the detector's file, made by ``export/yunet.py`` or ``export/blazeface.py``
-    (default: the shipped one); ``min_face``: the width (pixels) of the smallest face to look for
-    (None: the default of each detector).
+
+def register(name: str):
+    """Add the decorated detector factory to :data:`DETECTORS` as ``name``."""
+
+    def add(factory):
+        DETECTORS[name] = factory
+        return factory
+
+    return add
+
+
+@register("yunet")
+def yunet_checked_by_blazeface(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
+    return CheckedYuNet(YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face), BlazeFace(threads=threads))
+
+
+@register("blazeface")
+def blazeface_alone(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
+    return BlazeFace(model_path or BLAZEFACE_FILE, min_face=min_face, threads=threads)
+
+
+def create_detector(
+    name: str = "yunet", model_path=None, threads: int = 1, min_face: int | None = None
+) -> FaceDetector:
+    """A detector of :data:`DETECTORS` by name.
+
+    Args:
+        name: ``yunet`` (checked by BlazeFace where it is unsure) or ``blazeface``.
+        model_path: the detector's file, made by ``export/yunet.py`` or ``export/blazeface.py``
+            (default: the shipped one).
+        threads: onnxruntime's threads.
+        min_face: the width (pixels) of the smallest face to look for (None: the detector's default).
+
+    Raises:
+        ValueError: an unknown name, a ``min_face`` under 1, or a file that is no such detector.
+        FileNotFoundError: ``model_path`` does not exist.
     """
     if min_face is not None and min_face < 1:
         raise ValueError(f"min_face must be at least 1 pixel, not {min_face}")
@@ -28,8 +92,6 @@ def create_detector(name: str = "yunet", model_path=None, threads: int = 1, min_
     if model_path and not Path(model_path).is_file():
         raise FileNotFoundError(f"detector model {model_path}: no such file")
     try:
-        if name == "blazeface":
-            return BlazeFace(model_path or BLAZEFACE_FILE, min_face=min_face, threads=threads)
-        return YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face, checker=BlazeFace(threads=threads))
+        return DETECTORS[name](Path(model_path) if model_path else None, threads, min_face)
     except Exception as e:  # onnxruntime raises its own types for a file that is no model
         raise ValueError(f"cannot load detector model {model_path or ''}: {one_line(e, with_type=False)}") from None

@@ -100,7 +100,7 @@ class Tracker:
     0, K, 2K, ... of the video (K = ``detect_every``; a video is cut for the workers at keyframes, so
     that its rows do not depend on how it was cut), the first of a piece, a frame after a scene cut,
     and a frame where a tracked face is lost. Between them it looks again only around the faces of
-    the previous sampled frame (``detector.detect_near``; a detector without it runs on every frame):
+    the previous sampled frame (``detector.detect_near``; where a detector does not, it runs on every frame):
     a face is lost there when no face overlaps its box by :data:`MIN_IOU`. New faces are found at
     the next keyframe.
     """
@@ -127,11 +127,11 @@ class Tracker:
 
     def _near(self, image, previous: Detections) -> Detections | None:
         """The faces of ``previous`` found again around where they were; None if one is lost."""
-        if not hasattr(self.detector, "detect_near"):
-            return None
         picked = []
         for box in previous.boxes:
             near = self.detector.detect_near(image, box)
+            if near is None:  # a detector that does not look near a box
+                return None
             overlaps = np.array([iou(box, b) for b in near.boxes])
             if not len(overlaps) or overlaps.max() < MIN_IOU:
                 return None

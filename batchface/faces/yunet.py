@@ -29,23 +29,20 @@ class YuNet:
     ``min_face`` (pixels): look only for faces at least that wide, by showing the network the image
     scaled so that such a face is :attr:`FACE_PX` pixels wide (faster when that is smaller than the
     default scale, slower and finding smaller faces when larger); narrower faces are dropped.
-    ``checker``: a :class:`batchface.faces.blazeface.BlazeFace` that must agree where YuNet is unsure of a
-    large frontal face (:meth:`needs_check`); the default detector has one. ``side``: the longer
-    side (pixels) the network sees without ``min_face`` (default :attr:`SIDE`).
+    ``side``: the longer side (pixels) the network sees without ``min_face`` (default :attr:`SIDE`).
+    The default detector is YuNet checked by BlazeFace (:mod:`batchface.faces.checked`).
     """
 
     SIDE = 960  # the longer side (pixels) the network sees by default: faces of 1/40 of it are FACE_PX wide
     FACE_PX = 24  # on the keypoint set's frames scaled so, YuNet finds 99 % of faces this wide, 93 % at 20 px
     TRACK_PX = 96  # pixels: how wide a tracked face is, at most, where the network looks for it again
-    SURE = 0.9  # a score from which YuNet is trusted alone
     EDGE_SCORE = 0.6  # the score that suffices for a face cut by the image's border: it shows less of itself
     EDGE = 0.1  # a face is cut when an eye or its mouth is this close to a border (a fraction of its width)
-    CHECK_WIDTH = 64  # pixels: from this width on, BlazeFace found every frontal face of the keypoint set's
-    FRONTAL = 3.5  # training frames that YuNet found, 586 of 586; frontal: box width < 3.5 x eye distance
 
-    def __init__(
-        self, path=YUNET_FILE, threads: int = 1, min_face: int | None = None, checker=None, side: int | None = None
-    ):
+    name = "yunet"
+    checker = None  # YuNet alone; batchface.faces.checked.CheckedYuNet has one
+
+    def __init__(self, path=YUNET_FILE, threads: int = 1, min_face: int | None = None, side: int | None = None):
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
         meta = self.session.get_modelmeta().custom_metadata_map
@@ -61,7 +58,6 @@ class YuNet:
         self.input_name = self.session.get_inputs()[0].name
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.min_face = min_face
-        self.checker = checker
         self.side = side or self.SIDE
 
     def scale_for(self, width: int, height: int) -> float:
@@ -75,6 +71,7 @@ class YuNet:
         return int(np.ceil(max(width, height) * self.scale_for(width, height)))
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
+        """The faces of an 8-bit BGR image, in its pixels, largest score first."""
         height, width = image_bgr.shape[:2]
         return self._accepted(image_bgr, self._seen(image_bgr, (0, 0, width, height), self.scale_for(width, height)))
 
@@ -101,13 +98,9 @@ class YuNet:
         return self._run(part).scaled(width / part.shape[1], height / part.shape[0]).moved(x0, y0)
 
     def _accepted(self, image_bgr: np.ndarray, found: Detections) -> Detections:
-        """The faces of ``found`` (in ``image_bgr``'s pixels) that pass the thresholds and the check."""
+        """The faces of ``found`` (in ``image_bgr``'s pixels) that pass the thresholds."""
         height, width = image_bgr.shape[:2]
         found = found.select((found.scores >= self.score_threshold) | cut_off(found, width, height, self.EDGE))
-        if self.checker is not None:
-            unsure = self.needs_check(found, width, height)
-            agreed = [not unsure[i] or self.checker.agrees(image_bgr, found.boxes[i]) for i in range(len(found))]
-            found = found.select(np.array(agreed, dtype=bool))
         return found.at_least(self.min_face).sorted()
 
     def _run(self, image: np.ndarray) -> Detections:
@@ -123,25 +116,6 @@ class YuNet:
         five = points[keep]
         alignment = np.stack([five[:, 0], five[:, 1], (five[:, 3] + five[:, 4]) / 2], 1)
         return Detections(boxes[keep], scores[keep], alignment)
-
-    def needs_check(self, found: Detections, width: int, height: int) -> np.ndarray:
-        """Which faces YuNet is unsure of where BlazeFace is competent: below :attr:`SURE`, at least
-        :attr:`CHECK_WIDTH` pixels wide, frontal, and away from the border.
-
-        That is where YuNet's few false positives lie that BlazeFace rejects (a dog's face, scored
-        0.77), while YuNet's unsure small, dim, turned or cut-off faces are left as they are:
-        BlazeFace misses most of those.
-        """
-        if len(found) == 0:
-            return np.zeros(0, bool)
-        w = found.boxes[:, 2]
-        eyes = np.linalg.norm(found.points[:, 1] - found.points[:, 0], axis=1)
-        return (
-            (found.scores < self.SURE)
-            & (w >= self.CHECK_WIDTH)
-            & (w < self.FRONTAL * eyes)
-            & ~cut_off(found, width, height, self.EDGE)
-        )
 
 
 def cut_off(found: Detections, width: int, height: int, edge: float = YuNet.EDGE) -> np.ndarray:

@@ -164,6 +164,7 @@ def test_unknown_detectors_and_files_that_are_no_detector_are_refused(tmp_path):
 
 
 def test_export_makes_the_shipped_yunet_from_opencv_zoos_file(yunet_file, samples, tmp_path):
+    pytest.importorskip("onnx", reason="needs the train extra: pip install -e '.[train]'")
     from batchface.faces.yunet import YUNET_FILE
     from export import yunet
 

@@ -75,7 +75,7 @@ def test_the_full_expression_file_reads_a_face_and_its_mirror_image_alike():
 def quick_parts():
     """The two parts of the quick expression file (export.cascade), each a session of its own: the
     quick network, and the full file behind it."""
-    import onnx
+    onnx = pytest.importorskip("onnx", reason="needs the train extra: pip install -e '.[train]'")
     from onnx.utils import Extractor
 
     model = onnx.shape_inference.infer_shapes(onnx.load(EXPRESSION_FILES["fer2013"]))

@@ -25,7 +25,7 @@ EXPRESSION_FILES = {
     "fer2013": ASSETS / "expression-quick.onnx",  # FER2013's labels: a quick network in front of the next
     "fer2013-full": ASSETS / "expression.onnx",  # FER2013's labels: three networks, twelve reads of a face
 }
-#: the default: the one whose answers agree with people's on real faces (reports/expression/report.md)
+#: the default: the one whose answers agree with people's on real faces (reports/expression-ferplus/report.md)
 DEFAULT_EXPRESSION = "ferplus"
 EXPRESSION_FILE = EXPRESSION_FILES[DEFAULT_EXPRESSION]
 

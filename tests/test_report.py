@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from markupsafe import escape
 from typer.testing import CliRunner
 
 import batchface
@@ -38,17 +39,18 @@ def batchface_command(*args, cwd=None) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def run(samples, tmp_path_factory) -> Path:
-    """A real run on the two sample videos (their first 60 frames), three photos and a file that is
-    not an image, with its report: the folder holding ``r.parquet`` and ``report/``."""
+    """A real run on the two sample videos (their first 60 frames), three photos and two files that
+    are neither image nor video, with its report: the folder holding ``r.parquet`` and ``report/``."""
     folder = tmp_path_factory.mktemp("run")
     photos = folder / "photos"
     photos.mkdir()
     for name in ("dlib_faces/2007_007763.jpg", "dlib_faces/2008_004176.jpg", "face_recognition/obama_and_biden.jpg"):
         shutil.copy(samples / name, photos)
     (photos / "broken.jpg").write_bytes(b"not an image")
+    (photos / "broken.mp4").write_bytes(b"not a video" * 100)
     videos = [samples / "videos" / name for name in VIDEOS]
     ran = batchface_command("run", photos, *videos, "--out", folder / "r.parquet", "--max-frames", 60, "-q")
-    assert ran.returncode == 1, ran.stderr  # the broken file
+    assert ran.returncode == 1, ran.stderr  # the broken files
     made = batchface_command("report", folder / "r.parquet", "--out", folder / "report", "-q")
     assert made.returncode == 0, made.stderr
     assert f"-> {folder / 'report' / 'index.html'}" in made.stderr
@@ -136,8 +138,14 @@ def test_the_page_lists_every_video_and_failure_and_its_files_are_beside_it(run)
     page = (report / "index.html").read_text()
     for name in VIDEOS:
         assert re.search(rf"<h3>{re.escape(name)} <small>", page), name
-    assert "broken.jpg" in page and "not a decodable image" in page
-    assert "<b>1</b>errors" in page and "<b>2</b>videos" in page and "ferplus" in page
+    failures = [r for r in read_table(run / "r.parquet").to_pylist() if r["status"] == "error"]
+    assert sorted(Path(r["source"]).name for r in failures) == ["broken.jpg", "broken.mp4"]
+    for failure in failures:  # each failed input with its reason
+        assert f"<td>{escape(failure['source'])}</td>" in page
+        assert f'<td class="error">{escape(failure["error"])}</td>' in page
+    # a video that could not be read is listed with the failures, not among the videos
+    assert "<h3>broken.mp4" not in page
+    assert "<b>2</b>errors" in page and "<b>3</b>videos" in page and "ferplus" in page
     sources = [html.unescape(s) for s in re.findall(r'(?:src|href)="([^"]+)"', page)]
     assert sources and not [s for s in sources if re.match(r"[a-z]+:", s) or s.startswith("/")]
     assert all((report / s).is_file() for s in sources if not s.startswith("#"))

@@ -50,7 +50,8 @@ def write_report(paths, out, window_s: float = WINDOW_S, progress: bool = True) 
     videos = table.filter(pc.equal(table["media_type"], "video")) if table.num_rows else table
     tracks_of = dict(split_by(per_track, ["source"]))
     images = image_rows(table) if table.num_rows else table
-    video_groups = list(split_by(videos, ["source"])) if videos.num_rows else []
+    read = videos.filter(pc.not_equal(videos["status"], "error"))  # a video that failed is listed as an error only
+    video_groups = list(split_by(videos.filter(pc.is_in(videos["source"], read["source"])), ["source"]))
     folder_groups = list(split_by(images, ["folder"])) if images.num_rows else []
     bar = tqdm(total=len(video_groups) + len(folder_groups), unit="part", disable=not progress, desc="report")
     sections, galleries = [], []

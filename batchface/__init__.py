@@ -21,6 +21,10 @@ def __getattr__(name):
         from batchface.media.decoding import read_image
 
         return read_image
+    if name == "tracks":  # the per-track table of a results table: pyarrow only
+        from batchface.report.tracks import tracks
+
+        return tracks
     if name == "FaceRows":  # needs the `ray` extra
         from batchface.engine.ray_engine import FaceRows
 
@@ -28,4 +32,4 @@ def __getattr__(name):
     raise AttributeError(name)
 
 
-__all__ = ["Analyzer", "FaceRows", "Options", "read_image", "run", "__version__"]
+__all__ = ["Analyzer", "FaceRows", "Options", "read_image", "run", "tracks", "__version__"]

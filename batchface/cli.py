@@ -231,6 +231,45 @@ def run(
 
 
 @app.command()
+def report(
+    results: list[Path] = typer.Argument(
+        ...,
+        metavar="RESULTS",
+        help="Tables written by `batchface run`: Parquet files or dataset folders, CSV or JSONL files.",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="The report's folder: index.html, tracks.parquet, plots and thumbnails."
+    ),
+    smooth: float = typer.Option(
+        1.0,
+        "--smooth",
+        min=0.0,
+        help="Timelines: the smoothed line is the mean over a centred window of this many seconds of video "
+        "time (0 = the points joined).",
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+):
+    """Write a page of the results (OUT/index.html, which opens from disk with no network) and the
+    per-track table OUT/tracks.parquet. The videos and images named in the tables are read again
+    for thumbnails and frames.
+
+    Exit status: 0 when written, 2 when a table cannot be read.
+    """
+    from batchface.report.build import write_report
+
+    try:
+        written = write_report(results, out, window_s=smooth, progress=not quiet)
+    except (ValueError, FileNotFoundError, OSError) as e:
+        typer.echo(f"batchface: error: {e}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(
+        f"batchface: report of {written.videos} videos and {written.folders} folders of images in "
+        f"{written.seconds:.1f} s -> {written.index} (per-track table: {written.tracks})",
+        err=True,
+    )
+
+
+@app.command()
 def models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
     detector: Detector = typer.Option("yunet", "--detector", help="As for `run`."),

@@ -1,8 +1,11 @@
-"""The package's layers, read from each module's imports: media < faces < output < engine < cli.
+"""The package's layers, read from each module's imports: media < faces < output < engine < cli, and
+report beside engine, at its rank: report < cli.
 
-A module may import its own layer and those below it, never one above. ``options`` and ``errors``
-sit beside the layers and may be imported by any of them; the package root ``batchface`` may be
-imported for its constants only (its ``run``, ``Options`` and ``Analyzer`` load the upper layers)."""
+A module may import its own layer and those below it, never one above nor one of its own rank
+(report never imports engine, nor engine report: a report needs no model and starts no worker).
+``options`` and ``errors`` sit beside the layers and may be imported by any of them; the package
+root ``batchface`` may be imported for its constants only (its ``run``, ``Options`` and ``Analyzer``
+load the upper layers)."""
 
 import ast
 import subprocess
@@ -10,7 +13,7 @@ import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "batchface"
-RANK = {"media": 0, "faces": 1, "output": 2, "engine": 3, "cli": 4, "__main__": 5}
+RANK = {"media": 0, "faces": 1, "output": 2, "engine": 3, "report": 3, "cli": 4, "__main__": 5}
 BESIDE = {"options", "errors"}
 ROOT_CONSTANTS = {"__version__", "MAX_IMAGE_PIXELS"}
 
@@ -37,7 +40,7 @@ def imports_of(path: Path) -> list[tuple[str, list[str]]]:
 
 
 def layer_of(module: str) -> str | None:
-    """The layer of ``batchface.X...``: X for the four subpackages and ``cli``; None for the root."""
+    """The layer of ``batchface.X...``: X for the five subpackages and ``cli``; None for the root."""
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else None
 
@@ -52,28 +55,47 @@ def test_every_module_is_in_a_layer_or_beside_them():
         assert layer is None or layer in RANK or layer in BESIDE, name
 
 
-def test_no_module_imports_a_layer_above_its_own():
+def wrong_imports(name: str, path: Path) -> list[str]:
+    """What module ``name`` (its file at ``path``) imports against the layering."""
     wrong = []
-    for name, path in modules().items():
-        layer = layer_of(name)
-        if layer is None:
-            continue  # the root loads run, Options and Analyzer lazily, for the users of the package
-        for imported, names in imports_of(path):
-            target = layer_of(imported)
-            if target is None:
-                if not set(names) <= ROOT_CONSTANTS:
-                    wrong.append(f"{name} imports {names} from the package root")
-            elif target == "errors":
-                continue
-            elif layer in BESIDE:
-                # options describes the faces' settings; errors imports nothing of the package
-                if layer == "errors" or target not in {"media", "faces", "options"}:
-                    wrong.append(f"{name} imports {imported}")
-            elif target in BESIDE:
-                continue
-            elif RANK[target] > RANK[layer]:
-                wrong.append(f"{name} imports {imported}, a layer above")
+    layer = layer_of(name)
+    if layer is None:
+        return []  # the root loads run, Options and Analyzer lazily, for the users of the package
+    for imported, names in imports_of(path):
+        target = layer_of(imported)
+        if target is None:
+            if not set(names) <= ROOT_CONSTANTS:
+                wrong.append(f"{name} imports {names} from the package root")
+        elif target == "errors":
+            continue
+        elif layer in BESIDE:
+            # options describes the faces' settings; errors imports nothing of the package
+            if layer == "errors" or target not in {"media", "faces", "options"}:
+                wrong.append(f"{name} imports {imported}")
+        elif target in BESIDE:
+            continue
+        elif RANK[target] > RANK[layer]:
+            wrong.append(f"{name} imports {imported}, a layer above")
+        elif RANK[target] == RANK[layer] and target != layer:
+            wrong.append(f"{name} imports {imported}, a layer beside its own")
+    return wrong
+
+
+def test_no_module_imports_a_layer_above_its_own():
+    wrong = [line for name, path in modules().items() for line in wrong_imports(name, path)]
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_report_and_the_engine_may_not_import_each_other(tmp_path):
+    module = tmp_path / "m.py"
+    module.write_text("from batchface.engine.runner import run\nfrom batchface.output import annotate\n")
+    assert wrong_imports("batchface.report.m", module) == [
+        "batchface.report.m imports batchface.engine.runner, a layer beside its own"
+    ]
+    module.write_text("def f():\n    from batchface.report.tracks import tracks\n")
+    assert wrong_imports("batchface.engine.m", module) == [
+        "batchface.engine.m imports batchface.report.tracks, a layer beside its own"
+    ]
 
 
 def test_cli_is_imported_by_nothing_it_imports():
@@ -111,7 +133,10 @@ def test_the_documented_names_import_from_the_package():
     from batchface.engine.runner import Options, run
     from batchface.faces.analysis import Analyzer
     from batchface.media.decoding import read_image
+    from batchface.report.tracks import tracks
 
     assert (batchface.run, batchface.Options, batchface.Analyzer) == (run, Options, Analyzer)
-    assert (batchface.read_image, batchface.FaceRows) == (read_image, FaceRows)
-    assert sorted(batchface.__all__) == sorted(["Analyzer", "FaceRows", "Options", "read_image", "run", "__version__"])
+    assert (batchface.read_image, batchface.FaceRows, batchface.tracks) == (read_image, FaceRows, tracks)
+    assert sorted(batchface.__all__) == sorted(
+        ["Analyzer", "FaceRows", "Options", "read_image", "run", "tracks", "__version__"]
+    )

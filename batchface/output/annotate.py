@@ -3,9 +3,11 @@ drawn on each face."""
 
 from __future__ import annotations
 
+import itertools
 import os
 from fractions import Fraction
 from pathlib import Path, PurePath
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -15,29 +17,128 @@ from batchface.faces.analysis import Face
 from batchface.media.inputs import IMAGE_EXTENSIONS
 
 BOX_COLOR, POINT_COLOR, TEXT_COLOR, POSE_COLOR = (0, 200, 0), (0, 220, 255), (255, 255, 255), (255, 120, 0)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+#: faces narrower than this (box width, pixels) get no keypoints nor pose line: at that size the
+#: points would cover the face they describe
+POINTS_FROM = 48
+#: a label over another label hides both: it costs this many times a label over a face
+OVER_LABEL = 20
 
 
 def draw(image_bgr: np.ndarray, faces: list[Face], track_ids=None) -> np.ndarray:
     """A copy of the image with every face's box, landmarks and ``emotion score`` label, which
-    starts with ``#id`` when ``track_ids`` gives the faces' tracks."""
+    starts with ``#id`` when ``track_ids`` gives the faces' tracks.
+
+    Sizes follow the face (:func:`label_height`, :func:`line_width`); a face narrower than
+    :data:`POINTS_FROM` pixels keeps only its box and label; labels are placed by :func:`place_labels`."""
     out = image_bgr.copy()
-    scale = max(1, round(max(out.shape[:2]) / 800))
-    for i, face in enumerate(faces):
-        x, y, w, h = (int(round(v)) for v in face.box)
-        cv2.rectangle(out, (x, y), (x + w, y + h), BOX_COLOR, 2 * scale)
-        radius = max(1, round(w / 60))
+    for face in faces:
+        w = face.box[2]
+        if w < POINTS_FROM:
+            continue
+        radius = max(1, round(w / 120))
         for px, py in face.landmarks.values():
             cv2.circle(out, (int(round(px)), int(round(py))), radius, POINT_COLOR, -1, cv2.LINE_AA)
         if face.pose is not None and "nose_bridge_3" in face.landmarks:
-            cv2.line(out, *pose_line(face), POSE_COLOR, max(1, round(w / 80)), cv2.LINE_AA)
-        label = ("" if track_ids is None else f"#{track_ids[i]} ") + f"{face.emotion} {face.emotion_score:.2f}"
-        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, scale)
-        top = max(0, y - th - base - 2)
-        cv2.rectangle(out, (x, top), (x + tw + 2, top + th + base + 2), BOX_COLOR, -1)
-        cv2.putText(
-            out, label, (x + 1, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, TEXT_COLOR, scale, cv2.LINE_AA
-        )
+            cv2.line(out, *pose_line(face), POSE_COLOR, line_width(w), cv2.LINE_AA)
+    labels = [
+        ("" if track_ids is None else f"#{track_ids[i]} ") + f"{face.emotion} {face.emotion_score:.2f}"
+        for i, face in enumerate(faces)
+    ]
+    draw_boxes(out, [face.box for face in faces], labels)
     return out
+
+
+def line_width(face_width: float) -> int:
+    """The width in pixels of a face's box and pose line: 1 pixel per 60 of the face's width, at least 1."""
+    return max(1, round(face_width / 60))
+
+
+def label_height(face_width: float, image_shape) -> int:
+    """A label's text height in pixels: a fifth of the face's width, kept between 1/110 of the image's
+    longer side (at least 10 px: readable at any zoom) and 1/35 of it (a close-up's label does not
+    cover the face)."""
+    side = max(image_shape[:2])
+    low = max(10, side / 110)
+    return int(round(min(max(face_width / 5, low), max(low, side / 35))))
+
+
+def draw_boxes(image: np.ndarray, boxes, labels) -> None:
+    """Draw, in place, each box (x, y, w, h, pixels, origin top-left) and its label: all boxes first,
+    then the labels where :func:`layout_labels` puts them, white on a filled background."""
+    for x, y, w, h in boxes:
+        x0, y0, x1, y1 = (int(round(v)) for v in (x, y, x + w, y + h))
+        cv2.rectangle(image, (x0, y0), (x1, y1), BOX_COLOR, line_width(w))
+    for label, text in zip(layout_labels(boxes, labels, image.shape), labels):
+        x, y, w, h = label.rect
+        cv2.rectangle(image, (x, y), (x + w - 1, y + h - 1), BOX_COLOR, -1)
+        origin = (x + label.pad, y + h - label.pad - label.baseline)
+        cv2.putText(image, text, origin, FONT, label.scale, TEXT_COLOR, label.thickness, cv2.LINE_AA)
+
+
+class Label(NamedTuple):
+    """Where a label goes: ``rect`` (x, y, w, h, pixels) of its background; its text's font scale,
+    stroke thickness, padding and baseline (OpenCV's ``getTextSize``), in pixels but the scale."""
+
+    rect: tuple[int, int, int, int]
+    scale: float
+    thickness: int
+    pad: int
+    baseline: int
+
+
+def layout_labels(boxes, labels, image_shape) -> list[Label]:
+    """Each text of ``labels`` at its size for its face's box (:func:`label_height`) and its place
+    (:func:`place_labels`) in an image of ``image_shape``."""
+    sizes = []
+    for (_, _, w, _), text in zip(boxes, labels):
+        height = label_height(w, image_shape)
+        thickness = max(1, round(height / 12))
+        scale = cv2.getFontScaleFromHeight(FONT, height, thickness)
+        (tw, th), baseline = cv2.getTextSize(text, FONT, scale, thickness)
+        pad = max(1, height // 6)
+        sizes.append(((tw + 2 * pad, th + baseline + 2 * pad), scale, thickness, pad, baseline))
+    corners = place_labels([size for size, *_ in sizes], boxes, image_shape)
+    return [Label((x, y, *size), *rest) for (x, y), (size, *rest) in zip(corners, sizes)]
+
+
+def place_labels(sizes, boxes, image_shape) -> list[tuple[int, int]]:
+    """The top-left corner (x, y, pixels) of each label of ``sizes`` (width, height), for the face
+    ``boxes`` (x, y, w, h): inside the image, over no label placed before it and over as little of
+    another face as can be. Labels are placed from the top face down. Each tries, in order, above
+    its box, below it, inside its top and bottom edges, then a label's height further up and down,
+    each flush with the box's left edge then its right, shifted into the image; it takes the first
+    place that covers nothing, else the one whose cost is least: the area it shares with other
+    faces' boxes, and :data:`OVER_LABEL` times what it shares with labels."""
+    height, width = image_shape[:2]
+    rects = np.array([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=float).reshape(-1, 4)
+    placed: list[tuple[int, int, int, int]] = []
+    corners: list[tuple[int, int]] = [(0, 0)] * len(sizes)
+    for i in np.argsort(rects[:, 1], kind="stable"):
+        (lw, lh), (x0, y0, x1, y1) = sizes[i], rects[i]
+        others = np.delete(rects, i, axis=0)
+        best, best_cost = (0, 0), None
+        for top, left in itertools.product((y0 - lh, y1, y0, y1 - lh, y0 - 2 * lh, y1 + lh), (x0, x1 - lw)):
+            lx = int(min(max(0, round(left)), max(0, width - lw)))
+            ly = int(min(max(0, round(top)), max(0, height - lh)))
+            rect = (lx, ly, lx + lw, ly + lh)
+            cost = OVER_LABEL * _overlap(rect, placed) + _overlap(rect, others)
+            if best_cost is None or cost < best_cost:
+                best, best_cost = (lx, ly), cost
+            if cost == 0:
+                break
+        corners[i] = best
+        placed.append((best[0], best[1], best[0] + lw, best[1] + lh))
+    return corners
+
+
+def _overlap(rect, others) -> float:
+    """The area (pixels) that rectangle ``rect`` (x0, y0, x1, y1) shares with the rectangles ``others``
+    (a sequence of them), added up."""
+    o = np.asarray(others, dtype=float).reshape(-1, 4)
+    w = np.clip(np.minimum(rect[2], o[:, 2]) - np.maximum(rect[0], o[:, 0]), 0, None)
+    h = np.clip(np.minimum(rect[3], o[:, 3]) - np.maximum(rect[1], o[:, 1]), 0, None)
+    return float((w * h).sum())
 
 
 def pose_line(face: Face) -> tuple[tuple[int, int], tuple[int, int]]:

@@ -1,0 +1,86 @@
+"""A folder of images' part of the report: how many faces have each expression, and a gallery of
+face thumbnails with the file each comes from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from batchface.errors import InputError
+from batchface.media.decoding import read_image
+from batchface.report import plots
+from batchface.report.grouping import first_per_group, split_by
+from batchface.report.thumbnails import crop_face, locate, write_jpeg
+
+#: faces of each expression in a folder's gallery: those the model is surest of
+GALLERY_PER_EMOTION = 12
+
+
+@dataclass
+class GalleryFace:
+    thumbnail: str  # relative to the report's folder; "" when the image was not found
+    source: str
+    face_index: int
+    emotion: str
+    emotion_score: float
+
+
+@dataclass
+class FolderSection:
+    folder: str
+    images: int
+    faces: int
+    counts: dict
+    distribution: str
+    gallery: list[GalleryFace] = field(default_factory=list)
+    missing: int = 0  # images of the gallery not found here
+
+
+def folder_of(sources: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each path's folder: the part before its last ``/`` (``.`` for a bare file name)."""
+    parent = pc.replace_substring_regex(sources, r"/[^/]*$", "")
+    return pc.if_else(pc.match_substring(sources, "/"), parent, pa.scalar("."))
+
+
+def image_rows(table: pa.Table) -> pa.Table:
+    """The rows of images that could be read, with a ``folder`` column."""
+    rows = table.filter(pc.and_(pc.equal(table["media_type"], "image"), pc.not_equal(table["status"], "error")))
+    return rows.append_column("folder", folder_of(rows["source"]))
+
+
+def folder_section(folder: str, rows: pa.Table, classes, out: Path, assets: Path, bases) -> FolderSection:
+    """The section of ``folder``: ``rows`` its images' rows (:func:`image_rows`); files go to
+    ``assets`` inside ``out``; ``bases``: folders to look for the images in (:func:`locate`)."""
+    faces = rows.filter(pc.equal(rows["status"], "ok"))
+    grouped = faces.group_by(["emotion"]).aggregate([("source", "count")]).to_pylist()
+    counted = {r["emotion"]: r["source_count"] for r in grouped}
+    # the model's classes in its order, then any other (a table made by another model)
+    counts = {c: counted[c] for c in classes if c in counted} | {c: n for c, n in counted.items() if c not in classes}
+    plots.distribution(counts, assets / "emotions.png", f"expressions of {faces.num_rows} faces")
+    images = rows.group_by(["source"]).aggregate([]).num_rows
+    section = FolderSection(
+        folder, images, faces.num_rows, counts, (assets / "emotions.png").relative_to(out).as_posix()
+    )
+    chosen = first_per_group(faces, ["emotion"], [("emotion_score", "descending")], GALLERY_PER_EMOTION)
+    chosen = chosen.select(["source", "face_index", "emotion", "emotion_score", *[f"box_{a}" for a in "xywh"]])
+    for (source,), own in split_by(chosen, ["source"]):
+        path = locate(source, bases)
+        image = None
+        if path is not None:
+            try:
+                image = read_image(path)
+            except InputError:
+                pass
+        section.missing += image is None
+        for r in own.to_pylist():
+            name = ""
+            if image is not None:
+                target = assets / f"face_{len(section.gallery):05d}.jpg"
+                write_jpeg(target, crop_face(image, [r[f"box_{a}"] for a in "xywh"]))
+                name = target.relative_to(out).as_posix()
+            section.gallery.append(GalleryFace(name, source, r["face_index"], r["emotion"], r["emotion_score"]))
+    section.gallery.sort(key=lambda g: (list(counts).index(g.emotion), -g.emotion_score))
+    return section

@@ -163,7 +163,7 @@ def run(
     """
     from batchface.engine.runner import Options, failure_line
     from batchface.engine.runner import run as run_batch
-    from batchface.errors import Terminated, printable
+    from batchface.errors import Interrupted, Terminated, printable
 
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
@@ -206,9 +206,10 @@ def run(
             err=True,
         )
         raise typer.Exit(2) from None
-    except (KeyboardInterrupt, Terminated) as stop:
-        if getattr(stop, "summary", None) is not None:
+    except (Interrupted, KeyboardInterrupt, Terminated) as stop:
+        if isinstance(stop, Interrupted):  # stopped once it had begun: it says how far it got
             typer.echo(f"batchface: {stop.summary.line()}", err=True)
+            stop = stop.__cause__
         how = "interrupted" if isinstance(stop, KeyboardInterrupt) else "terminated (SIGTERM)"
         typer.echo(f"batchface: {how}: what was done is committed; rerun with --resume to finish", err=True)
         raise typer.Exit(130 if isinstance(stop, KeyboardInterrupt) else 143) from None

@@ -19,7 +19,22 @@ def one_line(error: BaseException, with_type: bool = True) -> str:
 
 class Terminated(BaseException):
     """SIGTERM (a batch scheduler, ``timeout``) where the command line is, as Ctrl-C raises
-    KeyboardInterrupt; :func:`batchface.engine.runner.run` lets either through with its ``summary`` so far."""
+    KeyboardInterrupt."""
+
+
+class Interrupted(BaseException):
+    """A run stopped by Ctrl-C (KeyboardInterrupt) or SIGTERM (:class:`Terminated`), the one as
+    ``__cause__``, once its workers have stopped and what it committed is durable: ``summary``
+    (:class:`batchface.engine.runner.Summary`) says how far it got; ``resume=True`` finishes it."""
+
+    def __init__(self, summary):
+        super().__init__("the run was stopped: resume=True (--resume) finishes it")
+        self.summary = summary
+
+    @property
+    def signal_name(self) -> str:
+        """``SIGINT`` (Ctrl-C) or ``SIGTERM``."""
+        return "SIGTERM" if isinstance(self.__cause__, Terminated) else "SIGINT"
 
 
 def printable(text: str) -> str:

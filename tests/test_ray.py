@@ -19,6 +19,7 @@ from test_runner import assert_same_rows, rows  # noqa: E402
 
 from batchface.engine.plan import Work  # noqa: E402
 from batchface.engine.runner import Options, run  # noqa: E402
+from batchface.errors import Interrupted  # noqa: E402
 from batchface.media.inputs import Source  # noqa: E402
 
 
@@ -145,7 +146,7 @@ def test_a_killed_driver_resumes_on_ray_to_the_rows_of_an_uninterrupted_run(inpu
         return real(self, key, rows, tracks)
 
     monkeypatch.setattr(TableWriter, "commit", killed_at_the_third)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         run([inputs], tmp_path / "r.csv", options=options, engine="ray", progress=False, commit_seconds=0)
     monkeypatch.setattr(TableWriter, "commit", real)
     assert commits[-1][0].endswith("clip.mp4") and commits[-1][1] == 0  # killed after the video's first piece

@@ -16,6 +16,7 @@ from corpus import bad_inputs
 
 from batchface.engine.pool import NO_WORKER_STARTS
 from batchface.engine.runner import Options, run
+from batchface.errors import Interrupted
 from batchface.media.decoding import VideoReader
 from batchface.output.writers import read_table
 
@@ -279,7 +280,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
         return real(self, work)
 
     monkeypatch.setattr(Worker, "_video", dies_after_three)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
     monkeypatch.setattr(Worker, "_video", real)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
@@ -452,7 +453,7 @@ def test_a_run_resumed_with_an_absolute_path_knows_what_its_relative_path_did(ph
         return real(self, key, rows, tracks)
 
     monkeypatch.setattr(TableWriter, "commit", killed_at_the_third)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Interrupted):
         run([relative], tmp_path / "r.csv", workers=0, progress=False, commit_seconds=0)
     monkeypatch.setattr(TableWriter, "commit", real)
     summary = run([absolute], tmp_path / "r.csv", workers=0, progress=False, resume=True)

@@ -126,14 +126,16 @@ class WorkerPool:
         except RuntimeError:  # pebble refuses tasks once every worker has exited outside a task: as it started
             raise RuntimeError(NO_WORKER_STARTS) from None
 
-    def ordered_results(self, tasks, fn, args: tuple, tick: float, failed, timeout: float | None = None, counted=None):
-        """``fn(*args, task)`` for each task (a list of inputs), yielded in task order; None every
-        ``tick`` seconds that nothing arrives. ``failed(task, why)`` gives the result of a task whose
-        worker died or passed ``timeout`` seconds (None: no limit) on it alone. ``counted`` gets each
-        progress message of the workers as it arrives."""
+    def ordered_results(
+        self, tasks, fn, args: tuple, tick: float, failed, timeout: float | None = None, counted=None, idle=None
+    ):
+        """``fn(*args, task)`` for each task (a list of inputs), yielded in task order. ``failed(task,
+        why)`` gives the result of a task whose worker died or passed ``timeout`` seconds (None: no
+        limit) on it alone. ``counted`` gets each progress message of the workers as it arrives;
+        ``idle()`` is called every ``tick`` seconds that nothing arrives."""
         pending = deque(tasks)
         in_flight: deque = deque()
-        last_yield = time.monotonic()
+        last_news = time.monotonic()
         while pending or in_flight:
             while pending and len(in_flight) < 2 * self.workers:  # enough queued to keep every worker busy
                 task = pending.popleft()
@@ -143,11 +145,12 @@ class WorkerPool:
             while counted and self._reports.poll():
                 counted(self._reports.recv())
             if not future.done():
-                if time.monotonic() - last_yield >= tick:
-                    last_yield = time.monotonic()
-                    yield None  # nothing new for a while
+                if time.monotonic() - last_news >= tick:
+                    last_news = time.monotonic()
+                    if idle is not None:
+                        idle()
                 continue
-            last_yield = time.monotonic()
+            last_news = time.monotonic()
             error = future.exception()
             if isinstance(error, BrokenProcessPool):  # every worker exited as it started: no input's fault
                 raise RuntimeError(NO_WORKER_STARTS)

@@ -11,7 +11,6 @@ number of workers.
 from __future__ import annotations
 
 import contextlib
-import functools
 import importlib.util
 import os
 import sys
@@ -19,10 +18,10 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
-from batchface.engine.plan import plan, tasks_of
-from batchface.engine.worker import crashed, report_progress_to, run_task, worker_for
-from batchface.errors import printable
-from batchface.faces.tracking import VideoTracks
+from batchface.engine.engines import ENGINES, Engine, make_engine
+from batchface.engine.plan import plan
+from batchface.errors import Interrupted, Terminated, printable
+from batchface.faces.tracking import TrackNumbers
 from batchface.media.inputs import disambiguated, read_paths_file, walk
 from batchface.options import Options
 from batchface.output.annotate import check_apart, check_copies
@@ -32,7 +31,6 @@ from batchface.output.lock import OutputLock, lock_path
 from batchface.output.table import schema
 from batchface.output.writers import TableWriter, check_writable
 
-ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
 #: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
@@ -42,6 +40,8 @@ WORKERS_PER_CPU = 4
 
 @dataclass
 class Summary:
+    """What a run did: counts of inputs, frames, faces; the inputs skipped and failed, with why."""
+
     inputs: int = 0
     images: int = 0
     videos: int = 0
@@ -55,6 +55,23 @@ class Summary:
     skipped_paths: list = field(default_factory=list)  # (path, why)
     failures: list = field(default_factory=list)  # (path, why) of this session's inputs with an error row
     ray_nodes: set = field(default_factory=set)  # with the ray engine: the nodes that did work
+    failed: set = field(default_factory=set)  # the table's paths with an error row, earlier sessions' too
+    done: int = 0  # inputs finished, those of earlier sessions too
+
+    def add(self, result) -> str | None:
+        """Count a committed :class:`batchface.engine.worker.Result`; returns its first error, if any."""
+        self.frames += result.frames
+        self.faces += sum(r["status"] == "ok" for r in result.rows)
+        errors = [r["error"] for r in result.rows if r["status"] == "error"]
+        if errors:
+            self.failed.add(result.work.key[0])
+            self.failures.append((result.work.source.path, errors[0]))
+        self.errors = len(self.failed)
+        if result.work.last:  # an input is done with its last piece
+            self.images += result.work.source.media_type == "image"
+            self.videos += result.work.source.media_type == "video"
+            self.done += 1
+        return errors[0] if errors else None
 
     def _on_ray(self) -> str:
         n = len(self.ray_nodes)
@@ -69,6 +86,18 @@ class Summary:
             f"in {self.seconds:.1f} s ({rate:.1f} faces/s)"
             f"{self._on_ray()} -> {self.output}"
         )
+
+
+@dataclass
+class Job:
+    """A run prepared (:func:`prepare`): its inputs, the work left to do, the open table, what it has
+    done so far and the track ids of the videos it has begun."""
+
+    sources: list
+    todo: list
+    writer: TableWriter
+    summary: Summary
+    tracks: TrackNumbers
 
 
 def run(
@@ -93,29 +122,21 @@ def run(
     runs the work on a Ray cluster instead (:mod:`batchface.engine.ray_engine`; ``address`` as ``ray.init``
     takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
     finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
-    durable every ``commit_seconds``. A task of worker processes (a few images, or a piece of a
-    video) that takes more than ``timeout`` seconds is stopped and its inputs tried again one by one
-    within the same limit, so that only an input that hangs gets an error row (None: no limit; not
-    with ``workers=0`` or Ray). Raises ValueError for options that do not go together, and
-    :class:`batchface.output.lock.OutputInUse` (a ValueError) while another run writes ``out``: one run per
-    output at a time.
+    durable every ``commit_seconds``; ``progress``: a progress bar on standard error. A task of worker
+    processes (a few images, or a piece of a video) that takes more than ``timeout`` seconds is
+    stopped and its inputs tried again one by one within the same limit, so that only an input that
+    hangs gets an error row (None: no limit; not with ``workers=0`` or Ray). Raises ValueError for
+    options that do not go together, :class:`batchface.output.lock.OutputInUse` (a ValueError) while
+    another run writes ``out`` (one run per output at a time), and :class:`batchface.errors.Interrupted`
+    with the summary so far when Ctrl-C or SIGTERM stops it.
     """
-    from tqdm import tqdm
-
-    from batchface.engine.pool import NO_WORKER_STARTS, WorkerPool, in_a_worker_importing_the_script
+    from batchface.engine.pool import NO_WORKER_STARTS, in_a_worker_importing_the_script
 
     if in_a_worker_importing_the_script():  # not a second run: this worker ends, the first run says why
         print(f"batchface: {NO_WORKER_STARTS}", file=sys.stderr)
         os._exit(1)
     options = options or Options()
-    if resume and overwrite:
-        raise ValueError("resume (--resume) and overwrite (--overwrite) exclude each other")
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
-    if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
-        raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
+    check_arguments(resume, overwrite, engine, workers, commit_seconds, timeout)
     fmt = format_of(out, fmt)
     paths = list(paths) + (read_paths_file(files_from) if files_from else [])
     check_named(paths)
@@ -124,96 +145,98 @@ def run(
     if str(out) != STDOUT:
         check_writable(out)
     workers = worker_count(workers) if engine == "local" else workers
-    # the worker processes start, and load the models, while the inputs are walked and the table opened
-    warm = functools.partial(worker_for, options)
-    local = engine == "local" and workers > 0
     # one run per output: refused here, before anything is touched, while another run holds it
     lock = contextlib.nullcontext() if str(out) == STDOUT else OutputLock(out)
-    with lock, WorkerPool(workers, warm, report_progress_to) if local else contextlib.nullcontext() as pool:
-        summary = Summary(output=str(out))
-        # never read back as inputs
-        own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
-        own += [options.annotate] if options.annotate else []
-        sources = disambiguated(list(walk(paths, summary.skipped_paths, own)), paths)
-        summary.skipped = len(summary.skipped_paths)
-        if options.annotate:
-            check_copies(options.annotate, paths, sources, None if str(out) == STDOUT else out)
-        if not sources:
-            hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
-            raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
+    # the worker processes start, and load the models, while the inputs are walked and the table opened
+    with lock, make_engine(engine, options, workers, address, timeout, commit_seconds or 1.0) as doer:
+        job = prepare(paths, out, fmt, options, resume, overwrite, commit_seconds)
+        return execute(job, doer, progress)
 
-        table_schema, metadata = describe_run(options)
-        if overwrite and str(out) != STDOUT:
-            remove_output(out)
-        writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
-        done = set(writer.done)
-        todo = [w for w in plan([s for s in sources if whole(s.path) not in done], options) if w.key not in done]
-        summary.inputs = len(sources)
-        summary.resumed = len(sources) - len({w.source for w in todo})
-        # inputs that failed before a --resume still count: the exit status covers the whole table
-        failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
-        summary.errors = len(failed)
 
-        start = time.monotonic()
-        # the bar counts the images and sampled video frames read, as the workers read them; its total
-        # comes from the videos' headers, corrected at the end
-        bar = tqdm(
-            total=sum(w.frames for w in todo),
-            unit="frame",
-            disable=not progress,
-            file=sys.stderr,
-            dynamic_ncols=True,
-        )
-        inputs_done = summary.resumed
-        videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
-        finished = False
-        engine_args = (engine, address, summary.ray_nodes, timeout)
-        streamed = _results(todo, options, pool, commit_seconds or 1.0, bar.update, *engine_args)
-        try:
-            for results in streamed:
-                if results is None:  # nothing new for a while: make what is pending durable
-                    writer.flush()
-                    continue
-                for result in results:
-                    writer.commit(result.work.key, result.rows, number_tracks(videos, result))
-                    summary.frames += result.frames
-                    summary.faces += sum(r["status"] == "ok" for r in result.rows)
-                    errors = [r["error"] for r in result.rows if r["status"] == "error"]
-                    if errors:
-                        failed.add(result.work.key[0])
-                        summary.failures.append((result.work.source.path, errors[0]))
-                        if progress:  # above the bar, as it happens
-                            bar.write(failure_line(result.work.source.path, errors[0]), file=sys.stderr)
-                    if result.work.last:  # an input is done with its last piece
-                        summary.images += result.work.source.media_type == "image"
-                        summary.videos += result.work.source.media_type == "video"
-                        inputs_done += 1
-                summary.errors = len(failed)
-                elapsed = time.monotonic() - start
-                bar.set_postfix(
-                    inputs=f"{inputs_done}/{len(sources)}",
-                    faces=summary.faces,
-                    faces_per_s=f"{summary.faces / max(elapsed, 1e-9):.1f}",
-                    refresh=False,
-                )
-            finished = True
-            bar.total = bar.n  # what the headers promised may not all have been there
-        except BaseException as stop:  # Ctrl-C, SIGTERM: what was committed stays; the caller learns how far it got
-            summary.seconds = time.monotonic() - start
-            stop.summary = summary
-            raise
-        finally:
-            # the engine stops now (Ray's execution, this process's progress hook), not when this frame is
-            # collected; worker processes stop as the pool closes, after the table
-            streamed.close()
-            bar.close()
-            try:
-                writer.close(finished=finished)
-            except OSError:  # a full disk fails this last write too: the first error is the one to tell
-                if finished:
-                    raise
+def check_arguments(resume, overwrite, engine, workers, commit_seconds, timeout) -> None:
+    """Refuse (ValueError) arguments of :func:`run` that do not go together."""
+    if resume and overwrite:
+        raise ValueError("resume (--resume) and overwrite (--overwrite) exclude each other")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+    if engine == "ray" and importlib.util.find_spec("ray") is None:
+        raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
+    if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
+        raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
+
+
+def prepare(paths, out, fmt: str, options: Options, resume: bool, overwrite: bool, commit_seconds: float) -> Job:
+    """Walk the inputs, describe the run, open the table (taking up a killed run's with ``resume``)
+    and plan what is left to do."""
+    summary = Summary(output=str(out))
+    # never read back as inputs
+    own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
+    own += [options.annotate] if options.annotate else []
+    sources = disambiguated(list(walk(paths, summary.skipped_paths, own)), paths)
+    summary.skipped = len(summary.skipped_paths)
+    if options.annotate:
+        check_copies(options.annotate, paths, sources, None if str(out) == STDOUT else out)
+    if not sources:
+        hint = f" ({summary.skipped} skipped; --verbose lists them)" if summary.skipped else ""
+        raise ValueError(f"no image or video found in {', '.join(map(str, paths)) or 'the list given'}{hint}")
+    table_schema, metadata = describe_run(options)
+    if overwrite and str(out) != STDOUT:
+        remove_output(out)
+    writer = TableWriter(out, fmt, table_schema, metadata, resume=resume, commit_seconds=commit_seconds)
+    done = set(writer.done)
+    todo = [w for w in plan([s for s in sources if whole(s.path) not in done], options) if w.key not in done]
+    summary.inputs = len(sources)
+    summary.resumed = summary.done = len(sources) - len({w.source for w in todo})
+    # inputs that failed before a --resume still count: the exit status covers the whole table
+    summary.failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
+    summary.errors = len(summary.failed)
+    return Job(sources, todo, writer, summary, TrackNumbers(writer.journal.tracks))
+
+
+def execute(job: Job, doer: Engine, progress: bool) -> Summary:
+    """Commit the results of the engine ``doer`` on the job's work to its table as they come, with a
+    progress bar; then close the table."""
+    from tqdm import tqdm
+
+    summary, writer = job.summary, job.writer
+    # the bar counts the images and sampled video frames read, as the workers read them; its total
+    # comes from the videos' headers, corrected at the end
+    total = sum(w.frames for w in job.todo)
+    bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True)
+    start, finished = time.monotonic(), False
+    results = doer.results(job.todo, bar.update, writer.flush)
+    try:
+        for result in results:
+            key = result.work.key
+            writer.commit(key, result.rows, job.tracks.renumber(key[0], result.tracks, result.rows, result.work.last))
+            error = summary.add(result)
+            if error and progress:  # above the bar, as it happens
+                bar.write(failure_line(result.work.source.path, error), file=sys.stderr)
+            rate = summary.faces / max(time.monotonic() - start, 1e-9)
+            bar.set_postfix(
+                inputs=f"{summary.done}/{len(job.sources)}",
+                faces=summary.faces,
+                faces_per_s=f"{rate:.1f}",
+                refresh=False,
+            )
+        finished = True
+        bar.total = bar.n  # what the headers promised may not all have been there
+    except (KeyboardInterrupt, Terminated) as stop:  # what was committed stays; the caller learns how far it got
         summary.seconds = time.monotonic() - start
-        return summary
+        raise Interrupted(summary) from stop
+    finally:
+        # the engine stops now (Ray's execution, this process's progress hook), not when this frame is
+        # collected; worker processes stop as the engine closes, after the table
+        results.close()
+        bar.close()
+        try:
+            writer.close(finished=finished)
+        except OSError:  # a full disk fails this last write too: the first error is the one to tell
+            if finished:
+                raise
+        summary.ray_nodes |= doer.nodes
+    summary.seconds = time.monotonic() - start
+    return summary
 
 
 def check_named(paths, shown: int = 3) -> None:
@@ -249,23 +272,6 @@ def failure_line(path: str, why: str) -> str:
     return f"batchface: failed: {printable(path)}: {printable(why)}"
 
 
-def number_tracks(videos: dict, result) -> dict | None:
-    """Renumber the ``track_id`` of a video piece's rows for the whole video (``videos``: the
-    :class:`VideoTracks` of each video by path, the pieces committed in order); returns the state to
-    journal with a piece that is not its video's last (else None)."""
-    if result.tracks is None:
-        return None
-    path = result.work.key[0]
-    ids = videos.setdefault(path, VideoTracks()).renumber(result.tracks)
-    for row in result.rows:
-        if row.get("track_id") is not None:
-            row["track_id"] = ids[row["track_id"]]
-    if result.work.last:
-        del videos[path]
-        return None
-    return videos[path].state()
-
-
 def describe_run(options: Options):
     """The table's schema, and the metadata that says what made it: versions, model files, options.
 
@@ -287,26 +293,6 @@ def describe_run(options: Options):
         "options": asdict(options),
     }
     return schema(analyzer.expression.classes, analyzer.keypoints.names if options.landmarks else ()), metadata
-
-
-def _results(todo, options: Options, pool, tick: float, counted, engine: str, address, nodes: set, timeout):
-    """Results of each task, in task order; None every ``tick`` seconds that nothing arrives.
-    ``counted(n)`` hears of the frames read as they are read; ``nodes`` of the Ray nodes that did work."""
-    if engine == "ray":
-        from batchface.engine.ray_engine import results
-
-        for result in results(todo, options, counted, address, nodes):
-            yield [result]
-        return
-    if pool is None:  # in this process
-        report_progress_to(counted)
-        try:
-            for task in tasks_of(todo):
-                yield run_task(options, task)
-        finally:
-            report_progress_to(None)
-        return
-    yield from pool.ordered_results(tasks_of(todo), run_task, (options,), tick, crashed, timeout, counted)
 
 
 __all__ = ["Options", "Summary", "run"]

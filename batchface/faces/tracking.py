@@ -218,3 +218,26 @@ class VideoTracks:
     def from_state(cls, state: dict) -> VideoTracks:
         tail = [Sighting(i, t, tuple(box)) for i, t, box in state["tail"]]
         return cls(state["next_id"], state["last_colours"], tail)
+
+
+class TrackNumbers:
+    """Track ids for the whole of each video whose pieces are committed, piece after piece in order;
+    ``states``: what the journal held of the videos a killed run had begun (path -> :meth:`VideoTracks.state`)."""
+
+    def __init__(self, states: dict | None = None):
+        self.videos = {path: VideoTracks.from_state(state) for path, state in (states or {}).items()}
+
+    def renumber(self, path, piece: PieceTracks | None, rows: list[dict], last: bool) -> dict | None:
+        """Give the ``track_id`` of a piece's ``rows`` (the piece's own ids, from :class:`Tracker`) the
+        whole video's ids; returns the state to journal with a piece that is not its video's ``last``
+        (else None)."""
+        if piece is None:
+            return None
+        ids = self.videos.setdefault(path, VideoTracks()).renumber(piece)
+        for row in rows:
+            if row.get("track_id") is not None:
+                row["track_id"] = ids[row["track_id"]]
+        if last:
+            del self.videos[path]
+            return None
+        return self.videos[path].state()

@@ -41,7 +41,7 @@ def test_run_writes_csv_and_a_summary(folder, tmp_path):
     out = tmp_path / "r.csv"
     result = cli.invoke(app, ["run", str(folder), "--out", str(out), "-w", "0", "-q"])
     assert result.exit_code == 0, result.output
-    assert "1 inputs (1 images, 0 videos), 1 frames, 1 faces, 0 skipped, 0 errors" in result.output
+    assert "1 input (1 image, 0 videos), 1 frame, 1 face, 0 skipped, 0 errors" in result.output
     assert [r["status"] for r in read_table(out).to_pylist()] == ["ok"]
 
 
@@ -525,7 +525,7 @@ def test_one_run_per_output_a_second_run_is_refused_and_touches_nothing(tmp_path
             assert second.stderr.strip().splitlines() == [
                 f"batchface: error: {out} is being written by another batchface run (process {first.pid}, which "
                 f"holds {out}.lock): one run per output at a time; wait for it to end, or stop it and rerun with "
-                "--resume"
+                "resume=True (--resume)"
             ]
         assert _snapshot(tmp_path) == before  # nothing touched
     finally:

@@ -203,7 +203,11 @@ def test_a_named_pipe_is_skipped_not_read(tmp_path):
         text=True,
         timeout=120,
     )
-    assert done.returncode == 1 and "1 inputs (1 images, 0 videos)" in done.stderr and "1 skipped" in done.stderr
+    assert (
+        done.returncode == 1
+        and "1 input (1 image, 0 videos)" in done.stderr
+        and "1 skipped (1 not a regular file)" in done.stderr
+    )
 
 
 def test_a_folder_980_levels_deep_is_walked(tmp_path):

@@ -123,7 +123,7 @@ def test_a_two_node_cluster_of_this_machine_shares_the_work(inputs, tmp_path):
             timeout=600,
         )
         assert result.returncode == 1, result.stderr  # the broken file
-        assert "5 inputs (4 images, 1 videos)" in result.stderr
+        assert "5 inputs (4 images, 1 video)" in result.stderr
         assert " on 2 Ray nodes -> " in result.stderr  # both nodes did work
         assert len(rows(out)) > 10
     finally:

@@ -405,6 +405,18 @@ def test_a_python_caller_gets_the_rules_of_the_command_line(tmp_path, call, mess
     assert not (tmp_path / "out.csv").exists()
 
 
+def test_a_python_caller_is_told_in_python_terms(tmp_path, analyzer):
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "blank.png"), np.zeros((64, 64, 3), np.uint8))
+    run([tmp_path / "in"], tmp_path / "r.csv", workers=0, progress=False)
+    with pytest.raises(FileExistsError, match=r"pass resume=True \(--resume\) to finish that run, or overwrite=True"):
+        run([tmp_path / "in"], tmp_path / "r.csv", workers=0, progress=False)
+    with pytest.raises(TypeError, match="image is None: cv2.imread gives None for a file it cannot read"):
+        analyzer.analyze(cv2.imread(str(tmp_path / "missing.jpg")))
+    with pytest.raises(TypeError, match=r"a numpy array \[H, W, 3\] of uint8; got array float64 \(4, 4\)"):
+        analyzer.analyze(np.zeros((4, 4)))
+
+
 @pytest.mark.parametrize("workers", [0, 1])
 def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monkeypatch, workers):
     import tqdm
@@ -431,7 +443,7 @@ def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why
         (tmp_path / name).write_text(script)
     done = subprocess.run([sys.executable, "guarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[-1].startswith("1 inputs (1 images, 0 videos), 1 frames, 1 faces")
+    assert done.stdout.splitlines()[-1].startswith("1 input (1 image, 0 videos), 1 frame, 1 face")
     shutil.rmtree(tmp_path / "results.parquet.parts", ignore_errors=True)
     (tmp_path / "results.parquet").unlink()
     done = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300)

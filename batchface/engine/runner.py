@@ -15,14 +15,16 @@ import importlib.util
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from batchface import __version__
 from batchface.engine.engines import ENGINES, Engine, make_engine
 from batchface.engine.plan import plan
 from batchface.errors import Interrupted, Terminated, printable
 from batchface.faces.tracking import TrackNumbers
-from batchface.media.inputs import disambiguated, read_paths_file, walk
+from batchface.media.inputs import NOT_MEDIA, disambiguated, read_paths_file, walk
 from batchface.options import Options
 from batchface.output.annotate import check_apart, check_copies
 from batchface.output.formats import STDOUT, format_of, is_folder
@@ -77,15 +79,31 @@ class Summary:
         n = len(self.ray_nodes)
         return f" on {n} Ray node{'s' if n > 1 else ''}" if n else ""
 
+    def skipped_kinds(self, shown: int = 3) -> str:
+        """What was skipped, the commonest kinds first: ``" (7 .xml, 1 hidden)"``, or nothing."""
+        kinds = Counter(
+            why if why != NOT_MEDIA else Path(path).suffix.lower() or "without an extension"
+            for path, why in self.skipped_paths
+        )
+        said = [f"{n} {kind}" for kind, n in kinds.most_common(shown)]
+        return f" ({', '.join(said)}{', ...' if len(kinds) > shown else ''})" if said else ""
+
     def line(self) -> str:
+        """The summary in one line, as the command ends with it."""
         rate = self.faces / self.seconds if self.seconds else 0.0
         resumed = f", {self.resumed} already done" if self.resumed else ""
         return (
-            f"{self.inputs} inputs ({self.images} images, {self.videos} videos{resumed}), "
-            f"{self.frames} frames, {self.faces} faces, {self.skipped} skipped, {self.errors} errors "
+            f"{counted(self.inputs, 'input')} ({counted(self.images, 'image')}, {counted(self.videos, 'video')}"
+            f"{resumed}), {counted(self.frames, 'frame')}, {counted(self.faces, 'face')}, "
+            f"{self.skipped} skipped{self.skipped_kinds()}, {counted(self.errors, 'error')} "
             f"in {self.seconds:.1f} s ({rate:.1f} faces/s)"
             f"{self._on_ray()} -> {self.output}"
         )
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 face"``, ``"2 faces"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass

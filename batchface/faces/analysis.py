@@ -82,6 +82,13 @@ class Analyzer:
         return self.analyze_batch([image_bgr])[0]
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
+        """The faces the detector finds in an 8-bit BGR image (boxes and points in its pixels).
+
+        Raises:
+            TypeError: ``image_bgr`` is not an 8-bit image of shape [H, W, 3] (``cv2.imread`` gives
+                None for a file it cannot read).
+        """
+        check_image(image_bgr)
         return self.detector.detect(image_bgr)
 
     def analyze_batch(self, images: list[np.ndarray]) -> list[list[Face]]:
@@ -177,3 +184,12 @@ class Analyzer:
                 k += 1
             out.append(faces)
         return out
+
+
+def check_image(image) -> None:
+    """Raise TypeError unless ``image`` is an 8-bit BGR image, a numpy array [H, W, 3] of uint8."""
+    if image is None:
+        raise TypeError("image is None: cv2.imread gives None for a file it cannot read (batchface.read_image raises)")
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        what = f"array {image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+        raise TypeError(f"expected an 8-bit BGR image, a numpy array [H, W, 3] of uint8; got {what}")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
+NOT_MEDIA = "not an image or video"  # why a file of another extension is skipped
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,7 @@ def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative
     if kind:
         yield Source(path, kind, relative)
     elif skipped is not None:
-        skipped.append((path, "not an image or video"))
+        skipped.append((path, NOT_MEDIA))
 
 
 def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:

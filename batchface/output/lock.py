@@ -44,7 +44,7 @@ class OutputLock:
                 raise OutputInUse(
                     f"{self.out} is being written by another batchface run (process {holder}, which holds "
                     f"{self.path}): one run per output at a time; wait for it to end, or stop it and rerun with "
-                    "--resume"
+                    "resume=True (--resume)"
                 ) from None
             try:
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino

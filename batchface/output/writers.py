@@ -91,7 +91,10 @@ class TableWriter:
             self.table.start(None)
             self.journal.start()
         elif (path.exists() and not _empty_folder(path)) or self.journal.exists() or parts_dir(path).exists():
-            raise FileExistsError(f"{path} exists: pass --resume to finish that run, or --overwrite to start again")
+            raise FileExistsError(
+                f"{path} exists: pass resume=True (--resume) to finish that run, or overwrite=True (--overwrite) "
+                "to start again"
+            )
         else:
             self.table.start(None)
             self.journal.start()

@@ -95,6 +95,10 @@ def test_the_expression_file_chosen_reaches_the_workers_and_the_table_metadata(s
     assert listed["file"] == "expression-quick.onnx" and listed["cascade"]["sure"] == 0.6
     listed = json.loads(cli.invoke(app, ["models", "--json"]).output)[-1]
     assert listed["file"] == "expression-ferplus.onnx" and listed["training_targets"] == "FER+ vote shares"
+    for expression in ("ferplus", "fer2013", "fer2013-full"):  # what the data is, not where it was on our machines
+        keypoints, listed = json.loads(cli.invoke(app, ["models", "--expression", expression, "--json"]).output)[-2:]
+        assert keypoints["training_data"] == "Udacity's 68-point keypoint set (YouTube Faces frames), 3,638 faces"
+        assert listed["training_data"].startswith(("FER2013 Training, 28,709 faces", "FER+ votes on FER2013 Training"))
 
 
 def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):

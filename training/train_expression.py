@@ -213,7 +213,7 @@ def main(argv=None):
         "task": "expression",
         "classes": list(classes),
         "input_size": SIZE,
-        "data": "FER+ votes on FER2013 Training" if soft else args.csv or args.data,
+        "data": "FER+ votes on FER2013 Training" if soft else f"FER2013 Training, {len(tr) + len(va):,} faces",
         "targets": "FER+ vote shares" if soft else "FER2013 labels",
         "like_runtime": args.like_runtime,
         "dim": args.dim,

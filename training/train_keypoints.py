@@ -30,6 +30,11 @@ from training import augment, common
 from training.data import person_of, read_ibug_csv, read_kaggle_keypoints
 
 SIZE = 96
+#: what the model card says each --data source is (its path is only this machine's)
+DATA_NAMES = {
+    "ibug": "Udacity's 68-point keypoint set (YouTube Faces frames)",
+    "kaggle": "Kaggle's facial keypoints (15 points)",
+}
 
 #: Index of each iBUG point's mirror image: a horizontal flip must swap left and right labels.
 IBUG68_FLIP = np.array(
@@ -252,7 +257,7 @@ def main(argv=None):
         "task": "keypoints",
         "keypoint_names": list(point_names),
         "input_size": SIZE,
-        "data": args.data or args.kaggle_csv,
+        "data": f"{DATA_NAMES['ibug' if args.data else 'kaggle']}, {len(tr) + len(va) + len(te):,} faces",
         "split": f"by person, seed {split_seed}: "
         f"{args.test_fraction:.0%} of people test, {args.val_fraction:.0%} validation",
         "train_frames": int(len(tr)),

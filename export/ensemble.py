@@ -231,8 +231,8 @@ def class_weights_line(weights: dict) -> str:
     named = ", ".join(f"{c} x{w:g}" for c, w in weights.items() if w != 1)
     return (
         f" Then each class's probability is multiplied by its weight ({named}; the others x1) and the"
-        " probabilities divided by their sum: the class priors of the users' photos and video, where calm"
-        " and smiling faces are commoner than in FER+ (`training/class_weights.py` chose them)."
+        " probabilities divided by their sum: FER+'s class priors moved toward those of the users' photos and"
+        " video (`training/class_weights.py` chose the weights on the validation sets)."
     )
 
 

@@ -395,6 +395,7 @@ def _running(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc (Linux)")
 @pytest.mark.parametrize("how", ["SIGKILL", "SIGTERM", "SIGINT"])
 def test_a_stopped_run_leaves_no_process_behind_and_resumes(photo_set, tmp_path, how):
@@ -448,6 +449,7 @@ def test_a_stopped_run_leaves_no_process_behind_and_resumes(photo_set, tmp_path,
     assert len({r["source"] for r in read_table(out).to_pylist()}) == 24 * len(photos)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="a file-size limit stands in for a full disk (Linux)")
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_a_full_disk_is_one_line_exit_2_and_resume_finishes_the_table(photo_set, tmp_path, fmt):
@@ -539,6 +541,7 @@ def _snapshot(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
 def test_one_run_per_output_a_second_run_is_refused_and_touches_nothing(tmp_path):
     import signal
@@ -568,6 +571,7 @@ def test_one_run_per_output_a_second_run_is_refused_and_touches_nothing(tmp_path
     assert not Path(f"{out}.lock").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="SIGSTOP freezes the first run (POSIX)")
 def test_a_killed_run_holds_nothing_and_of_two_resumes_one_is_refused(tmp_path):
     import signal
@@ -626,6 +630,7 @@ def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_pa
     assert resumed.returncode == 1 and "4 already done" in resumed.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="counts processes in /proc (Linux)")
 def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
     import time

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install '.[ray]'")
+pytestmark = pytest.mark.slow  # a local Ray takes seconds to start, a cluster tens
 
 from test_runner import assert_same_rows, rows  # noqa: E402
 

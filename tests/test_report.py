@@ -39,7 +39,7 @@ def batchface_command(*args, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module", params=["shipped", "shared"])
+@pytest.fixture(scope="module", params=["shipped", pytest.param("shared", marks=pytest.mark.slow)])
 def run(request, tmp_path_factory) -> Path:
     """A real run on two videos (their first 60 frames), three photos and two files that are neither
     image nor video, with its report: the folder holding ``videos/``, ``r.parquet`` and ``report/``.
@@ -119,6 +119,7 @@ def test_the_python_function_gives_the_table_written(run):
     assert empty.num_rows == 0 and empty.column_names == batchface.tracks(table).column_names
 
 
+@pytest.mark.slow
 def test_csv_jsonl_and_a_dataset_folder_give_the_same_tracks(face_video, tmp_path):
     video = face_video[0]
     frames = {}

@@ -240,6 +240,7 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     assert not progress.exists()
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, tmp_path):
     many = tmp_path / "many"
     many.mkdir()
@@ -249,6 +250,7 @@ def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, tmp_path)
     kill_midway_and_resume(many, tmp_path, 40)
 
 
+@pytest.mark.slow
 def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
     """The same without the sample photos: no faces, one row an input, one of them an error."""
     many = tmp_path / "many"
@@ -314,6 +316,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     assert (summary.videos, summary.frames) == (1, 25)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):
     from batchface.engine.plan import Work
     from batchface.engine.pool import WorkerPool
@@ -438,6 +441,7 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     assert counts == [16] * 12 + [10, 1]
 
 
+@pytest.mark.slow
 def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(group_photo, portrait, tmp_path):
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = readme.split("## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
@@ -561,6 +565,7 @@ PARQUET_STEPS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", PARQUET_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
 def test_a_kill_at_any_step_of_a_parquet_output_resumes_to_the_whole_table(tmp_path, step):
     names = [f"{i:02d}.jpg" for i in range(12)]
@@ -586,6 +591,7 @@ TAKE_UP_STEPS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", TAKE_UP_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
 def test_a_kill_while_a_resume_takes_up_a_finished_table_loses_nothing(tmp_path, step):
     first, then = [f"{i:02d}.jpg" for i in range(6)], [f"{i:02d}.jpg" for i in range(6, 12)]

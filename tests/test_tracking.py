@@ -88,6 +88,7 @@ def test_one_person_keeps_one_id_through_a_clip(samples, tmp_path):
     assert all(n <= 2 for track, n in ids.items() if track != 0)
 
 
+@pytest.mark.slow
 def test_no_track_crosses_a_scene_cut(samples, tmp_path):
     video = samples / "videos" / "short_hamilton_clip.mp4"
     run([video], tmp_path / "t.parquet", options=Options(), workers=0, progress=False)

@@ -653,3 +653,26 @@ def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
         f"({os.cpu_count()} CPUs here)"
     )
     assert read_table(out).column("source").to_pylist() == photos
+
+
+def test_the_tests_stop_seam_stops_a_subprocess_run_as_ctrl_c_does_and_resume_finishes(group_photo, tmp_path):
+    """``BATCHFACE_TEST_STOP_AFTER=N`` (engine/runner.py): stopped after N committed results, exit 130."""
+    import cv2
+
+    from batchface.engine.runner import STOP_AFTER_VARIABLE
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    group = cv2.imread(str(group_photo[0]))
+    for i in range(3):  # three inputs: a result each, committed one at a time
+        cv2.imwrite(str(folder / f"{i}.jpg"), group[:, 240 * i : 240 * (i + 1)])
+    out = tmp_path / "r.csv"
+    args = [sys.executable, "-m", "batchface", "run", str(folder), "--out", str(out), "-w", "0", "-q"]
+    env = {**os.environ, STOP_AFTER_VARIABLE: "2"}
+    stopped = subprocess.run(args + ["--commit-seconds", "0"], capture_output=True, text=True, env=env, timeout=300)
+    assert stopped.returncode == 130, stopped.stderr
+    assert stopped.stderr.strip().splitlines()[-1].endswith("rerun with --resume to finish")
+    assert {r["source"] for r in read_table(out).to_pylist()} == {str(folder / "0.jpg"), str(folder / "1.jpg")}
+    done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "2 already done" in done.stderr, done.stderr
+    assert len({r["source"] for r in read_table(out).to_pylist()}) == 3

@@ -290,24 +290,16 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
     from batchface.engine import plan
-    from batchface.engine.worker import Worker
+    from batchface.engine.runner import STOP_AFTER_VARIABLE
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
     monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
-    real, pieces_done = Worker._video, []
-
-    def dies_after_three(self, work):
-        if len(pieces_done) == 3:
-            raise KeyboardInterrupt  # stands in for a kill: what was committed stays
-        pieces_done.append(work.key)
-        return real(self, work)
-
-    monkeypatch.setattr(Worker, "_video", dies_after_three)
+    monkeypatch.setenv(STOP_AFTER_VARIABLE, "3")  # stands in for a kill after three pieces: what was committed stays
     with pytest.raises(KeyboardInterrupt):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
-    monkeypatch.setattr(Worker, "_video", real)
+    monkeypatch.delenv(STOP_AFTER_VARIABLE)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
     with pytest.raises(ValueError, match="differ in: options.every: 5 -> 2"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)

@@ -35,6 +35,9 @@ from batchface.output.writers import TableWriter, check_writable
 ENGINES = ("local", "ray")
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
+# for tests only, a fault-injection seam: a run stops as Ctrl-C stops it once it has committed this
+# many results (an image or a piece of a video each); in a `batchface run` subprocess too
+STOP_AFTER_VARIABLE = "BATCHFACE_TEST_STOP_AFTER"
 #: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
 #: 100 MB) and taking a quarter of a second of CPU to start; a few a CPU can still hide slow reads
 WORKERS_PER_CPU = 4
@@ -166,7 +169,8 @@ def run(
         )
         inputs_done = summary.resumed
         videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
-        finished = False
+        finished, committed = False, 0
+        stop_after = int(os.environ.get(STOP_AFTER_VARIABLE) or 0)  # the tests' seam; 0: never
         engine_args = (engine, address, summary.ray_nodes, timeout)
         streamed = _results(todo, options, pool, commit_seconds or 1.0, bar.update, *engine_args)
         try:
@@ -175,7 +179,10 @@ def run(
                     writer.flush()
                     continue
                 for result in results:
+                    if committed == stop_after > 0:
+                        raise KeyboardInterrupt(f"{STOP_AFTER_VARIABLE}={stop_after}")
                     writer.commit(result.work.key, result.rows, number_tracks(videos, result))
+                    committed += 1
                     summary.frames += result.frames
                     summary.faces += sum(r["status"] == "ok" for r in result.rows)
                     errors = [r["error"] for r in result.rows if r["status"] == "error"]

@@ -61,7 +61,7 @@ def write_group_photo(path: Path) -> list[tuple[float, ...]]:
     canvas = np.empty((GROUP_SIZE[1], GROUP_SIZE[0], 3), np.uint8)
     canvas[:] = np.linspace(90, 160, GROUP_SIZE[0], dtype=np.uint8)[None, :, None]  # lit from one side
     boxes = []
-    for row, (left, top) in enumerate(((20, 10), (94, 400))):  # the lower row half a face to the right
+    for row, (left, top) in enumerate(((20, 10), (94, 400))):  # the lower row shifted: centres alternate rows
         for k, width in enumerate(GROUP_FACE_WIDTHS):
             image, box = portrait(list(PORTRAITS)[(row + k) % 2])
             height = width * box[3] / box[2]

@@ -1,15 +1,20 @@
-"""The Python API on real photos: Analyzer().analyze(image) -> faces in original-image pixels."""
+"""The Python API on real photos: Analyzer().analyze(image) -> faces in original-image pixels. The
+portraits of tests/fixtures, and one of ../shared's sample photos where it is here."""
 
 import cv2
 import numpy as np
 import pytest
+from shipped import FIXTURES, PORTRAITS, photo_for
 
 from batchface.faces.landmarks import KAGGLE_NAMES
 
 
-@pytest.fixture(scope="module")
-def photo(samples):
-    return cv2.imread(str(samples / "dlib_faces" / "Tom_Cruise_avp_2014_4.jpg"))
+@pytest.fixture(scope="module", params=[*PORTRAITS, "dlib_faces/Tom_Cruise_avp_2014_4.jpg"])
+def photo(request):
+    """A photo of one face."""
+    if request.param in PORTRAITS:
+        return cv2.imread(str(FIXTURES / request.param))
+    return cv2.imread(str(request.getfixturevalue("samples") / request.param))
 
 
 def eye_distance(face):
@@ -49,11 +54,11 @@ def test_a_rotated_photo_gives_the_same_points_rotated(analyzer, photo):
     assert np.median(np.hypot(*(got - expected).T)) < 0.1 * eye_distance(face)
 
 
-def test_a_batch_of_images_equals_images_one_by_one(analyzer, photo, samples):
-    other = cv2.imread(str(samples / "face_recognition" / "two_people.jpg"))
+def test_a_batch_of_images_equals_images_one_by_one(analyzer, photo, group_photo):
+    other = cv2.imread(str(group_photo[0]))
     batch = analyzer.analyze_batch([photo, other])
     single = [analyzer.analyze(photo), analyzer.analyze(other)]
-    assert [len(f) for f in batch] == [len(f) for f in single] == [1, 2]
+    assert [len(f) for f in batch] == [len(f) for f in single] == [1, 6]
     for a, b in zip(sum(batch, []), sum(single, [])):
         assert a.box == b.box and a.emotion == b.emotion
         np.testing.assert_allclose(list(a.keypoints.values()), list(b.keypoints.values()), atol=1e-2)
@@ -63,15 +68,22 @@ def test_no_face_gives_an_empty_list(analyzer):
     assert analyzer.analyze(np.full((240, 320, 3), 90, np.uint8)) == []
 
 
-def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer, samples):
-    """the_beatles.jpg, 3648 x 2406: decoded at half size, its four faces are large enough there to be cut from it."""
+@pytest.mark.parametrize(
+    "name, reduced, faces",
+    [
+        ("large_photo", (1200, 1800), 6),  # 3600 x 2400
+        ("udacity_p1/the_beatles.jpg", (1203, 1824), 4),  # 3648 x 2406
+    ],
+)
+def test_a_large_jpeg_decoded_reduced_gives_the_faces_of_the_full_image(analyzer, request, name, reduced, faces):
+    """Decoded at half size, its faces are large enough there to be cut from it."""
     from batchface.media.decoding import read_image, read_picture
 
-    path = samples / "udacity_p1" / "the_beatles.jpg"
+    path = photo_for(request, name)
     picture = read_picture(path, analyzer.detector.side_needed)
-    assert picture.image.shape[:2] == (1203, 1824) and (picture.width, picture.height) == (3648, 2406)
+    assert picture.image.shape[:2] == reduced and (picture.width, picture.height) == (2 * reduced[1], 2 * reduced[0])
     reduced, full = analyzer.analyze_pictures([picture])[0], analyzer.analyze(read_image(path))
-    assert len(reduced) == len(full) == 4
+    assert len(reduced) == len(full) == faces
     for a, b in zip(reduced, full):
         d = eye_distance(b)
         assert np.abs(np.array(a.box) - b.box).max() < 0.1 * d

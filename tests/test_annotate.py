@@ -64,10 +64,7 @@ def test_a_small_face_gets_no_keypoints_and_a_large_one_does():
     assert colour(draw(image, [face(200, 150)])) > 10
 
 
-def test_the_labels_of_a_real_group_photo_are_apart_and_inside(samples, analyzer):
-    image = cv2.imread(str(samples / "dlib_faces" / "2007_007763.jpg"))
-    faces = analyzer.analyze(image)
-    assert len(faces) >= 6
+def check_labels_of(image, faces):
     labels = layout_labels([f.box for f in faces], [f"{f.emotion} {f.emotion_score:.2f}" for f in faces], image.shape)
     assert apart_and_inside([label.rect for label in labels], image.shape)
     # none covers another face's box
@@ -77,6 +74,22 @@ def test_the_labels_of_a_real_group_photo_are_apart_and_inside(samples, analyzer
             bx, by, bw, bh = f.box
             if i != j:
                 assert min(x + w, bx + bw) <= max(x, bx) or min(y + h, by + bh) <= max(y, by), (i, j)
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_labels_of_a_group_photo_are_apart_and_inside(group_photo, analyzer, scale):
+    image = cv2.imread(str(group_photo[0]))
+    image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)  # at half: faces 28-66 px
+    faces = analyzer.analyze(image)
+    assert len(faces) == 6
+    check_labels_of(image, faces)
+
+
+def test_the_labels_of_a_real_group_photo_are_apart_and_inside(samples, analyzer):
+    image = cv2.imread(str(samples / "dlib_faces" / "2007_007763.jpg"))
+    faces = analyzer.analyze(image)
+    assert len(faces) >= 6
+    check_labels_of(image, faces)
 
 
 @pytest.mark.parametrize("side", [120, 4000])

@@ -1,10 +1,13 @@
-"""Detectors on the real sample photos, against dlib's checked face boxes."""
+"""Detectors on real photos: the public-domain portraits of tests/fixtures and a group photo made of
+them (boxes drawn by eye, tests/shipped.py), and the sample photos of ../shared against dlib's checked
+face boxes."""
 
 import cv2
 import numpy as np
 import pytest
 from closeups import cut_by_the_border, filling_the_frame
 from groundtruth import annotated_boxes, matched
+from shipped import PORTRAITS, portrait
 
 from batchface.faces.blazeface import BlazeFace, _tile_starts
 from batchface.faces.boxes import Detections, iou, nms
@@ -16,6 +19,64 @@ from batchface.faces.yunet import YuNet
 @pytest.fixture(params=["yunet", "blazeface"], scope="module")
 def detector(request):
     return create_detector(request.param)
+
+
+def test_every_face_of_a_group_photo_is_found_where_it_is(detector, group_photo):
+    path, truth = group_photo
+    found = detector.detect(cv2.imread(str(path)))
+    assert len(found) == len(truth) == 6
+    assert matched(truth, found.boxes, threshold=0.6) == 6  # measured: 0.74 or more for each face
+
+
+def test_faces_of_a_group_photo_are_ordered_left_to_right(detector, group_photo):
+    path, truth = group_photo
+    found = detector.detect(cv2.imread(str(path)))
+    assert [iou(t, f) > 0.6 for t, f in zip(truth, found.boxes)] == [True] * 6  # truth is ordered so
+
+
+def test_no_face_in_a_photo_of_a_cup(detector, faceless_photo):
+    assert len(detector.detect(cv2.imread(str(faceless_photo)))) == 0
+
+
+@pytest.mark.parametrize("name", list(PORTRAITS))
+def test_a_portrait_gives_one_face_with_its_eyes_left_to_right_above_the_mouth(detector, name):
+    image, truth = portrait(name)
+    found = detector.detect(image)
+    assert len(found) == 1 and iou(truth, found.boxes[0]) > 0.6
+    ((left, right, mouth),) = found.points
+    assert left[0] < mouth[0] < right[0] and mouth[1] > max(left[1], right[1])
+    x, y, w, h = found.boxes[0]
+    assert x <= left[0] and right[0] <= x + w and y <= left[1] and mouth[1] <= y + h
+
+
+# at 1.0 the default misses Grace Hopper's face (2026-12-06), whose cap then runs off the top edge; the
+# test on ../shared's photos below checks 1.0
+@pytest.mark.parametrize("fill", [0.8, 0.9])
+@pytest.mark.parametrize("name", list(PORTRAITS))
+def test_the_default_finds_a_portrait_that_fills_the_frame(name, fill):
+    image, truth = portrait(name)
+    close = filling_the_frame(image, truth, fill)
+    found = create_detector("yunet").detect(close)
+    assert len(found) == 1
+    assert found.boxes[0][2] > 0.6 * fill * close.shape[1]
+
+
+@pytest.mark.parametrize("kept", [0.75, 0.5])
+@pytest.mark.parametrize("name", list(PORTRAITS))
+def test_the_default_finds_a_portrait_cut_by_the_border(name, kept):
+    image, truth = portrait(name)
+    found = create_detector("yunet").detect(cut_by_the_border(image, truth, kept))
+    assert len(found) == 1
+    assert found.boxes[0][0] < 0.1 * found.boxes[0][2], "the face runs off the left edge"
+
+
+@pytest.mark.parametrize("name", ["yunet", "blazeface"])
+def test_min_face_finds_the_wide_faces_of_a_group_photo_and_only_them(name, group_photo):
+    path, truth = group_photo
+    found = create_detector(name, min_face=80).detect(cv2.imread(str(path)))
+    wide = [box for box in truth if box[2] >= 88]  # the faces of 88 and 132 px; two of 56 px are left out
+    assert len(found) == len(wide) == 4 and matched(wide, found.boxes, threshold=0.6) == 4
+    assert (found.boxes[:, 2] >= 80).all()
 
 
 def test_every_annotated_face_is_found(detector, samples):

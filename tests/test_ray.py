@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install '.[ray]'")
+pytestmark = pytest.mark.slow  # a local Ray takes seconds to start, a cluster tens
 
 from test_runner import assert_same_rows, rows  # noqa: E402
 
@@ -31,22 +32,24 @@ def local_ray():
 
 
 @pytest.fixture()
-def inputs(samples, tmp_path):
-    """Sample photos, a file that is not an image, and a video cut into pieces."""
+def inputs(portrait, group_photo, face_video, tmp_path):
+    """Photos of one, two and six faces, a file that is not an image, and a video (90 frames) cut into pieces."""
+    import cv2
+
     folder = tmp_path / "in"
     folder.mkdir()
-    for name in ("obama_small.jpg", "two_people.jpg"):
-        shutil.copy(samples / "face_recognition" / name, folder / name)
-    shutil.copy(samples / "dlib_faces" / "bald_guys.jpg", folder / "group.jpg")
+    shutil.copy(portrait, folder / "one.jpg")
+    cv2.imwrite(str(folder / "two.jpg"), cv2.imread(str(group_photo[0]))[:300, :380])  # its first and third faces
+    shutil.copy(group_photo[0], folder / "group.jpg")
     (folder / "broken.jpg").write_bytes(b"not a picture")
-    shutil.copy(samples / "videos" / "short_hamilton_clip.mp4", folder / "clip.mp4")
+    shutil.copy(face_video[0], folder / "clip.mp4")
     return folder
 
 
 def test_ray_gives_the_rows_of_a_local_run(inputs, tmp_path, monkeypatch, local_ray):
     from batchface.engine import plan
 
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 100)  # the video in three pieces, on several actors
+    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 30)  # the video in three pieces, on several actors
     options = Options(every=3)
     local = run([inputs], tmp_path / "local.parquet", options=options, workers=2, progress=False)
     # the Ray run writes a Parquet dataset: a folder of part files
@@ -134,7 +137,7 @@ def test_a_killed_driver_resumes_on_ray_to_the_rows_of_an_uninterrupted_run(inpu
     from batchface.engine import plan
     from batchface.output.writers import TableWriter
 
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 100)  # the video in three pieces
+    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 30)  # the video in three pieces
     options = Options(every=3)
     run([inputs], tmp_path / "whole.csv", options=options, workers=0, progress=False)
     real, commits = TableWriter.commit, []

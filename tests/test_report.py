@@ -1,5 +1,6 @@
 """``batchface report``: the per-track table, the page (in a real headless Chromium, network off),
-its plots and thumbnails, from real runs on the sample photos and videos."""
+its plots and thumbnails, from real runs on real photos and videos: those made from tests/fixtures,
+and ../shared's samples where they are here."""
 
 import html
 import re
@@ -15,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from markupsafe import escape
+from shipped import FIXTURES, PORTRAITS
 from typer.testing import CliRunner
 
 import batchface
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from browser import CHROMIUM, Browser  # noqa: E402
 
 cli = CliRunner()
-VIDEOS = ("short_hamilton_clip.mp4", "0492_03_009_bill_gates.avi")
+SHARED_VIDEOS = ("short_hamilton_clip.mp4", "0492_03_009_bill_gates.avi")
 
 
 def batchface_command(*args, cwd=None) -> subprocess.CompletedProcess:
@@ -37,24 +39,46 @@ def batchface_command(*args, cwd=None) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.fixture(scope="module")
-def run(samples, tmp_path_factory) -> Path:
-    """A real run on the two sample videos (their first 60 frames), three photos and two files that
-    are neither image nor video, with its report: the folder holding ``r.parquet`` and ``report/``."""
+@pytest.fixture(scope="module", params=["shipped", pytest.param("shared", marks=pytest.mark.slow)])
+def run(request, tmp_path_factory) -> Path:
+    """A real run on two videos (their first 60 frames), three photos and two files that are neither
+    image nor video, with its report: the folder holding ``videos/``, ``r.parquet`` and ``report/``.
+    ``shipped``: the group photo, the portraits, the face video under two names (tests/shipped.py);
+    ``shared``: ../shared's sample photos and videos."""
     folder = tmp_path_factory.mktemp("run")
-    photos = folder / "photos"
+    photos, videos = folder / "photos", folder / "videos"
     photos.mkdir()
-    for name in ("dlib_faces/2007_007763.jpg", "dlib_faces/2008_004176.jpg", "face_recognition/obama_and_biden.jpg"):
-        shutil.copy(samples / name, photos)
+    videos.mkdir()
+    if request.param == "shipped":
+        group, (video, _) = request.getfixturevalue("group_photo"), request.getfixturevalue("face_video")
+        for path in (group[0], *(FIXTURES / name for name in PORTRAITS)):
+            shutil.copy(path, photos)
+        for name in ("faces.mp4", "faces_again.mp4"):
+            shutil.copy(video, videos / name)
+    else:
+        samples = request.getfixturevalue("samples")
+        for name in (
+            "dlib_faces/2007_007763.jpg",
+            "dlib_faces/2008_004176.jpg",
+            "face_recognition/obama_and_biden.jpg",
+        ):
+            shutil.copy(samples / name, photos)
+        for name in SHARED_VIDEOS:
+            shutil.copy(samples / "videos" / name, videos)
     (photos / "broken.jpg").write_bytes(b"not an image")
     (photos / "broken.mp4").write_bytes(b"not a video" * 100)
-    videos = [samples / "videos" / name for name in VIDEOS]
-    ran = batchface_command("run", photos, *videos, "--out", folder / "r.parquet", "--max-frames", 60, "-q")
+    ran = batchface_command(
+        "run", photos, *sorted(videos.iterdir()), "--out", folder / "r.parquet", "--max-frames", 60, "-q"
+    )
     assert ran.returncode == 1, ran.stderr  # the broken files
     made = batchface_command("report", folder / "r.parquet", "--out", folder / "report", "-q")
     assert made.returncode == 0, made.stderr
     assert f"-> {folder / 'report' / 'index.html'}" in made.stderr
     return folder
+
+
+def videos_of(run: Path) -> list[str]:
+    return sorted(path.name for path in (run / "videos").iterdir())
 
 
 def test_one_row_per_track_whose_frames_are_the_tables_rows(run):
@@ -65,7 +89,7 @@ def test_one_row_per_track_whose_frames_are_the_tables_rows(run):
     counted = Counter((r["source"], r["track_id"]) for r in rows)
     assert {(t["source"], t["track_id"]): t["frames"] for t in per_track.to_pylist()} == counted
     assert sum(per_track["frames"].to_pylist()) == len(rows)
-    assert {Path(s).name for s, _ in counted} == set(VIDEOS)
+    assert {Path(s).name for s, _ in counted} == set(videos_of(run))
     for track in per_track.to_pylist():
         own = sorted(
             (r for r in rows if (r["source"], r["track_id"]) == (track["source"], track["track_id"])),
@@ -95,8 +119,9 @@ def test_the_python_function_gives_the_table_written(run):
     assert empty.num_rows == 0 and empty.column_names == batchface.tracks(table).column_names
 
 
-def test_csv_jsonl_and_a_dataset_folder_give_the_same_tracks(samples, tmp_path):
-    video = samples / "videos" / "0492_03_009_bill_gates.avi"
+@pytest.mark.slow
+def test_csv_jsonl_and_a_dataset_folder_give_the_same_tracks(face_video, tmp_path):
+    video = face_video[0]
     frames = {}
     for out in ("r.csv", "r.jsonl", "parts/"):
         ran = batchface_command("run", video, "--out", f"{tmp_path}/{out}", "--max-frames", 12, "-q", "-w", 0)
@@ -107,7 +132,7 @@ def test_csv_jsonl_and_a_dataset_folder_give_the_same_tracks(samples, tmp_path):
         frames[out] = per_track.select(["track_id", "frames", "first_frame_index", "dominant_emotion"]).to_pylist()
     assert frames["r.csv"] == frames["r.jsonl"] == frames["parts/"] and sum(t["frames"] for t in frames["r.csv"]) >= 12
     page = (tmp_path / "report-r.csv" / "index.html").read_text()
-    assert "CSV and JSONL tables keep no provenance" in page and "0492_03_009_bill_gates.avi" in page
+    assert "CSV and JSONL tables keep no provenance" in page and video.name in page
 
 
 def test_two_tables_make_one_report(run, tmp_path):
@@ -119,7 +144,7 @@ def test_two_tables_make_one_report(run, tmp_path):
     both = pq.read_table(tmp_path / "rep" / "tracks.parquet")
     assert both["frames"].to_pylist() == [2 * n for n in one["frames"].to_pylist()]
     # one provenance block per table read, one "all tracks" block per video
-    assert (tmp_path / "rep" / "index.html").read_text().count("<details") == 2 + len(VIDEOS)
+    assert (tmp_path / "rep" / "index.html").read_text().count("<details") == 2 + len(videos_of(run))
 
 
 def test_a_table_that_is_missing_or_not_a_table_is_one_line_and_exit_2(tmp_path):
@@ -136,7 +161,7 @@ def test_a_table_that_is_missing_or_not_a_table_is_one_line_and_exit_2(tmp_path)
 def test_the_page_lists_every_video_and_failure_and_its_files_are_beside_it(run):
     report = run / "report"
     page = (report / "index.html").read_text()
-    for name in VIDEOS:
+    for name in videos_of(run):
         assert re.search(rf"<h3>{re.escape(name)} <small>", page), name
     failures = [r for r in read_table(run / "r.parquet").to_pylist() if r["status"] == "error"]
     assert sorted(Path(r["source"]).name for r in failures) == ["broken.jpg", "broken.mp4"]
@@ -178,7 +203,7 @@ def test_the_page_in_chromium_from_disk_with_the_network_off(run, tmp_path):
         png = browser.screenshot()
         problems = browser.problems
     assert problems == [] and broken == [] and images > 30
-    assert all(any(h.startswith(name) for h in headings) for name in VIDEOS)
+    assert all(any(h.startswith(name) for h in headings) for name in videos_of(run))
     assert scores == sorted(scores, reverse=True) and len(scores) > 5 and files == sorted(files)
     (tmp_path / "page.png").write_bytes(png)
     shot = cv2.imread(str(tmp_path / "page.png"))

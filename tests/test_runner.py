@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from corpus import bad_inputs
+from shipped import photo_for
 
 from batchface.engine.pool import NO_WORKER_STARTS
 from batchface.engine.runner import Options, run
@@ -38,15 +39,16 @@ def assert_same_rows(a, b):
 
 
 @pytest.fixture(scope="module")
-def photos(samples, tmp_path_factory):
-    """A few real photos in two folders, one file name used in both."""
+def photos(group_photo, portrait, faceless_photo, tmp_path_factory):
+    """A few real photos in two folders, one file name used in both: six faces, two, one and none."""
     root = tmp_path_factory.mktemp("photos")
     (root / "a").mkdir()
     (root / "b").mkdir()
-    shutil.copy(samples / "face_recognition" / "two_people.jpg", root / "a" / "same.jpg")
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", root / "b" / "same.jpg")
-    shutil.copy(samples / "dlib_faces" / "2008_002470.jpg", root / "a" / "group.jpg")
-    shutil.copy(samples / "dlib_faces" / "dogs.jpg", root / "b" / "dogs.jpg")
+    group = cv2.imread(str(group_photo[0]))
+    cv2.imwrite(str(root / "a" / "same.jpg"), group[:300, :380])  # its first and third faces
+    shutil.copy(portrait, root / "b" / "same.jpg")
+    shutil.copy(group_photo[0], root / "a" / "group.jpg")
+    shutil.copy(faceless_photo, root / "b" / "cup.jpg")
     return root
 
 
@@ -75,35 +77,39 @@ def test_photos_give_one_row_per_face_with_provenance(photos, tmp_path):
     per_source = {}
     for r in got:
         per_source.setdefault(os.path.relpath(r["source"], photos), []).append(r)
-    assert list(per_source) == ["a/group.jpg", "a/same.jpg", "b/dogs.jpg", "b/same.jpg"]
+    assert list(per_source) == ["a/group.jpg", "a/same.jpg", "b/cup.jpg", "b/same.jpg"]
     assert [r["face_index"] for r in per_source["a/group.jpg"]] == [0, 1, 2, 3, 4, 5]
     assert len(per_source["a/same.jpg"]) == 2 and len(per_source["b/same.jpg"]) == 1
-    (dogs,) = per_source["b/dogs.jpg"]
-    assert dogs["status"] == "no_face" and dogs["face_index"] is None and dogs["width"] == 900
+    (cup,) = per_source["b/cup.jpg"]
+    assert cup["status"] == "no_face" and cup["face_index"] is None and cup["width"] == 400
     face = per_source["b/same.jpg"][0]
     assert face["status"] == "ok" and face["media_type"] == "image" and face["frame_index"] == 0
     assert all(r["track_id"] is None for r in got)  # tracks are a video's
-    assert (face["width"], face["height"]) == (320, 240)
+    assert (face["width"], face["height"]) == (341, 400)
     assert face["box_x"] < face["right_eye_center_x"] < face["left_eye_center_x"] < face["box_x"] + face["box_w"]
     assert face["emotion"] in {c[2:] for c in face if c.startswith("p_")}
     assert sum(face[c] for c in face if c.startswith("p_")) == pytest.approx(1.0, abs=1e-4)
     assert (summary.inputs, summary.images, summary.faces, summary.errors) == (4, 4, 9, 0)
     # annotated copies mirror the input paths, so the two same.jpg do not collide
-    for rel in ("a/same.jpg", "b/same.jpg", "a/group.jpg", "b/dogs.jpg"):
+    for rel in ("a/same.jpg", "b/same.jpg", "a/group.jpg", "b/cup.jpg"):
         assert (tmp_path / "ann" / rel).stat().st_size > 1000  # below the argument, not its absolute path
 
 
-def test_a_large_photo_is_decoded_reduced_and_reported_at_its_full_size(samples, tmp_path):
-    photo = samples / "udacity_p1" / "the_beatles.jpg"  # 3648 x 2406: decoded at half size
+@pytest.mark.parametrize(
+    "name, size, faces",
+    [("large_photo", (3600, 2400), 6), ("udacity_p1/the_beatles.jpg", (3648, 2406), 4)],  # decoded at half size
+)
+def test_a_large_photo_is_decoded_reduced_and_reported_at_its_full_size(request, tmp_path, name, size, faces):
+    photo = photo_for(request, name)
     run([photo], tmp_path / "r.csv", workers=0, progress=False)
     got = rows(tmp_path / "r.csv")
-    assert [(r["width"], r["height"], r["status"]) for r in got] == [(3648, 2406, "ok")] * 4
+    assert [(r["width"], r["height"], r["status"]) for r in got] == [(*size, "ok")] * faces
     assert max(r["box_x"] + r["box_w"] for r in got) > 2000  # in the full image's pixels
     run([photo], tmp_path / "annotated.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
-    copy = next((tmp_path / "ann").rglob("the_beatles.jpg"))
-    assert cv2.imread(str(copy)).shape[:2] == (2406, 3648)  # drawn on the full-size image
+    copy = next((tmp_path / "ann").rglob(photo.name))
+    assert cv2.imread(str(copy)).shape[:2] == size[::-1]  # drawn on the full-size image
     full = rows(tmp_path / "annotated.csv")  # decoded at full size for the copy: the same faces
-    assert len(full) == 4 and all(abs(a["box_x"] - b["box_x"]) < 10 for a, b in zip(got, full))
+    assert len(full) == faces and all(abs(a["box_x"] - b["box_x"]) < 10 for a, b in zip(got, full))
 
 
 def test_worker_processes_give_the_same_table_in_the_same_order(photos, tmp_path):
@@ -151,6 +157,24 @@ def test_an_annotated_video_is_h264_at_the_exact_size_with_track_ids(samples, tm
     assert {r["track_id"] for r in labels} == {0, 1, 2, 3, 4} and labels[0]["error"] is None  # a cut at 20
 
 
+def test_an_annotated_video_of_the_shipped_fixtures_has_every_frame_and_its_track_ids(face_video, tmp_path):
+    import av
+
+    video, starts = face_video  # 320 x 240, 90 frames, cuts at 30, 55 and 65
+    run([video], tmp_path / "v.csv", options=Options(annotate=str(tmp_path / "ann")), workers=0, progress=False)
+    with av.open(str(tmp_path / "ann" / video.name)) as annotated:
+        stream = annotated.streams.video[0]
+        frames = [f.to_ndarray(format="bgr24") for f in annotated.decode(stream)]
+        assert stream.codec_context.name == "h264"
+    source = [f.image for f in VideoReader(video)]
+    assert len(frames) == len(source) == 90 and frames[0].shape == (240, 320, 3)
+    # the boxes are drawn on the frames with a face and only there (lossy coding aside)
+    changed = [np.abs(a.astype(int) - b).mean() for a, b in zip(frames, source)]
+    cup = range(starts[2], starts[3])
+    assert max(changed[i] for i in cup) < 3 < min(c for i, c in enumerate(changed) if i not in cup)
+    assert [r["track_id"] for r in rows(tmp_path / "v.csv")] == [0] * 30 + [1] * 25 + [None] * 10 + [2] * 25
+
+
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
     summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2, progress=False)
@@ -165,8 +189,8 @@ def check_bad_inputs(tmp_path, photo, decoded):
     assert summary.skipped == 1 and summary.errors == sum(r["status"] == "error" for r in got.values())
 
 
-def test_bad_inputs_never_stop_the_run(samples, tmp_path):
-    check_bad_inputs(tmp_path, samples / "face_recognition" / "obama_small.jpg", "ok")
+def test_bad_inputs_never_stop_the_run(portrait, tmp_path):
+    check_bad_inputs(tmp_path, portrait, "ok")
 
 
 def test_bad_inputs_never_stop_the_run_without_the_sample_photos(tmp_path):
@@ -217,15 +241,17 @@ def kill_midway_and_resume(folder, tmp_path, n_inputs, exit_status=0):
     assert not progress.exists()
 
 
-def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, samples, tmp_path):
+@pytest.mark.slow
+def test_killed_run_resumes_to_exactly_the_uninterrupted_table(photos, tmp_path):
     many = tmp_path / "many"
     many.mkdir()
     for i in range(40):
-        src = [samples / "face_recognition" / "obama_small.jpg", samples / "dlib_faces" / "2008_001322.jpg"][i % 2]
+        src = [photos / "b" / "same.jpg", photos / "a" / "same.jpg"][i % 2]  # one face, two faces
         shutil.copy(src, many / f"{i:02d}.jpg")
     kill_midway_and_resume(many, tmp_path, 40)
 
 
+@pytest.mark.slow
 def test_killed_run_of_faceless_and_broken_files_resumes_exactly(tmp_path):
     """The same without the sample photos: no faces, one row an input, one of them an error."""
     many = tmp_path / "many"
@@ -265,24 +291,16 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
     from batchface.engine import plan
-    from batchface.engine.worker import Worker
+    from batchface.engine.runner import STOP_AFTER_VARIABLE
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
     monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
-    real, pieces_done = Worker._video, []
-
-    def dies_after_three(self, work):
-        if len(pieces_done) == 3:
-            raise KeyboardInterrupt  # stands in for a kill: what was committed stays
-        pieces_done.append(work.key)
-        return real(self, work)
-
-    monkeypatch.setattr(Worker, "_video", dies_after_three)
+    monkeypatch.setenv(STOP_AFTER_VARIABLE, "3")  # stands in for a kill after three pieces: what was committed stays
     with pytest.raises(Interrupted):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
-    monkeypatch.setattr(Worker, "_video", real)
+    monkeypatch.delenv(STOP_AFTER_VARIABLE)
     assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
     with pytest.raises(ValueError, match="differ in: options.every: 5 -> 2"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)
@@ -291,6 +309,7 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     assert (summary.videos, summary.frames) == (1, 25)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):
     from batchface.engine.plan import Work
     from batchface.engine.pool import WorkerPool
@@ -360,27 +379,25 @@ def test_workers_start_with_one_blas_thread_unless_the_caller_says_and_its_envir
     assert os.environ.get("OPENBLAS_NUM_THREADS") == caller
 
 
-def test_a_resumed_run_still_counts_the_inputs_that_failed_before(samples, tmp_path):
+def test_a_resumed_run_still_counts_the_inputs_that_failed_before(portrait, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "a.jpg")
+    shutil.copy(portrait, folder / "a.jpg")
     first = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False)
     assert first.errors == 1
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "b.jpg")
+    shutil.copy(portrait, folder / "b.jpg")
     again = run([folder], tmp_path / "r.csv", options=Options(), workers=0, progress=False, resume=True)
     assert (again.resumed, again.errors) == (2, 1)  # exit status 1: the table holds an error row
     assert [os.path.basename(r["source"]) for r in rows(tmp_path / "r.csv")] == ["a.jpg", "broken.jpg", "b.jpg"]
 
 
-def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(samples, tmp_path):
+def test_annotated_copies_that_cannot_be_written_leave_the_rows_and_say_so(portrait, face_video, tmp_path):
     blocked = tmp_path / "ann"
     blocked.write_text("a file where the folder should be")
-    video = samples / "videos" / "0492_03_009_bill_gates.avi"
-    photo = samples / "face_recognition" / "obama_small.jpg"
-    summary = run(
-        [photo, video], tmp_path / "r.csv", options=Options(every=100, annotate=str(blocked)), workers=0, progress=False
-    )
+    video, _ = face_video  # frames 0, 40 and 80: a face each
+    options = Options(every=40, annotate=str(blocked))
+    summary = run([portrait, video], tmp_path / "r.csv", options=options, workers=0, progress=False)
     got = rows(tmp_path / "r.csv")
     assert [(r["media_type"], r["status"]) for r in got] == [("image", "ok")] + [("video", "ok")] * 3
     assert all(r["error"].startswith("annotated copy not written: ") for r in got)
@@ -429,13 +446,14 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     assert counts == [16] * 12 + [10, 1]
 
 
-def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(samples, tmp_path):
+@pytest.mark.slow
+def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(group_photo, portrait, tmp_path):
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     block = readme.split("## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert 'if __name__ == "__main__":' in block
-    shutil.copy(samples / "face_recognition" / "two_people.jpg", tmp_path / "group.jpg")
+    shutil.copy(group_photo[0], tmp_path / "group.jpg")
     (tmp_path / "media").mkdir()
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", tmp_path / "media" / "one.jpg")
+    shutil.copy(portrait, tmp_path / "media" / "one.jpg")
     unguarded = "\n".join(
         line[4:] if line.startswith("    ") else line for line in block.splitlines() if "__main__" not in line
     )
@@ -477,13 +495,13 @@ def test_a_run_resumed_with_an_absolute_path_knows_what_its_relative_path_did(ph
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_a_file_name_that_is_not_utf8_is_carried_in_every_format(samples, tmp_path, fmt):
+def test_a_file_name_that_is_not_utf8_is_carried_in_every_format(portrait, tmp_path, fmt):
     folder = tmp_path / "in"
     folder.mkdir()
     latin1 = os.fsdecode(b"caf\xe9.jpg")  # written on a latin-1 system: not UTF-8
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / latin1)
+    shutil.copy(portrait, folder / latin1)
     (folder / os.fsdecode(b"\xff.jpg")).write_bytes(b"not a picture")
-    shutil.copy(samples / "face_recognition" / "obama_small.jpg", folder / "plain.jpg")
+    shutil.copy(portrait, folder / "plain.jpg")
     out = tmp_path / f"r.{fmt}"
     summary = run([folder], out, workers=1, progress=False, options=Options(annotate=str(tmp_path / "ann")))
     got = rows(out)
@@ -494,8 +512,8 @@ def test_a_file_name_that_is_not_utf8_is_carried_in_every_format(samples, tmp_pa
     assert again.inputs == 3 and len(rows(out)) == 3
 
 
-def test_annotated_copies_go_below_their_argument_and_are_never_read_back(samples, tmp_path):
-    photo = samples / "face_recognition" / "obama_small.jpg"
+def test_annotated_copies_go_below_their_argument_and_are_never_read_back(portrait, tmp_path):
+    photo = portrait
     for folder, names in (("one", ["x.jpg", "only.jpg"]), ("two", ["x.jpg"])):
         (tmp_path / folder / "sub").mkdir(parents=True)
         for name in names:
@@ -552,6 +570,7 @@ PARQUET_STEPS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", PARQUET_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
 def test_a_kill_at_any_step_of_a_parquet_output_resumes_to_the_whole_table(tmp_path, step):
     names = [f"{i:02d}.jpg" for i in range(12)]
@@ -577,6 +596,7 @@ TAKE_UP_STEPS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", TAKE_UP_STEPS, ids=lambda s: "-".join(map(str, s[:3])))
 def test_a_kill_while_a_resume_takes_up_a_finished_table_loses_nothing(tmp_path, step):
     first, then = [f"{i:02d}.jpg" for i in range(6)], [f"{i:02d}.jpg" for i in range(6, 12)]

@@ -65,6 +65,18 @@ def test_pieces_are_renumbered_for_the_whole_video_and_the_state_survives_the_jo
     assert video.renumber(late) == {0: 2}  # after a gap: a new id
 
 
+@pytest.mark.parametrize("every", [1, 3])
+def test_each_shot_of_a_video_gives_its_face_one_id_and_no_id_crosses_a_cut(face_video, tmp_path, every):
+    video, starts = face_video  # shots: a face, another face, a cup, the first face again
+    run([video], tmp_path / "t.parquet", options=Options(every=every), workers=0, progress=False)
+    table = read_table(tmp_path / "t.parquet").to_pylist()
+    assert [r["frame_index"] for r in table] == list(range(0, 90, every))  # one face or none a frame
+    shots = [range(a, b) for a, b in zip(starts, starts[1:] + [90])]
+    ids = [{r["track_id"] for r in table if r["frame_index"] in shot} for shot in shots]
+    assert ids == [{0}, {1}, {None}, {2}]  # in order of first appearance; after the cup, a new id
+    assert all(r["status"] == ("no_face" if r["frame_index"] in shots[2] else "ok") for r in table)
+
+
 def test_one_person_keeps_one_id_through_a_clip(samples, tmp_path):
     video = samples / "videos" / "0492_03_009_bill_gates.avi"
     run([video], tmp_path / "t.parquet", options=Options(every=2), workers=0, progress=False)
@@ -76,6 +88,7 @@ def test_one_person_keeps_one_id_through_a_clip(samples, tmp_path):
     assert all(n <= 2 for track, n in ids.items() if track != 0)
 
 
+@pytest.mark.slow
 def test_no_track_crosses_a_scene_cut(samples, tmp_path):
     video = samples / "videos" / "short_hamilton_clip.mp4"
     run([video], tmp_path / "t.parquet", options=Options(), workers=0, progress=False)
@@ -114,6 +127,21 @@ def test_faceless_frames_have_no_track(tmp_path, every):
     run([video], tmp_path / "t.csv", options=Options(every=every), workers=0, progress=False)
     table = read_table(tmp_path / "t.csv").to_pylist()
     assert len(table) == 10 // every and all(r["status"] == "no_face" and r["track_id"] is None for r in table)
+
+
+@pytest.mark.parametrize("every", [1, 2, 5])
+def test_the_detector_runs_on_the_whole_frame_only_on_the_keyframes_of_a_shot(face_video, every):
+    from batchface.faces.detection import create_detector
+
+    detector = create_detector("yunet")
+    whole_frames = []
+    detect = detector.detect
+    detector.detect = lambda image: whole_frames.append(1) or detect(image)
+    tracker = Tracker(detector, every)
+    video, starts = face_video
+    found = [tracker.find(frame) for frame in VideoReader(video, max_frames=starts[1])]  # the first shot
+    assert [ids for _, ids in found] == [[0]] * 30  # the face, found on every frame, keeps id 0
+    assert len(whole_frames) == 30 // every  # the face is never lost: the keyframes only
 
 
 @pytest.mark.parametrize("every", [1, 2, 4])

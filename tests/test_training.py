@@ -320,6 +320,7 @@ def tiny_fer(folder, rng, per_class=3):
                 cv2.imwrite(str(folder / split / c / f"{usage}_{c}{i}.jpg"), rng.integers(0, 255, (48, 48), np.uint8))
 
 
+@pytest.mark.slow
 def test_tiny_training_and_export_keep_parity_and_metadata(tmp_path, capsys):
     """Train each model for one short epoch on tiny real-format data, export it, run it in the runtime."""
     from batchface.faces.models import ExpressionModel, KeypointModel
@@ -455,6 +456,7 @@ def test_the_convolution_of_the_image_is_left_in_float_with_its_relu_after_the_p
     np.testing.assert_array_equal(run(model.SerializeToString()), run(before))
 
 
+@pytest.mark.slow
 def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_path, capsys):
     """Two runs with one validation split and other training seeds, exported, averaged by
     export.ensemble, validated together and reported through the averaged file; then the first, read
@@ -620,6 +622,7 @@ def tiny_ferplus(folder, rng, n=40):
         )
 
 
+@pytest.mark.slow
 def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     """One short epoch on FER+-format votes, with the runtime-like degradations, exported in 8 bits
     and scored by the FER+ report (in the wild left out: no data)."""

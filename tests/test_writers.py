@@ -374,6 +374,7 @@ def test_a_path_that_a_spreadsheet_would_run_is_written_as_the_same_file_in_csv(
     assert TableWriter(out, fmt, schema(CLASSES), resume=True).done == [whole(n) for n in FORMULAS + ["/abs/=x.jpg"]]
 
 
+@pytest.mark.slow
 def test_a_commit_a_row_still_joins_into_large_row_groups(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 

@@ -35,6 +35,9 @@ from batchface.output.writers import TableWriter, check_writable
 
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
+# for tests only, a fault-injection seam: a run stops as Ctrl-C stops it once it has committed this
+# many results (an image or a piece of a video each); in a `batchface run` subprocess too
+STOP_AFTER_VARIABLE = "BATCHFACE_TEST_STOP_AFTER"
 #: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
 #: 100 MB) and taking a quarter of a second of CPU to start; a few a CPU can still hide slow reads
 WORKERS_PER_CPU = 4
@@ -221,10 +224,14 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
     # comes from the videos' headers, corrected at the end
     total = sum(w.frames for w in job.todo)
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True)
-    start, finished = time.monotonic(), False
+    start, finished, committed = time.monotonic(), False, 0
+    stop_after = int(os.environ.get(STOP_AFTER_VARIABLE) or 0)  # the tests' seam; 0: never
     results = doer.results(job.todo, bar.update, writer.flush)
     try:
         for result in results:
+            if committed == stop_after > 0:
+                raise KeyboardInterrupt(f"{STOP_AFTER_VARIABLE}={stop_after}")
+            committed += 1
             key = result.work.key
             writer.commit(key, result.rows, job.tracks.renumber(key[0], result.tracks, result.rows, result.work.last))
             error = summary.add(result)

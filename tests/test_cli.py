@@ -138,7 +138,7 @@ def test_exit_status_1_when_an_input_fails(faceless_folder, tmp_path):
     (faceless_folder / "broken.jpg").write_bytes(b"nope")
     result = cli.invoke(app, ["run", str(faceless_folder), "--out", str(tmp_path / "r.jsonl"), "-w", "0", "-q"])
     assert result.exit_code == 1
-    assert "1 errors" in result.output
+    assert "1 error in" in result.output
 
 
 @pytest.mark.parametrize(
@@ -256,7 +256,7 @@ def test_as_a_subprocess(folder, tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
-    assert "1 faces" in done.stderr
+    assert "1 face," in done.stderr
     assert read_table(out).num_rows == 1
 
 

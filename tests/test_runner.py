@@ -16,7 +16,7 @@ from corpus import bad_inputs
 
 from batchface.engine.pool import NO_WORKER_STARTS
 from batchface.engine.runner import Options, run
-from batchface.media.decoding import VideoReader
+from batchface.media.video import VideoReader
 from batchface.output.writers import read_table
 
 KEYS = ("source", "media_type", "frame_index", "face_index", "status", "error")
@@ -243,16 +243,13 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
+    monkeypatch.setattr(plan, "PIECES", 1)  # a short video in one piece
+    assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [(0, None)]
     run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
-    assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [
-        (0, 50),
-        (50, 100),
-        (100, 150),
-        (150, 200),
-        (200, 250),
-        (250, None),
-    ]
+    monkeypatch.undo()
+    # 16 pieces of a second (25 frames) at least, each starting at a keyframe (every 3rd sampled frame)
+    cuts = [(w.start, w.stop, w.frames) for w in plan.plan([Source(str(video), "video")], options)]
+    assert cuts == [(k, k + 30, 6) for k in range(0, 270, 30)] + [(270, None, 1)]
     summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
     whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
     assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
@@ -263,13 +260,11 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
-    from batchface.engine import plan
     from batchface.engine.worker import Worker
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
     real, pieces_done = Worker._video, []
 
     def dies_after_three(self, work):
@@ -282,12 +277,12 @@ def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_p
     with pytest.raises(KeyboardInterrupt):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
     monkeypatch.setattr(Worker, "_video", real)
-    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
+    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 85  # pieces [0, 90) were committed (of 30 frames)
     with pytest.raises(ValueError, match="differ in: options.every: 5 -> 2"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)
     summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
     assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))
-    assert (summary.videos, summary.frames) == (1, 25)
+    assert (summary.videos, summary.frames) == (1, 37)
 
 
 def test_a_worker_that_dies_or_hangs_costs_only_its_own_input(tmp_path, monkeypatch):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from batchface.engine.plan import Work
 from batchface.errors import InputError, one_line
 from batchface.faces.tracking import PieceTracks, Tracker
-from batchface.media.decoding import VideoReader, read_picture
+from batchface.media.decoding import read_picture
+from batchface.media.video import VideoReader
 from batchface.output import annotate, table
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
@@ -123,7 +124,8 @@ class Worker:
             rows += self._frames(source, batch, sink)
             frames += len(batch)
             _read(len(batch))
-            if frames == 0 and work.start == 0:
+            rows = with_problems(rows, source, reader)
+            if frames == 0 and work.start == 0 and not reader.problems:
                 rows = [
                     table.error_row(
                         table.where(source, None, None, reader.width or None, reader.height or None),
@@ -162,6 +164,18 @@ class Worker:
             if sink is not None:
                 sink.write(annotate.draw(frame.image, faces, ids))
         return rows
+
+
+def with_problems(rows: list[dict], source, reader: VideoReader) -> list[dict]:
+    """The rows of a piece of video with an error row for each span of frames that could not be
+    decoded (:attr:`VideoReader.problems`), in frame order: before the rows of the frames after it."""
+    for problem in reader.problems:
+        at = table.where(source, problem.index, problem.timestamp_s, reader.width or None, reader.height or None)
+        place = len(rows)
+        if problem.index is not None:
+            place = next((k for k, r in enumerate(rows) if (r["frame_index"] or 0) > problem.index), len(rows))
+        rows.insert(place, table.error_row(at, problem.message))
+    return rows
 
 
 def each_alone_if_need_be(analyze, items: list) -> list:

@@ -245,16 +245,18 @@ class VideoReader:
     def __iter__(self) -> Iterator[Frame]:
         if self.start >= self.stop:
             return
-        wanted = {
-            int(p): i
-            for i, p in enumerate(self.timeline.pts[self.start : self.stop], self.start)
-            if self.timeline.listed[i]
-        }
+        # the frame before the piece and those after it are decoded too, as far as need be, to tell
+        # whether a span of lost frames begins before the piece or goes on after it
+        first = max(0, self.start - 1)
+        pts, listed = self.timeline.pts, self.timeline.listed
+        wanted = {int(pts[i]): i for i in range(first, len(self.timeline)) if listed[i]}
         decoded: set[int] = set()
         try:
-            for index, frame in _decode(self.path, self.timeline, self.start, self.stop, wanted):
+            for index, frame in _decode(self.path, self.timeline, first, wanted):
                 decoded.add(index)
-                if self.sampled[index]:
+                if index >= self.stop:
+                    break
+                if index >= self.start and self.sampled[index]:
                     yield self._frame(index, frame)
         finally:
             self.problems = self._losses(decoded)
@@ -268,27 +270,25 @@ class VideoReader:
         return Frame(index, float(self.timeline.times[index]), image, int(self.samples[index]))
 
     def _losses(self, decoded: set[int]) -> list[Problem]:
-        """The spans of frames of [start, stop) that were not decoded, and a file that ends early."""
-        lost = [i for i in range(self.start, self.stop) if i not in decoded]
-        times, problems = self.timeline.times, []
-        spans = _runs(lost)
-        at_end = self.stop == len(self.timeline)
-        for a, b in spans:
-            ends = at_end and b == self.stop - 1 and self.timeline.declared_end_s is not None
-            if ends and a > self.start:
-                span_end = max(self.timeline.declared_end_s, self.timeline.end_s)
-                message = (
-                    f"the file ends at {clock(times[a])} of {clock(span_end)}: {_frames(a, b)} could not be decoded"
-                )
+        """The spans of lost frames that begin in [start, stop), each told whole (to the next frame
+        decoded, or the end); and a file that ends before its header says, told by the last piece."""
+        count, times = len(self.timeline), self.timeline.times
+        after = next((i for i in sorted(decoded) if i >= self.stop), count)
+        spans = _runs([i for i in range(self.start, after) if i not in decoded])
+        begun_before = self.start > 0 and self.start - 1 not in decoded  # the previous piece tells it
+        ours = [(a, b) for a, b in spans if a < self.stop and not (a == self.start and begun_before)]
+        declared, problems = self.timeline.declared_end_s, []
+        for a, b in ours:
+            if b == count - 1 and declared is not None:
+                ends = max(declared, self.timeline.end_s)
+                message = f"the file ends at {clock(times[a])} of {clock(ends)}: {_frames(a, b)} could not be decoded"
             else:
                 message = f"{_frames(a, b)} could not be decoded ({clock(times[a])} to {clock(times[b])})"
             problems.append(Problem(a, float(times[a]), message))
-        declared = self.timeline.declared_end_s
         step_s = float(self.timeline.step * self.timeline.time_base)
-        if at_end and declared is not None and declared - self.timeline.end_s > max(0.5, 2 * step_s):
-            if not (spans and spans[-1][1] == self.stop - 1):
-                message = f"the file ends at {clock(self.timeline.end_s)} of {clock(declared)}"
-                problems.append(Problem(None, None, message))
+        short = declared is not None and declared - self.timeline.end_s > max(0.5, 2 * step_s)
+        if short and self.stop == count and not (spans and spans[-1][1] == count - 1):
+            problems.append(Problem(None, None, f"the file ends at {clock(self.timeline.end_s)} of {clock(declared)}"))
         return problems
 
 
@@ -307,21 +307,18 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _decode(path, timeline: Timeline, start: int, stop: int, wanted: dict) -> Iterator[tuple[int, object]]:
-    """(index, PyAV frame) of the frames of [start, stop) that decode whole, in display order, each
-    once. After a decoding error or a corrupt frame, frames are dropped until the next keyframe:
-    what a decoder shows there is made of pictures it does not have."""
+def _decode(path, timeline: Timeline, first: int, wanted: dict) -> Iterator[tuple[int, object]]:
+    """(index, PyAV frame) of the frames from ``first`` on that decode whole, in display order,
+    each once; only those of ``wanted`` (pts: index). After a decoding error or a corrupt frame,
+    frames are dropped until the next keyframe: what a decoder shows there is made of pictures it
+    does not have."""
     container, stream = _open(path)
     with container:
-        stream.codec_context.thread_type = "AUTO"
-        if start:
-            container.seek(max(0, int(timeline.pts[start]) - timeline.delay - timeline.step), stream=stream)
+        if first:  # the keyframe before: its decoding starts up to ``delay`` before its time
+            container.seek(max(0, int(timeline.pts[first]) - timeline.delay), stream=stream)
         by_position = _index_of_avi(container, stream)
-        beyond = int(timeline.pts[stop - 1]) + timeline.delay  # a packet decoded after it is shown later
-        state = {"broken": False, "seen": set(), "listed": set(wanted.values()) | {start - 1}}
+        state = {"broken": False, "seen": set(), "listed": set(wanted.values()) | {first - 1}}
         for packet in container.demux(stream):
-            if packet.size and packet.dts is not None and packet.dts > beyond:
-                break
             if packet.size and by_position is not None:
                 packet.pts = by_position.get(packet.pos)
                 if packet.pts is None:  # a packet the index does not know: no time to give it

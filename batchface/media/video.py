@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
+import cv2
 import numpy as np
 
 from batchface.errors import InputError
@@ -262,7 +263,7 @@ class VideoReader:
             self.problems = self._losses(decoded)
 
     def _frame(self, index: int, frame) -> Frame:
-        image = frame.to_ndarray(format="bgr24")
+        image = bgr(frame)
         turns = round((frame.rotation or 0) / 90) % 4  # the display matrix: counter-clockwise quarter turns
         if turns:
             image = np.ascontiguousarray(np.rot90(image, turns))
@@ -290,6 +291,15 @@ class VideoReader:
         if short and self.stop == count and not (spans and spans[-1][1] == count - 1):
             problems.append(Problem(None, None, f"the file ends at {clock(self.timeline.end_s)} of {clock(declared)}"))
         return problems
+
+
+def bgr(frame) -> np.ndarray:
+    """A PyAV frame as 8-bit BGR. The common YUV 4:2:0 (limited range, BT.601 as FFmpeg assumes
+    when a stream does not say) is converted by OpenCV: 2.2 times the frames/s of FFmpeg's own
+    conversion here (reports/video.md)."""
+    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
+        return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+    return frame.to_ndarray(format="bgr24")
 
 
 def _frames(a: int, b: int) -> str:

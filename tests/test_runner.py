@@ -407,8 +407,9 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: counts.append(n) or real(self, n))
     video = samples / "videos" / "0492_03_009_bill_gates.avi"  # 202 frames
     run([video, samples / "face_recognition" / "obama_small.jpg"], tmp_path / "r.csv", workers=workers)
-    # the video's frames in the batches the worker reads them in, then the photo
-    assert counts == [16] * 12 + [10, 1]
+    # the video's frames in the batches the workers read them in (16 frames; 8 pieces, 7 of 26 frames
+    # and one of 20), then the photo
+    assert counts == [16, 10] * 7 + [16, 4, 1]
 
 
 def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(samples, tmp_path):

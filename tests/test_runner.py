@@ -150,6 +150,31 @@ def test_an_annotated_video_is_h264_at_the_exact_size_with_track_ids(samples, tm
     assert {r["track_id"] for r in labels} == {0, 1, 2, 3, 4} and labels[0]["error"] is None  # a cut at 20
 
 
+def test_a_video_annotated_in_pieces_is_drawn_with_the_whole_videos_track_ids(samples, tmp_path, monkeypatch):
+    import av
+
+    from batchface.engine import plan
+    from batchface.media.inputs import Source
+    from batchface.output import annotate
+
+    drawn, real = [], annotate.draw
+    monkeypatch.setattr(annotate, "draw", lambda image, faces, ids=None: drawn.append(ids) or real(image, faces, ids))
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(max_frames=90, annotate=str(tmp_path / "ann"))
+    assert len(plan.plan([Source(str(video), "video")], options)) == 4  # pieces of 26 frames, and 12
+    run([video], tmp_path / "v.csv", options=options, workers=0, progress=False)
+    by_frame = {}
+    for r in rows(tmp_path / "v.csv"):
+        by_frame.setdefault(r["frame_index"], []).append(r["track_id"])
+    assert drawn == [by_frame[i] for i in range(90)]  # the ids of the table, not the pieces' own
+    assert len({i for ids in drawn for i in ids}) >= 3 and max(max(ids) for ids in drawn) >= 3
+    with av.open(str(tmp_path / "ann" / video.name)) as joined:
+        stream = joined.streams.video[0]
+        times = [float(f.pts * f.time_base) for f in joined.decode(stream)]
+    assert times == pytest.approx([k * 100 / 2997 for k in range(90)], abs=1e-3)  # 29.97 frames a second
+    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == [video.name]  # the pieces are gone
+
+
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
     summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2, progress=False)

@@ -60,7 +60,7 @@ def plan(sources: list[Source], options) -> list[Work]:
     cutting depends on the video and the sampling alone (not on the workers), so that ``--resume``
     finds the pieces it had. Frames are counted from the video's packets
     (:class:`batchface.media.video.Timeline`), not its header. A video that cannot be opened stays
-    whole (its worker writes the error row); so does every video when annotated copies are asked for.
+    whole (its worker writes the error row).
     """
     works = []
     for source in sources:
@@ -72,9 +72,7 @@ def plan(sources: list[Source], options) -> list[Work]:
         except InputError:
             works.append(Work(source))
             continue
-        kept = reader.kept
-        # one worker writes one annotated video: annotated videos stay whole
-        step = max(len(kept), 1) if options.annotate else _step(reader, options.detect_every)
+        kept, step = reader.kept, _step(reader, options.detect_every)
         starts = [int(i) for i in kept[::step]] or [0]
         stops = starts[1:] + [None]
         sizes = [len(kept[k : k + step]) for k in range(0, max(len(kept), 1), step)]

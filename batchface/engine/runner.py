@@ -20,8 +20,8 @@ from dataclasses import asdict, dataclass, field
 
 from batchface import __version__
 from batchface.engine.plan import plan, tasks_of
-from batchface.engine.worker import crashed, report_progress_to, run_task, worker_for
-from batchface.errors import printable
+from batchface.engine.worker import Drawing, crashed, draw_task, report_progress_to, run_task, worker_for
+from batchface.errors import one_line, printable
 from batchface.faces.tracking import VideoTracks
 from batchface.media.inputs import disambiguated, read_paths_file, walk
 from batchface.options import Options
@@ -166,6 +166,7 @@ def run(
         )
         inputs_done = summary.resumed
         videos = {path: VideoTracks.from_state(state) for path, state in writer.journal.tracks.items()}
+        drawings: list[Drawing] = []  # the pieces of videos whose annotated copies are drawn after
         finished = False
         engine_args = (engine, address, summary.ray_nodes, timeout)
         streamed = _results(todo, options, pool, commit_seconds or 1.0, bar.update, *engine_args)
@@ -175,7 +176,14 @@ def run(
                     writer.flush()
                     continue
                 for result in results:
-                    writer.commit(result.work.key, result.rows, number_tracks(videos, result))
+                    state, ids = number_tracks(videos, result)
+                    writer.commit(result.work.key, result.rows, state)
+                    if (
+                        options.annotate
+                        and result.tracks is not None
+                        and not (result.work.start == 0 and result.work.last)
+                    ):
+                        drawings.append(Drawing(result.work, ids))
                     summary.frames += result.frames
                     summary.faces += sum(r["status"] == "ok" for r in result.rows)
                     errors = [r["error"] for r in result.rows if r["status"] == "error"]
@@ -212,8 +220,45 @@ def run(
             except OSError:  # a full disk fails this last write too: the first error is the one to tell
                 if finished:
                     raise
+        if drawings:
+            draw_copies(drawings, options, pool, progress)
         summary.seconds = time.monotonic() - start
         return summary
+
+
+def draw_copies(drawings: list, options: Options, pool, progress: bool) -> None:
+    """Draw the annotated copies of the videos analysed in pieces, a piece a task on the workers,
+    now that their track ids are the whole videos', and join each video's pieces into its copy
+    (:func:`batchface.output.annotate.join_pieces`). A copy that cannot be written is said on
+    standard error: the rows are committed already."""
+    from batchface.output.annotate import join_pieces, mirrored_path
+
+    tasks = [[drawing] for drawing in drawings]
+    if pool is None:
+        done = (draw_task(options, task) for task in tasks)
+    else:
+        failed = lambda task, why: [(None, f"annotated copy not written: {why}")]  # noqa: E731
+        done = (r for r in pool.ordered_results(tasks, draw_task, (options,), 1.0, failed) if r is not None)
+    pieces: dict = {}
+    for drawing, [(path, why)] in zip(drawings, done):
+        pieces.setdefault(drawing.work.source, []).append((path, why))
+        if not drawing.work.last:
+            continue
+        source, written = drawing.work.source, pieces.pop(drawing.work.source)
+        why = next((w for _, w in written if w), None) if len(written) else None
+        try:
+            if why is None:
+                paths = [p for p, _ in written]
+                copy = mirrored_path(options.annotate, source.relative, "video").with_suffix(paths[0].suffix)
+                join_pieces(paths, copy, options.annotate)
+        except Exception as e:
+            why = f"annotated copy not written: {one_line(e)}"
+        finally:
+            for path, _ in written:
+                if path is not None:
+                    path.unlink(missing_ok=True)
+        if why:
+            print(failure_line(source.path, why), file=sys.stderr)
 
 
 def check_named(paths, shown: int = 3) -> None:
@@ -249,12 +294,13 @@ def failure_line(path: str, why: str) -> str:
     return f"batchface: failed: {printable(path)}: {printable(why)}"
 
 
-def number_tracks(videos: dict, result) -> dict | None:
+def number_tracks(videos: dict, result) -> tuple[dict | None, dict]:
     """Renumber the ``track_id`` of a video piece's rows for the whole video (``videos``: the
     :class:`VideoTracks` of each video by path, the pieces committed in order); returns the state to
-    journal with a piece that is not its video's last (else None)."""
+    journal with a piece that is not its video's last (else None), and the whole video's id of each
+    of the piece's own."""
     if result.tracks is None:
-        return None
+        return None, {}
     path = result.work.key[0]
     ids = videos.setdefault(path, VideoTracks()).renumber(result.tracks)
     for row in result.rows:
@@ -262,8 +308,8 @@ def number_tracks(videos: dict, result) -> dict | None:
             row["track_id"] = ids[row["track_id"]]
     if result.work.last:
         del videos[path]
-        return None
-    return videos[path].state()
+        return None, ids
+    return videos[path].state(), ids
 
 
 def describe_run(options: Options):

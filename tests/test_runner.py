@@ -175,6 +175,28 @@ def test_a_video_annotated_in_pieces_is_drawn_with_the_whole_videos_track_ids(sa
     assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == [video.name]  # the pieces are gone
 
 
+def test_a_resume_within_an_annotated_video_says_its_copy_is_not_written(samples, tmp_path, monkeypatch, capsys):
+    from batchface.engine.worker import Worker
+
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(max_frames=90, annotate=str(tmp_path / "ann"))
+    real = Worker._video
+
+    def dies_at_the_third_piece(self, work):
+        if work.start >= 52:
+            raise KeyboardInterrupt  # stands in for a kill: what was committed stays
+        return real(self, work)
+
+    monkeypatch.setattr(Worker, "_video", dies_at_the_third_piece)
+    with pytest.raises(KeyboardInterrupt):
+        run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
+    monkeypatch.setattr(Worker, "_video", real)
+    summary = run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, resume=True)
+    assert summary.errors == 0 and len({r["frame_index"] for r in rows(tmp_path / "r.csv")}) == 90
+    assert "annotated copy not written: the run was resumed within this video" in capsys.readouterr().err
+    assert list((tmp_path / "ann").iterdir()) == []  # no copy made of some pieces, nothing left behind
+
+
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
     summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2, progress=False)

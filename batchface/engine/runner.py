@@ -221,44 +221,61 @@ def run(
                 if finished:
                     raise
         if drawings:
-            draw_copies(drawings, options, pool, progress)
+            draw_copies(drawings, options, pool)
         summary.seconds = time.monotonic() - start
         return summary
 
 
-def draw_copies(drawings: list, options: Options, pool, progress: bool) -> None:
+def draw_copies(drawings: list, options: Options, pool) -> None:
     """Draw the annotated copies of the videos analysed in pieces, a piece a task on the workers,
     now that their track ids are the whole videos', and join each video's pieces into its copy
     (:func:`batchface.output.annotate.join_pieces`). A copy that cannot be written is said on
     standard error: the rows are committed already."""
-    from batchface.output.annotate import join_pieces, mirrored_path
+    from batchface.output.annotate import mirrored_path
 
-    tasks = [[drawing] for drawing in drawings]
+    by_video: dict = {}
+    for drawing in drawings:
+        by_video.setdefault(drawing.work.source, []).append(drawing)
+    whole = [d for pieces in by_video.values() if pieces[0].work.start == 0 for d in pieces]
+    for source, pieces in by_video.items():
+        if pieces[0].work.start != 0:  # its first pieces were committed by a run before this --resume
+            copy = mirrored_path(options.annotate, source.relative, "video")
+            for kept in copy.parent.glob(f".{copy.name}.piece-*"):
+                kept.unlink(missing_ok=True)
+            why = "annotated copy not written: the run was resumed within this video"
+            print(failure_line(source.path, why), file=sys.stderr)
+    tasks = [[drawing] for drawing in whole]
     if pool is None:
         done = (draw_task(options, task) for task in tasks)
     else:
         failed = lambda task, why: [(None, f"annotated copy not written: {why}")]  # noqa: E731
         done = (r for r in pool.ordered_results(tasks, draw_task, (options,), 1.0, failed) if r is not None)
-    pieces: dict = {}
-    for drawing, [(path, why)] in zip(drawings, done):
-        pieces.setdefault(drawing.work.source, []).append((path, why))
-        if not drawing.work.last:
-            continue
-        source, written = drawing.work.source, pieces.pop(drawing.work.source)
-        why = next((w for _, w in written if w), None) if len(written) else None
-        try:
-            if why is None:
-                paths = [p for p, _ in written]
-                copy = mirrored_path(options.annotate, source.relative, "video").with_suffix(paths[0].suffix)
-                join_pieces(paths, copy, options.annotate)
-        except Exception as e:
-            why = f"annotated copy not written: {one_line(e)}"
-        finally:
-            for path, _ in written:
-                if path is not None:
-                    path.unlink(missing_ok=True)
-        if why:
-            print(failure_line(source.path, why), file=sys.stderr)
+    written: list = []
+    for drawing, [(path, why)] in zip(whole, done):
+        written.append((path, why))
+        if drawing.work.last:
+            _join(drawing.work.source, written, options)
+            written = []
+
+
+def _join(source, written: list, options: Options) -> None:
+    """Join the drawn pieces (path, why not) of a video's copy, or say why it cannot be."""
+    from batchface.output.annotate import join_pieces, mirrored_path
+
+    why = next((w for _, w in written if w), None)
+    try:
+        if why is None:
+            paths = [path for path, _ in written]
+            copy = mirrored_path(options.annotate, source.relative, "video").with_suffix(paths[0].suffix)
+            join_pieces(paths, copy, options.annotate)
+    except Exception as e:
+        why = f"annotated copy not written: {one_line(e)}"
+    finally:
+        for path, _ in written:
+            if path is not None:
+                path.unlink(missing_ok=True)
+    if why:
+        print(failure_line(source.path, why), file=sys.stderr)
 
 
 def check_named(paths, shown: int = 3) -> None:

@@ -32,6 +32,10 @@ from batchface.errors import InputError
 HOLE_GAPS = 2.5
 
 
+#: FFmpeg's names of the containers whose index lists every frame, read or not (MP4 and MOV, AVI)
+LISTS_EVERY_FRAME = ("mov,mp4,m4a,3gp,3g2,mj2", "avi")
+
+
 def clock(seconds: float) -> str:
     """``seconds`` as a player shows them: ``m:ss.ss``."""
     return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
@@ -130,7 +134,7 @@ def read_timeline(container, stream) -> Timeline:
     for packet in container.demux(stream) if by_position is None else ():
         if packet.size == 0 or packet.is_discard:  # the end, or frames an edit list cuts off
             continue
-        at = _pts_of(packet)
+        at = packet.pts if packet.pts is not None else packet.dts
         if at is None:
             continue
         pts.append(at)
@@ -140,17 +144,13 @@ def read_timeline(container, stream) -> Timeline:
     gaps = np.diff(times)
     step = int(np.median(gaps)) if len(gaps) else 1
     listed = np.ones(len(times), bool)
-    if container.format.name not in ("avi",) and "mp4" not in container.format.name and len(gaps):
+    if container.format.name not in LISTS_EVERY_FRAME and len(gaps):
         times, listed = _fill_holes(times, gaps, step)
     origin = round(Fraction(container.start_time or 0, 1_000_000) / stream.time_base)
     origin = min(origin, int(times[0])) if len(times) else origin
     timeline = Timeline(times, listed, stream.time_base, origin, delay, max(step, 1))
     timeline.declared_end_s = _declared_end(container, stream, timeline)
     return timeline
-
-
-def _pts_of(packet):
-    return packet.pts if packet.pts is not None else packet.dts
 
 
 def _fill_holes(times: np.ndarray, gaps: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:

@@ -296,7 +296,7 @@ class VideoReader:
 def bgr(frame) -> np.ndarray:
     """A PyAV frame as 8-bit BGR. The common YUV 4:2:0 (limited range, BT.601 as FFmpeg assumes
     when a stream does not say) is converted by OpenCV: 2.2 times the frames/s of FFmpeg's own
-    conversion here (reports/video.md)."""
+    conversion here (reports/video.md, 2026-12-06)."""
     if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
     return frame.to_ndarray(format="bgr24")

@@ -17,6 +17,7 @@ a file that ends early) are told by :attr:`VideoReader.problems`, never hidden n
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,6 +119,20 @@ def _open(path):
         raise
 
 
+def timeline_of(path) -> Timeline:
+    """The :class:`Timeline` of the video at ``path``, read once a process while the file is unchanged:
+    a worker given several pieces of one video demuxes it once, not once a piece."""
+    status = os.stat(path)
+    return _timeline_of(os.path.realpath(path), status.st_size, status.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4)
+def _timeline_of(path: str, size: int, modified_ns: int) -> Timeline:
+    container, stream = _open(path)
+    with container:
+        return read_timeline(container, stream)
+
+
 def _index_of_avi(container, stream) -> dict | None:
     """An AVI's index when it lists every frame its header counts, by packet position: the demuxer
     counts packets to time them, which after damage labels every later frame too early."""
@@ -211,9 +226,9 @@ class VideoReader:
         self.path, self.every, self.fps = path, max(1, every), fps
         container, stream = _open(path)
         with container:
-            self.timeline = read_timeline(container, stream)
             rate = stream.average_rate or stream.guessed_rate
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
+        self.timeline = timeline_of(path)
         self.native_fps = float(rate) if rate else 1 / float(self.timeline.step * self.timeline.time_base)
         self.sampled = self._sampled(self.timeline.times)
         self.samples = np.cumsum(self.sampled) - 1  # each frame's sample number (of the last sampled frame up to it)

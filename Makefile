@@ -65,6 +65,7 @@ $(PEER)/.done: tests/peer-requirements.txt
 bench: $(BIN)/batchface $(DEMO_OUT)/input
 	-$(MAKE) $(PEER)/.done
 	$(BIN)/python tests/bench.py --photos $(DEMO_OUT)/input --frames $(SHARED)/keypoints/udacity_p1/test \
+	  --video $(SHARED)/samples/videos/short_hamilton_clip.mp4 \
 	  --peer-python $(PEER)/bin/python $(if $(BASELINE),--baseline $(BASELINE))
 
 # --- models: train, evaluate, export (the `train` extra) -----------------------------------------

@@ -158,11 +158,11 @@ def stages(paths: list[str], **models) -> dict:
     }
 
 
-def median_run(runs: list[dict]) -> dict:
-    """The run of median seconds among ``runs`` (``timed_run``'s), with ``spread``: the images/s of
-    the slowest and the fastest, as text."""
+def median_run(runs: list[dict], unit: str = "images") -> dict:
+    """The run of median seconds among ``runs`` (``timed_run``'s), with ``spread``: the ``unit``
+    (images or frames) a second of the slowest and the fastest, as text."""
     ordered = sorted(runs, key=lambda r: r["seconds"])
-    slowest, fastest = (r["images"] / r["seconds"] for r in (ordered[-1], ordered[0]))
+    slowest, fastest = (r[unit] / r["seconds"] for r in (ordered[-1], ordered[0]))
     return {**ordered[len(ordered) // 2], "spread": f"{slowest:.1f}-{fastest:.1f}/s"}
 
 
@@ -281,10 +281,56 @@ def bench_folder(name: str, originals: list[str], repeat: int, args) -> list[str
     return lines + [""]
 
 
+def long_video(clip: Path, repeat: int, into: Path) -> Path:
+    """``clip`` ``repeat`` times over, one video (H.264 ``veryfast`` CRF 23 in MP4, at its rate)."""
+    import av
+
+    path = into / f"{clip.stem}_x{repeat}.mp4"
+    with av.open(str(clip)) as source, av.open(str(path), "w") as out:
+        video = source.streams.video[0]
+        stream = out.add_stream("libx264", rate=video.average_rate, options={"preset": "veryfast", "crf": "23"})
+        stream.width, stream.height, stream.pix_fmt = video.width, video.height, "yuv420p"
+        frames = [frame.to_ndarray(format="yuv420p") for frame in source.decode(video)]
+        for _ in range(repeat):
+            for image in frames:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="yuv420p")))
+        out.mux(stream.encode())
+    return path
+
+
+def bench_video(clip: Path, repeat: int, args) -> list[str]:
+    """``batchface run`` on one long video (``clip`` ``repeat`` times over): frames/s, beside the
+    baseline's, the runs in turn (the median of ``--runs``)."""
+    with tempfile.TemporaryDirectory(prefix="batchface-bench-") as tmp:
+        video = long_video(clip, repeat, Path(tmp))
+        kinds = {"ours": {}} | ({"old": {"code_dir": args.baseline}} if args.baseline else {})
+        timed = {kind: [] for kind in kinds}
+        for _ in range(args.runs):
+            for kind, how in kinds.items():
+                timed[kind].append(timed_run(video, args.workers, **how))
+    lines = [
+        f"## One long video: `{clip.name}` {repeat} times over",
+        "",
+        "| what | processes | frames/s | faces/s |",
+        "| --- | --- | --- | --- |",
+    ]
+    for kind, what in (("ours", "**`batchface run`**"), ("old", f"`batchface run` at {args.baseline_name}")):
+        if kind in timed:
+            median = median_run(timed[kind], "frames")
+            spread = f" (median of {args.runs} runs: {median['spread']})" if args.runs > 1 else ""
+            lines.append(
+                f"| {what}{spread} | {args.workers} workers | {median['frames'] / median['seconds']:.1f} | "
+                f"{median['faces'] / median['seconds']:.1f} |"
+            )
+    return lines + [""]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--photos", type=Path, required=True, help="a folder of photos (walked)")
     p.add_argument("--frames", type=Path, help="a folder of small video frames")
+    p.add_argument("--video", type=Path, help="a video clip, run as one long video (--video-repeat times over)")
+    p.add_argument("--video-repeat", type=int, default=6)
     p.add_argument("--repeat", type=int, default=5, help="how many times the photos are run")
     p.add_argument("--runs", type=int, default=3, help="how many times each `batchface run` row is timed (the median)")
     p.add_argument("--workers", type=int, default=2)
@@ -326,6 +372,11 @@ def main(argv=None):
             lines += bench_folder(f"Video frames (`{args.frames}`)", frames, 1, args)
         else:
             lines += [f"Video frames: skipped, {args.frames} is not here.", ""]
+    if args.video:
+        if args.video.is_file():
+            lines += bench_video(args.video, args.video_repeat, args)
+        else:
+            lines += [f"Long video: skipped, {args.video} is not here.", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))
     print("\n".join(lines))

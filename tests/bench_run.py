@@ -41,6 +41,7 @@ if __name__ == "__main__":
         json.dumps(
             {
                 "images": summary.images,
+                "frames": summary.frames,
                 "faces": summary.faces,
                 "errors": summary.errors,
                 "seconds": seconds,

@@ -20,7 +20,7 @@ import pose_geometry
 
 from batchface import Analyzer
 from batchface.faces import pose
-from batchface.media.decoding import VideoReader
+from batchface.media.video import VideoReader
 from training.mean_face import read_points
 
 

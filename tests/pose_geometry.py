@@ -62,6 +62,6 @@ def geometry(analyzer, portraits: list) -> dict[str, list[float]]:
 
 def video_frame(path, index: int) -> np.ndarray:
     """Frame ``index`` of a video (0-based, as batchface counts them)."""
-    from batchface.media.decoding import VideoReader
+    from batchface.media.video import VideoReader
 
     return next(iter(VideoReader(path, start=index, stop=index + 1))).image

@@ -7,8 +7,9 @@ import pytest
 from corpus import png_header_only, write_video
 
 from batchface.errors import InputError
-from batchface.media.decoding import VideoReader, read_image, read_picture
+from batchface.media.decoding import read_image, read_picture
 from batchface.media.inputs import media_type_of, read_paths_file, walk
+from batchface.media.video import VideoReader
 
 
 def touch(path: Path, content: bytes = b"x"):

@@ -18,7 +18,7 @@ from shipped import photo_for
 from batchface.engine.pool import NO_WORKER_STARTS
 from batchface.engine.runner import Options, run
 from batchface.errors import Interrupted
-from batchface.media.decoding import VideoReader
+from batchface.media.video import VideoReader
 from batchface.output.writers import read_table
 
 KEYS = ("source", "media_type", "frame_index", "face_index", "status", "error")
@@ -175,6 +175,46 @@ def test_an_annotated_video_of_the_shipped_fixtures_has_every_frame_and_its_trac
     assert [r["track_id"] for r in rows(tmp_path / "v.csv")] == [0] * 30 + [1] * 25 + [None] * 10 + [2] * 25
 
 
+def test_a_video_annotated_in_pieces_is_drawn_with_the_whole_videos_track_ids(samples, tmp_path, monkeypatch):
+    import av
+
+    from batchface.engine import plan
+    from batchface.media.inputs import Source
+    from batchface.output import annotate
+
+    drawn, real = [], annotate.draw
+    monkeypatch.setattr(annotate, "draw", lambda image, faces, ids=None: drawn.append(ids) or real(image, faces, ids))
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(max_frames=90, annotate=str(tmp_path / "ann"))
+    assert len(plan.plan([Source(str(video), "video")], options)) == 4  # pieces of 26 frames, and 12
+    run([video], tmp_path / "v.csv", options=options, workers=0, progress=False)
+    by_frame = {}
+    for r in rows(tmp_path / "v.csv"):
+        by_frame.setdefault(r["frame_index"], []).append(r["track_id"])
+    assert drawn == [by_frame[i] for i in range(90)]  # the ids of the table, not the pieces' own
+    assert len({i for ids in drawn for i in ids}) >= 3 and max(max(ids) for ids in drawn) >= 3
+    with av.open(str(tmp_path / "ann" / video.name)) as joined:
+        stream = joined.streams.video[0]
+        times = [float(f.pts * f.time_base) for f in joined.decode(stream)]
+    assert times == pytest.approx([k * 100 / 2997 for k in range(90)], abs=1e-3)  # 29.97 frames a second
+    assert sorted(p.name for p in (tmp_path / "ann").iterdir()) == [video.name]  # the pieces are gone
+
+
+def test_a_resume_within_an_annotated_video_says_its_copy_is_not_written(samples, tmp_path, monkeypatch, capsys):
+    from batchface.engine.runner import STOP_AFTER_VARIABLE
+
+    video = samples / "videos" / "short_hamilton_clip.mp4"
+    options = Options(max_frames=90, annotate=str(tmp_path / "ann"))
+    monkeypatch.setenv(STOP_AFTER_VARIABLE, "2")  # stands in for a kill at the third piece: what was committed stays
+    with pytest.raises(Interrupted):
+        run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
+    monkeypatch.delenv(STOP_AFTER_VARIABLE)
+    summary = run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, resume=True)
+    assert summary.errors == 0 and len({r["frame_index"] for r in rows(tmp_path / "r.csv")}) == 90
+    assert "annotated copy not written: the run was resumed within this video" in capsys.readouterr().err
+    assert list((tmp_path / "ann").iterdir()) == []  # no copy made of some pieces, nothing left behind
+
+
 def check_bad_inputs(tmp_path, photo, decoded):
     expect = bad_inputs(tmp_path / "bad", photo, decoded)
     summary = run([tmp_path / "bad"], tmp_path / "r.csv", options=Options(), workers=2, progress=False)
@@ -270,16 +310,13 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
+    monkeypatch.setattr(plan, "PIECES", 1)  # a short video in one piece
+    assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [(0, None)]
     run([video], tmp_path / "whole.parquet", options=options, workers=0, progress=False)
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
-    assert [(w.start, w.stop) for w in plan.plan([Source(str(video), "video")], options)] == [
-        (0, 50),
-        (50, 100),
-        (100, 150),
-        (150, 200),
-        (200, 250),
-        (250, None),
-    ]
+    monkeypatch.undo()
+    # 16 pieces of a second (25 frames) at least, each starting at a keyframe (every 3rd sampled frame)
+    cuts = [(w.start, w.stop, w.frames) for w in plan.plan([Source(str(video), "video")], options)]
+    assert cuts == [(k, k + 30, 6) for k in range(0, 270, 30)] + [(270, None, 1)]
     summary = run([video], tmp_path / "pieces.parquet", options=options, workers=2, progress=False)
     whole, pieces = rows(tmp_path / "whole.parquet"), rows(tmp_path / "pieces.parquet")
     assert sorted({r["frame_index"] for r in whole}) == list(range(0, 275, 5))
@@ -290,23 +327,21 @@ def test_a_video_cut_into_pieces_gives_the_rows_of_the_whole(samples, tmp_path, 
 
 
 def test_a_killed_run_that_had_cut_a_video_resumes_piece_by_piece(samples, tmp_path, monkeypatch):
-    from batchface.engine import plan
     from batchface.engine.runner import STOP_AFTER_VARIABLE
 
     video = samples / "videos" / "short_hamilton_clip.mp4"
     options = Options(every=5)
     run([video], tmp_path / "whole.csv", options=options, workers=0, progress=False)
-    monkeypatch.setattr(plan, "SEGMENT_FRAMES", 50)
     monkeypatch.setenv(STOP_AFTER_VARIABLE, "3")  # stands in for a kill after three pieces: what was committed stays
     with pytest.raises(Interrupted):
         run([video], tmp_path / "r.csv", options=options, workers=0, progress=False, commit_seconds=0)
     monkeypatch.delenv(STOP_AFTER_VARIABLE)
-    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 145  # pieces [0, 150) were committed
+    assert rows(tmp_path / "r.csv")[-1]["frame_index"] == 85  # pieces [0, 90) were committed (of 30 frames)
     with pytest.raises(ValueError, match="differ in: options.every: 5 -> 2"):  # other sampling would mix two runs
         run([video], tmp_path / "r.csv", options=Options(every=2), workers=0, progress=False, resume=True)
     summary = run([video], tmp_path / "r.csv", options=options, workers=2, progress=False, resume=True)
     assert_same_rows(rows(tmp_path / "r.csv"), rows(tmp_path / "whole.csv"))
-    assert (summary.videos, summary.frames) == (1, 25)
+    assert (summary.videos, summary.frames) == (1, 37)
 
 
 @pytest.mark.slow
@@ -442,8 +477,9 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     monkeypatch.setattr(tqdm.tqdm, "update", lambda self, n=1: counts.append(n) or real(self, n))
     video = samples / "videos" / "0492_03_009_bill_gates.avi"  # 202 frames
     run([video, samples / "face_recognition" / "obama_small.jpg"], tmp_path / "r.csv", workers=workers)
-    # the video's frames in the batches the worker reads them in, then the photo
-    assert counts == [16] * 12 + [10, 1]
+    # the video's frames in the batches the workers read them in (16 frames; 8 pieces, 7 of 26 frames
+    # and one of 20), then the photo
+    assert counts == [16, 10] * 7 + [16, 4, 1]
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ import pytest
 
 from batchface.engine.runner import Options, run
 from batchface.faces.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks
-from batchface.media.decoding import VideoReader
+from batchface.media.video import VideoReader
 from batchface.output.writers import read_table
 
 GRAY = np.full((36, 64, 3), 128, np.uint8)

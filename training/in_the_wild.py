@@ -24,7 +24,7 @@ from batchface.faces import crop
 from batchface.faces.boxes import iou
 from batchface.faces.detection import create_detector
 from batchface.faces.models import ExpressionModel
-from batchface.media.decoding import VideoReader
+from batchface.media.video import VideoReader
 from training.metrics import confusion, per_class
 
 LABELS = Path(__file__).parent / "wild" / "labels.csv"

@@ -107,7 +107,7 @@ def sample_videos(model_path, data: Path, out_jpg: Path, shown: int = 8) -> dict
     import cv2
 
     from batchface.faces.analysis import Analyzer
-    from batchface.media.decoding import VideoReader
+    from batchface.media.video import VideoReader
     from batchface.output.annotate import draw
 
     analyzer = Analyzer(expression_model=model_path)

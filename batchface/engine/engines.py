@@ -30,6 +30,10 @@ class Engine(Protocol):
         (the runner makes what it holds durable then)."""
         ...
 
+    def each(self, fn, tasks: list, failed) -> Iterator:
+        """``fn(options, task)`` for each task, in order (``failed(task, why)`` where a worker died on it)."""
+        ...
+
 
 class InProcess:
     """The work done in the calling process, one task after another (``workers=0``)."""
@@ -50,6 +54,9 @@ class InProcess:
                 yield from run_task(self.options, task)
         finally:
             report_progress_to(None)
+
+    def each(self, fn, tasks, failed) -> Iterator:
+        return (fn(self.options, task) for task in tasks)
 
 
 class LocalProcesses:
@@ -79,6 +86,9 @@ class LocalProcesses:
         for results in done:
             yield from results
 
+    def each(self, fn, tasks, failed) -> Iterator:
+        return self._pool.ordered_results(tasks, fn, (self.options,), self.tick, failed, self.timeout)
+
 
 class RayCluster:
     """Ray actors on the cluster at ``address`` (:mod:`batchface.engine.ray_engine`)."""
@@ -96,6 +106,9 @@ class RayCluster:
         from batchface.engine.ray_engine import results
 
         yield from results(todo, self.options, counted, self.address, self.nodes)
+
+    def each(self, fn, tasks, failed) -> Iterator:  # the annotated copies are drawn here, by the driver
+        return (fn(self.options, task) for task in tasks)
 
 
 ENGINES = ("local", "ray")

@@ -1,20 +1,21 @@
 """Planning a run: the inputs cut into units of work, grouped into the tasks that workers take.
 
 Images travel to a worker in small groups (fewer messages, bigger model batches); a video is cut
-into pieces of about :data:`SEGMENT_FRAMES` source frames, so that workers share a long video and a
-killed run loses at most a piece of it.
+into pieces (:func:`plan`), so that workers share even a short video and a killed run loses at most a
+piece of it.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 
 from batchface.errors import InputError
-from batchface.media.decoding import VideoReader
 from batchface.media.inputs import Source
+from batchface.media.video import VideoReader
 from batchface.output.journal import key_of
 
 #: a task's images: 16 small video frames fill the models' batches better than 8 (1.08 times the
@@ -23,13 +24,18 @@ from batchface.output.journal import key_of
 IMAGES_PER_TASK = 16
 TASK_BYTES = 16 * 2**20
 SEGMENT_FRAMES = 1500  # a minute at 25 frames a second
+#: a video is cut into this many pieces, so that as many workers share it...
+PIECES = 16
+#: ... but a piece is not shorter than this many frames (a second at 25 frames a second): each piece
+#: is found by seeking to a keyframe, and the tracks it opens are matched to the previous piece's
+MIN_PIECE_FRAMES = 25
 
 
 @dataclass(frozen=True)
 class Work:
-    """One unit of work: an image, a whole video, or the source frames [start, stop) of a video
-    (``stop`` None: to the end, the input's last piece). ``frames``: the sampled frames it is
-    expected to have, by the video's header (an image, or a video that cannot be opened: 1)."""
+    """One unit of work: an image, a whole video, or the frames [start, stop) of a video, by
+    ``frame_index`` (``stop`` None: to the end, the input's last piece). ``frames``: the sampled
+    frames it has, by the video's packets (an image, or a video that cannot be opened: 1)."""
 
     source: Source
     start: int = 0
@@ -47,13 +53,14 @@ class Work:
 
 
 def plan(sources: list[Source], options) -> list[Work]:
-    """Each video cut into pieces of about :data:`SEGMENT_FRAMES` frames (by its header's frame
-    count), each starting at a keyframe (a sampled frame whose number is a multiple of
-    ``options.detect_every``: :class:`batchface.faces.tracking.Tracker`), so that the rows do not depend on
-    the cutting.
-
-    A video that cannot be opened stays whole (its worker writes the error row); so does every video
-    when annotated copies are asked for, since one worker writes one annotated file.
+    """Each video cut into :data:`PIECES` pieces, or pieces of :data:`SEGMENT_FRAMES` frames if
+    that makes more, but none under :data:`MIN_PIECE_FRAMES`; each starts at a keyframe (a sampled
+    frame whose number is a multiple of ``options.detect_every``:
+    :class:`batchface.faces.tracking.Tracker`), so that the rows do not depend on the cutting. The
+    cutting depends on the video and the sampling alone (not on the workers), so that ``--resume``
+    finds the pieces it had. Frames are counted from the video's packets
+    (:class:`batchface.media.video.Timeline`), not its header. A video that cannot be opened stays
+    whole (its worker writes the error row).
     """
     works = []
     for source in sources:
@@ -62,21 +69,24 @@ def plan(sources: list[Source], options) -> list[Work]:
             continue
         try:
             reader = VideoReader(source.path, options.every, options.fps, options.max_frames)
-            reader.capture.release()
         except InputError:
             works.append(Work(source))
             continue
-        frames = reader.frame_count if reader.stop is None else min(reader.frame_count, reader.stop)
-        total = reader.sample_of(frames - 1) + 1 if frames else 0  # sampled frames of the video
-        step = total  # sampled frames in a piece: the whole video, or about SEGMENT_FRAMES source frames
-        if not options.annotate:
-            samples = SEGMENT_FRAMES * reader.sample_fps / reader.native_fps
-            step = options.detect_every * max(1, round(samples / options.detect_every))
-        starts = list(range(0, total, step or 1)) or [0]
-        stops = [reader.index_of_sample(k) for k in starts[1:]] + [None]
-        sizes = [min(step, total - k) for k in starts]
-        works += [Work(source, reader.index_of_sample(k), b, n) for k, b, n in zip(starts, stops, sizes)]
+        kept, step = reader.kept, _step(reader, options.detect_every)
+        starts = [int(i) for i in kept[::step]] or [0]
+        stops = starts[1:] + [None]
+        sizes = [len(kept[k : k + step]) for k in range(0, max(len(kept), 1), step)]
+        works += [Work(source, a, b, n) for a, b, n in zip(starts, stops, sizes)]
     return works
+
+
+def _step(reader: VideoReader, detect_every: int) -> int:
+    """Sampled frames in a piece: a multiple of ``detect_every``."""
+    per_frame = reader.sample_fps / reader.native_fps  # sampled frames a frame, about
+    longest = SEGMENT_FRAMES * per_frame
+    shortest = MIN_PIECE_FRAMES * per_frame
+    samples = min(longest, max(shortest, len(reader.kept) / PIECES))
+    return detect_every * max(1, math.ceil(samples / detect_every - 1e-9))
 
 
 def tasks_of(works: list[Work]) -> Iterator[list[Work]]:

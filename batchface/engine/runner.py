@@ -20,8 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from batchface import __version__
+from batchface.engine.copies import draw_copies
 from batchface.engine.engines import ENGINES, Engine, make_engine
 from batchface.engine.plan import plan
+from batchface.engine.worker import Drawing
 from batchface.errors import Interrupted, Terminated, printable
 from batchface.faces.tracking import TrackNumbers
 from batchface.media.inputs import NOT_MEDIA, disambiguated, read_paths_file, walk
@@ -116,6 +118,7 @@ class Job:
 
     sources: list
     todo: list
+    options: Options
     writer: TableWriter
     summary: Summary
     tracks: TrackNumbers
@@ -211,7 +214,7 @@ def prepare(paths, out, fmt: str, options: Options, resume: bool, overwrite: boo
     # inputs that failed before a --resume still count: the exit status covers the whole table
     summary.failed = {path for path, _, _ in writer.failed} & {whole(s.path)[0] for s in sources}
     summary.errors = len(summary.failed)
-    return Job(sources, todo, writer, summary, TrackNumbers(writer.journal.tracks))
+    return Job(sources, todo, options, writer, summary, TrackNumbers(writer.journal.tracks))
 
 
 def execute(job: Job, doer: Engine, progress: bool) -> Summary:
@@ -225,6 +228,7 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
     total = sum(w.frames for w in job.todo)
     bar = tqdm(total=total, unit="frame", disable=not progress, file=sys.stderr, dynamic_ncols=True)
     start, finished, committed = time.monotonic(), False, 0
+    drawings: list[Drawing] = []  # the pieces of videos whose annotated copies are drawn after the table
     stop_after = int(os.environ.get(STOP_AFTER_VARIABLE) or 0)  # the tests' seam; 0: never
     results = doer.results(job.todo, bar.update, writer.flush)
     try:
@@ -232,8 +236,11 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
             if committed == stop_after > 0:
                 raise KeyboardInterrupt(f"{STOP_AFTER_VARIABLE}={stop_after}")
             committed += 1
-            key = result.work.key
-            writer.commit(key, result.rows, job.tracks.renumber(key[0], result.tracks, result.rows, result.work.last))
+            work = result.work
+            state, ids = job.tracks.renumber(work.key[0], result.tracks, result.rows, work.last)
+            writer.commit(work.key, result.rows, state)
+            if job.options.annotate and result.tracks is not None and not (work.start == 0 and work.last):
+                drawings.append(Drawing(work, ids))  # a piece of a video: drawn once its ids are the video's
             error = summary.add(result)
             if error and progress:  # above the bar, as it happens
                 bar.write(failure_line(result.work.source.path, error), file=sys.stderr)
@@ -260,6 +267,8 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
             if finished:
                 raise
         summary.ray_nodes |= doer.nodes
+    if drawings:
+        draw_copies(drawings, job.options, doer)
     summary.seconds = time.monotonic() - start
     return summary
 

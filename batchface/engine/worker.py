@@ -5,13 +5,15 @@ process, and a Ray actor.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from dataclasses import dataclass
 
 from batchface.engine.plan import Work
 from batchface.errors import InputError, one_line
 from batchface.faces.tracking import PieceTracks, Tracker
-from batchface.media.decoding import VideoReader, read_picture
+from batchface.media.decoding import read_picture
+from batchface.media.video import VideoReader
 from batchface.output import annotate, table
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
@@ -104,12 +106,7 @@ class Worker:
             reader = VideoReader(
                 source.path, self.options.every, self.options.fps, self.options.max_frames, work.start, work.stop
             )
-            if self.options.annotate:
-                sink = annotate.VideoSink(
-                    annotate.mirrored_path(self.options.annotate, source.relative, "video"),
-                    reader.sample_fps,
-                    self.options.annotate,
-                )
+            sink = self._sink(work, reader) if self.options.annotate else None
             batch = []
             for frame in reader:
                 try:
@@ -123,7 +120,8 @@ class Worker:
             rows += self._frames(source, batch, sink)
             frames += len(batch)
             _read(len(batch))
-            if frames == 0 and work.start == 0:
+            rows = with_problems(rows, source, reader)
+            if frames == 0 and work.start == 0 and not reader.problems:
                 rows = [
                     table.error_row(
                         table.where(source, None, None, reader.width or None, reader.height or None),
@@ -141,6 +139,14 @@ class Worker:
             for row in rows:
                 row["error"] = row.get("error") or table.text(sink.error)
         return Result(work, rows, frames, tracker.piece())
+
+    def _sink(self, work: Work, reader: VideoReader):
+        """Where a video's annotated frames go: its copy, for a whole video; for a piece, its faces,
+        drawn once the track ids are the whole video's (:func:`draw_task`)."""
+        copy = annotate.mirrored_path(self.options.annotate, work.source.relative, "video")
+        if work.start == 0 and work.last:
+            return annotate.VideoSink(copy, reader.sample_fps, self.options.annotate)
+        return annotate.FacesLog(annotate.piece_path(copy, work.start, ".faces"))
 
     def _frames(self, source, batch, sink) -> list[dict]:
         """The rows of (frame, its faces' detections or the exception that stopped them, their track
@@ -160,8 +166,57 @@ class Worker:
                 continue
             rows += table.face_rows(at, faces, self.options.landmarks, ids)
             if sink is not None:
-                sink.write(annotate.draw(frame.image, faces, ids))
+                sink.add(frame.index, frame.image, faces, ids)
         return rows
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """The annotated copy of a piece of a video (``work``) to draw, with ``ids``: the whole video's
+    track id of each of the piece's own."""
+
+    work: Work
+    ids: dict
+
+
+def draw_task(options, task: list[Drawing]) -> list[tuple]:
+    """For each piece of ``task``: (the annotated piece's path or None, why it is not there or None)."""
+    return [_draw_piece(options, drawing) for drawing in task]
+
+
+def _draw_piece(options, drawing: Drawing) -> tuple:
+    work = drawing.work
+    copy = annotate.mirrored_path(options.annotate, work.source.relative, "video")
+    log, sink = annotate.piece_path(copy, work.start, ".faces"), None
+    try:
+        faces = annotate.read_faces(log)
+        reader = VideoReader(work.source.path, options.every, options.fps, options.max_frames, work.start, work.stop)
+        sink = annotate.VideoSink(
+            annotate.piece_path(copy, work.start, copy.suffix), reader.sample_fps, options.annotate
+        )
+        for frame in reader:
+            if frame.index in faces:
+                found, ids = faces[frame.index]
+                sink.add(frame.index, frame.image, found, None if ids is None else [drawing.ids[i] for i in ids])
+        sink.close()
+        return (None, sink.error) if sink.error else (sink.path, None)
+    except Exception as e:  # the copy's problem, never the rows'
+        return None, f"annotated copy not written: {one_line(e)}"
+    finally:
+        with contextlib.suppress(OSError):  # a log that could not be written, where there is no folder
+            log.unlink(missing_ok=True)
+
+
+def with_problems(rows: list[dict], source, reader: VideoReader) -> list[dict]:
+    """The rows of a piece of video with an error row for each span of frames that could not be
+    decoded (:attr:`VideoReader.problems`), in frame order: before the rows of the frames after it."""
+    for problem in reader.problems:
+        at = table.where(source, problem.index, problem.timestamp_s, reader.width or None, reader.height or None)
+        place = len(rows)
+        if problem.index is not None:
+            place = next((k for k, r in enumerate(rows) if (r["frame_index"] or 0) > problem.index), len(rows))
+        rows.insert(place, table.error_row(at, problem.message))
+    return rows
 
 
 def each_alone_if_need_be(analyze, items: list) -> list:

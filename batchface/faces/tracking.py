@@ -227,17 +227,17 @@ class TrackNumbers:
     def __init__(self, states: dict | None = None):
         self.videos = {path: VideoTracks.from_state(state) for path, state in (states or {}).items()}
 
-    def renumber(self, path, piece: PieceTracks | None, rows: list[dict], last: bool) -> dict | None:
+    def renumber(self, path, piece: PieceTracks | None, rows: list[dict], last: bool) -> tuple[dict | None, dict]:
         """Give the ``track_id`` of a piece's ``rows`` (the piece's own ids, from :class:`Tracker`) the
-        whole video's ids; returns the state to journal with a piece that is not its video's ``last``
-        (else None)."""
+        whole video's ids. Returns the state to journal with a piece that is not its video's ``last``
+        (else None), and the whole video's id of each of the piece's own."""
         if piece is None:
-            return None
+            return None, {}
         ids = self.videos.setdefault(path, VideoTracks()).renumber(piece)
         for row in rows:
             if row.get("track_id") is not None:
                 row["track_id"] = ids[row["track_id"]]
         if last:
             del self.videos[path]
-            return None
-        return self.videos[path].state()
+            return None, ids
+        return self.videos[path].state(), ids

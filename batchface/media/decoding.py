@@ -1,4 +1,4 @@
-"""Decoding the inputs: image files, and sampled video frames as a stream.
+"""Decoding image files (videos: :mod:`batchface.media.video`).
 
 Images come back as 8-bit BGR arrays (OpenCV's order) with JPEG EXIF orientation applied; 16-bit,
 alpha and grayscale files are converted. An image whose header declares more than
@@ -8,7 +8,6 @@ alpha and grayscale files are converted. An image whose header declares more tha
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -119,106 +118,3 @@ def _decode(data: np.ndarray, flag: int) -> np.ndarray:
     if image is None:
         raise InputError("not a decodable image (corrupt, truncated or not an image)")
     return image
-
-
-@dataclass
-class Frame:
-    """One sampled video frame: ``index`` 0-based in the source, ``timestamp_s`` its time in seconds,
-    ``sample``: 0 for the video's first sampled frame, 1 for the next, ..."""
-
-    index: int
-    timestamp_s: float
-    image: np.ndarray
-    sample: int = 0
-
-
-class VideoReader:
-    """Stream the sampled frames of a video; never holds more than one frame.
-
-    Sampling: ``every`` keeps frames 0, N, 2N, ...; ``fps`` keeps the first frame at or after each
-    multiple of 1/fps seconds; ``max_frames`` stops after that many sampled frames. Timestamps are
-    ``index / container fps``. Whether a frame is sampled depends on its index alone, so a video can
-    be read in segments: ``start`` and ``stop`` bound the source frame indices read
-    (``stop`` None: to the end).
-    """
-
-    def __init__(
-        self,
-        path,
-        every: int = 1,
-        fps: float | None = None,
-        max_frames: int | None = None,
-        start: int = 0,
-        stop: int | None = None,
-    ):
-        _must_exist(path)
-        if os.path.getsize(path) == 0:
-            raise InputError("empty file")
-        self.path = path
-        self.capture = cv2.VideoCapture(str(path))
-        if not self.capture.isOpened():
-            raise InputError("not a decodable video (corrupt or unsupported)")
-        self.native_fps = self.capture.get(cv2.CAP_PROP_FPS) or 0.0
-        if not self.native_fps > 0:
-            self.native_fps = 25.0  # containers without a rate: timestamps assume 25 fps
-        self.every, self.fps = max(1, every), fps
-        self.width = int(self.capture.get(cv2.CAP_PROP_FRAME_WIDTH))
-        self.height = int(self.capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        self.frame_count = max(0, int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT)))  # a header's claim
-        self.start = start
-        self.stop = stop
-        if max_frames is not None:
-            last = self.index_of_sample(max_frames - 1)
-            self.stop = last + 1 if stop is None else min(stop, last + 1)
-
-    @property
-    def sample_fps(self) -> float:
-        """Frames per second of the sampled stream (for an annotated video)."""
-        return min(self.fps, self.native_fps) if self.fps else self.native_fps / self.every
-
-    def _samples_up_to(self, index: int) -> int:
-        """How many sampling times k / fps are at or before frame ``index``'s time."""
-        return int(np.floor(index * self.sample_fps / self.native_fps + 1e-9)) + 1
-
-    def keep(self, index: int) -> bool:
-        if self.fps:
-            return index == 0 or self._samples_up_to(index) > self._samples_up_to(index - 1)
-        return index % self.every == 0
-
-    def sample_of(self, index: int) -> int:
-        """The 0-based number of the sampled frame at source frame ``index``."""
-        return self._samples_up_to(index) - 1 if self.fps else index // self.every
-
-    def index_of_sample(self, k: int) -> int:
-        """The source frame index of the k-th (0-based) sampled frame."""
-        if self.fps:  # a rate above the video's keeps every frame
-            return int(np.ceil(k * self.native_fps / self.sample_fps - 1e-9))
-        return k * self.every
-
-    def _seek(self, index: int) -> None:
-        """Go to source frame ``index``. A container whose seek does not land exactly on it is
-        read from the start instead (grabbing, not converting, the frames before it)."""
-        if self.capture.set(cv2.CAP_PROP_POS_FRAMES, index) and int(self.capture.get(cv2.CAP_PROP_POS_FRAMES)) == index:
-            return
-        self.capture.release()
-        self.capture = cv2.VideoCapture(str(self.path))
-        for _ in range(index):
-            if not self.capture.grab():
-                break
-
-    def __iter__(self) -> Iterator[Frame]:
-        index = self.start
-        try:
-            if index:
-                self._seek(index)
-            while self.stop is None or index < self.stop:
-                if self.keep(index):
-                    ok, image = self.capture.read()
-                    if not ok:
-                        break
-                    yield Frame(index, index / self.native_fps, image, self.sample_of(index))
-                elif not self.capture.grab():  # skipped frames are demuxed but not converted
-                    break
-                index += 1
-        finally:
-            self.capture.release()

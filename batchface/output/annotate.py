@@ -237,6 +237,10 @@ class VideoSink:
         self.container = self.stream = None
         self._temporary: Path | None = None
 
+    def add(self, index: int, image: np.ndarray, faces: list[Face], track_ids=None) -> None:
+        """Write the next sampled frame (``index``: its ``frame_index``) with its faces drawn (:func:`draw`)."""
+        self.write(draw(image, faces, track_ids))
+
     def write(self, image: np.ndarray) -> None:
         if self.error:
             return
@@ -283,3 +287,81 @@ class VideoSink:
             self.error = self.error or f"annotated copy not written: {one_line(e)}"
         if self._temporary.exists():
             self._temporary.unlink()
+
+
+def piece_path(copy: Path, start: int, suffix: str) -> Path:
+    """Where a piece of a video's annotated copy ``copy`` is kept until the pieces are joined
+    (:func:`join_pieces`): hidden beside it, named by the piece's first frame, ending in ``suffix``."""
+    return copy.with_name(f".{copy.name}.piece-{start:09d}{suffix}")
+
+
+class FacesLog:
+    """The faces of a piece of a video, frame by frame, kept in a file at ``path`` for the drawing of
+    its annotated copy once the track ids are those of the whole video (a piece's own ids are
+    renumbered when the pieces are committed in order: :class:`batchface.faces.tracking.VideoTracks`).
+    Like :class:`VideoSink`, never stops the analysis: :attr:`error` says why it failed instead."""
+
+    def __init__(self, path: Path):
+        self.path, self.error, self.frames = path, None, {}
+
+    def add(self, index: int, image: np.ndarray, faces: list[Face], track_ids=None) -> None:
+        """Keep the faces of frame ``index`` and their track ids (the piece's own)."""
+        self.frames[index] = (faces, track_ids)
+
+    def close(self) -> None:
+        import pickle
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(f"{self.path.name}.tmp")
+            temporary.write_bytes(pickle.dumps(self.frames))
+            os.replace(temporary, self.path)
+        except Exception as e:
+            self.error = f"annotated copy not written: {one_line(e)}"
+
+
+def read_faces(path: Path) -> dict:
+    """The faces :class:`FacesLog` kept: {frame_index: (faces, the piece's track ids)}."""
+    import pickle
+
+    return pickle.loads(path.read_bytes())
+
+
+def join_pieces(pieces: list[Path], path: Path, root=None) -> None:
+    """Join the annotated videos of a video's pieces, in order, into ``path`` (below ``root``, the
+    ``--annotate`` folder) without coding them again: their packets copied (remuxed), each piece's
+    times moved after the previous piece's end. Written beside it and renamed there when whole."""
+    import av
+
+    _check_no_link(path, root)
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        with av.open(str(pieces[0])) as first:
+            template = first.streams.video[0]
+            options = {"movflags": "+faststart"} if path.suffix == ".mp4" else {}
+            with av.open(str(temporary), "w", format=first.format.name.split(",")[0], options=options) as out:
+                stream = out.add_stream_from_template(template)
+                offset = 0
+                for piece in pieces:  # each one's times from 0
+                    offset = _copy_packets(piece, out, stream, offset)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _copy_packets(piece: Path, out, stream, offset: int) -> int:
+    """Mux the packets of ``piece`` into ``stream``, ``offset`` later (in the pieces' time base, one
+    for all: one encoder and muxer wrote them at one rate); returns where the piece ends."""
+    import av
+
+    end = offset
+    with av.open(str(piece)) as source:
+        for packet in source.demux(source.streams.video[0]):
+            if packet.dts is None:  # the demuxer's last, empty packet
+                continue
+            packet.pts, packet.dts = packet.pts + offset, packet.dts + offset
+            end = max(end, packet.pts + (packet.duration or 0))
+            packet.stream = stream  # its time base stays the piece's: mux converts it to the stream's
+            out.mux(packet)
+    return end

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from batchface.media.decoding import Frame, VideoReader
+from batchface.media.video import Frame, VideoReader
 
 #: a face thumbnail's side in pixels, and the margin around the box, as a share of its longer side
 THUMB_SIDE, MARGIN = 112, 0.25

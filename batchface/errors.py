@@ -25,7 +25,7 @@ class Terminated(BaseException):
 class Interrupted(BaseException):
     """A run stopped by Ctrl-C (KeyboardInterrupt) or SIGTERM (:class:`Terminated`), the one as
     ``__cause__``, once its workers have stopped and what it committed is durable: ``summary``
-    (:class:`batchface.engine.runner.Summary`) says how far it got; ``resume=True`` finishes it."""
+    (:class:`batchface.engine.summary.Summary`) says how far it got; ``resume=True`` finishes it."""
 
     def __init__(self, summary):
         super().__init__("the run was stopped: resume=True (--resume) finishes it")

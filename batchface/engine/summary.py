@@ -1,0 +1,75 @@
+"""What a run did, counted as its results are committed, and said in one line."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from batchface.media.inputs import NOT_MEDIA
+
+
+@dataclass
+class Summary:
+    """What a run did: counts of inputs, frames, faces; the inputs skipped and failed, with why."""
+
+    inputs: int = 0
+    images: int = 0
+    videos: int = 0
+    frames: int = 0
+    faces: int = 0
+    skipped: int = 0
+    errors: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+    output: str = ""
+    skipped_paths: list = field(default_factory=list)  # (path, why)
+    failures: list = field(default_factory=list)  # (path, why) of this session's inputs with an error row
+    ray_nodes: set = field(default_factory=set)  # with the ray engine: the nodes that did work
+    failed: set = field(default_factory=set)  # the table's paths with an error row, earlier sessions' too
+    done: int = 0  # inputs finished, those of earlier sessions too
+
+    def add(self, result) -> str | None:
+        """Count a committed :class:`batchface.engine.worker.Result`; returns its first error, if any."""
+        self.frames += result.frames
+        self.faces += sum(r["status"] == "ok" for r in result.rows)
+        errors = [r["error"] for r in result.rows if r["status"] == "error"]
+        if errors:
+            self.failed.add(result.work.key[0])
+            self.failures.append((result.work.source.path, errors[0]))
+        self.errors = len(self.failed)
+        if result.work.last:  # an input is done with its last piece
+            self.images += result.work.source.media_type == "image"
+            self.videos += result.work.source.media_type == "video"
+            self.done += 1
+        return errors[0] if errors else None
+
+    def _on_ray(self) -> str:
+        n = len(self.ray_nodes)
+        return f" on {n} Ray node{'s' if n > 1 else ''}" if n else ""
+
+    def skipped_kinds(self, shown: int = 3) -> str:
+        """What was skipped, the commonest kinds first: ``" (7 .xml, 1 hidden)"``, or nothing."""
+        kinds = Counter(
+            why if why != NOT_MEDIA else Path(path).suffix.lower() or "without an extension"
+            for path, why in self.skipped_paths
+        )
+        said = [f"{n} {kind}" for kind, n in kinds.most_common(shown)]
+        return f" ({', '.join(said)}{', ...' if len(kinds) > shown else ''})" if said else ""
+
+    def line(self) -> str:
+        """The summary in one line, as the command ends with it."""
+        rate = self.faces / self.seconds if self.seconds else 0.0
+        resumed = f", {self.resumed} already done" if self.resumed else ""
+        return (
+            f"{counted(self.inputs, 'input')} ({counted(self.images, 'image')}, {counted(self.videos, 'video')}"
+            f"{resumed}), {counted(self.frames, 'frame')}, {counted(self.faces, 'face')}, "
+            f"{self.skipped} skipped{self.skipped_kinds()}, {counted(self.errors, 'error')} "
+            f"in {self.seconds:.1f} s ({rate:.1f} faces/s)"
+            f"{self._on_ray()} -> {self.output}"
+        )
+
+
+def counted(n: int, noun: str) -> str:
+    """``"1 face"``, ``"2 faces"``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -129,14 +129,19 @@ def test_faceless_frames_have_no_track(tmp_path, every):
     assert len(table) == 10 // every and all(r["status"] == "no_face" and r["track_id"] is None for r in table)
 
 
-@pytest.mark.parametrize("every", [1, 2, 5])
-def test_the_detector_runs_on_the_whole_frame_only_on_the_keyframes_of_a_shot(face_video, every):
+def counting_whole_frames():
+    """The default detector, and a list that grows by one each time it searches a whole frame."""
     from batchface.faces.detection import create_detector
 
-    detector = create_detector("yunet")
-    whole_frames = []
+    detector, whole_frames = create_detector("yunet"), []
     detect = detector.detect
     detector.detect = lambda image: whole_frames.append(1) or detect(image)
+    return detector, whole_frames
+
+
+@pytest.mark.parametrize("every", [1, 2, 5])
+def test_the_detector_runs_on_the_whole_frame_only_on_the_keyframes_of_a_shot(face_video, every):
+    detector, whole_frames = counting_whole_frames()
     tracker = Tracker(detector, every)
     video, starts = face_video
     found = [tracker.find(frame) for frame in VideoReader(video, max_frames=starts[1])]  # the first shot
@@ -146,12 +151,7 @@ def test_the_detector_runs_on_the_whole_frame_only_on_the_keyframes_of_a_shot(fa
 
 @pytest.mark.parametrize("every", [1, 2, 4])
 def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
-    from batchface.faces.detection import create_detector
-
-    detector = create_detector("yunet")
-    whole_frames = []
-    detect = detector.detect
-    detector.detect = lambda image: whole_frames.append(1) or detect(image)
+    detector, whole_frames = counting_whole_frames()
     tracker = Tracker(detector, every)
     frames = list(VideoReader(samples / "videos" / "0492_03_009_bill_gates.avi", max_frames=100))
     found = [tracker.find(frame) for frame in frames]

@@ -54,17 +54,17 @@ lint: $(VENV)/.train
 	$(BIN)/ruff format --check .
 
 # The peer of the bench, fer, in an environment of its own: it needs OpenCV 4 and TensorFlow
-# (tests/peer-requirements.txt). Without it (offline, say) the bench runs and says fer was skipped.
-$(PEER)/.done: tests/peer-requirements.txt
+# (tools/peer-requirements.txt). Without it (offline, say) the bench runs and says fer was skipped.
+$(PEER)/.done: tools/peer-requirements.txt
 	$(PYTHON) -m venv $(PEER)
-	$(PEER)/bin/pip install -q -r tests/peer-requirements.txt
+	$(PEER)/bin/pip install -q -r tools/peer-requirements.txt
 	$(PEER)/bin/pip install -q --no-deps fer==25.10.3
 	touch $@
 
 # BASELINE=DIR also times the batchface of another checkout (git worktree add DIR COMMIT).
 bench: $(BIN)/batchface $(DEMO_OUT)/input
 	-$(MAKE) $(PEER)/.done
-	$(BIN)/python tests/bench.py --photos $(DEMO_OUT)/input --frames $(SHARED)/keypoints/udacity_p1/test \
+	$(BIN)/python tools/bench.py --photos $(DEMO_OUT)/input --frames $(SHARED)/keypoints/udacity_p1/test \
 	  --video $(SHARED)/samples/videos/short_hamilton_clip.mp4 \
 	  --peer-python $(PEER)/bin/python $(if $(BASELINE),--baseline $(BASELINE))
 

@@ -1,6 +1,6 @@
 """Close-up faces made from the sample photos: a face that fills the frame, a face cut by the border.
 
-Used by the tests and by ``tests/eval_detectors.py`` (``reports/detectors.md``). Boxes are (x, y, w, h)
+Used by the tests and by ``tools/eval_detectors.py`` (``reports/detectors.md``). Boxes are (x, y, w, h)
 in pixels, origin top-left.
 """
 

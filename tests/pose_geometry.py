@@ -1,5 +1,5 @@
 """Portraits turned in their plane and mirrored, and their pose read again: the geometry that
-``tests/test_pose.py`` asserts and ``tests/eval_pose.py`` reports, measured one way for both."""
+``tests/test_pose.py`` asserts and ``tools/eval_pose.py`` reports, measured one way for both."""
 
 from __future__ import annotations
 

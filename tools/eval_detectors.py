@@ -1,7 +1,7 @@
 """Recall, false positives and speed of each detector on the sample photos, close-ups made from them
 and the sample videos' frames -> reports/detectors.md and reports/detectors-strip.png.
 
-    python tests/eval_detectors.py ../shared/data
+    python tools/eval_detectors.py ../shared/data
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # the tests' ground truth and close-ups
 from closeups import cut_by_the_border, filling_the_frame  # noqa: E402
 from groundtruth import annotated_boxes, matched  # noqa: E402
 
@@ -74,7 +74,7 @@ def main(shared: Path, out: Path):
     lines = [
         "# Detectors",
         "",
-        f"Command: `python tests/eval_detectors.py {shared}` (one process, one thread). `yunet (default)`: "
+        f"Command: `python tools/eval_detectors.py {shared}` (one process, one thread). `yunet (default)`: "
         "YuNet, with BlazeFace asked to confirm the large frontal faces YuNet is unsure of "
         "(`batchface/faces/yunet.py`); `yunet alone`: without that check; `blazeface`: BlazeFace on image tiles.",
         "",

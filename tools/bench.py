@@ -1,6 +1,6 @@
 """`make bench`: the speed of `batchface run` beside references and a peer, measured in one run.
 
-    python tests/bench.py --photos DIR [--frames DIR] [--peer-python PY] [--baseline DIR] [--out FILE]
+    python tools/bench.py --photos DIR [--frames DIR] [--peer-python PY] [--baseline DIR] [--out FILE]
 
 For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times under distinct names;
 ``--frames``: small video frames, one face each):
@@ -13,7 +13,7 @@ For each folder (``--photos``: multi-face photos, repeated ``--repeat`` times un
    ``--expression fer2013`` (the FER2013-trained file, the default until FER+);
 4. ``--baseline DIR``: the same with the batchface of another checkout (an older commit); the rows
    of 3 and 4 are each timed ``--runs`` times, in turn, and their median run reported;
-5. the peer ``fer`` in one process, as its users run it (``tests/peer_fer.py``), when ``--peer-python``
+5. the peer ``fer`` in one process, as its users run it (``tools/peer_fer.py``), when ``--peer-python``
    is an environment with fer (``make bench`` makes one); skipped, with a note, otherwise;
 6. milliseconds an image in each stage, in one process on one thread, the last rows with
    ``--expression fer2013`` and ``fer2013-full``.
@@ -75,7 +75,7 @@ def timed_pool(fn, paths, workers, load_models):
 def timed_run(
     folder: Path, workers: int, code_dir: Path | None = None, engine: str = "local", expression: str | None = None
 ) -> dict:
-    """``tests/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given;
+    """``tools/bench_run.py`` in a process of its own, with the batchface of ``code_dir`` if given;
     ``expression``: the shipped expression file by name (default: the run's default)."""
     env = dict(os.environ)
     if code_dir:
@@ -95,7 +95,7 @@ def timed_run(
 def peer(paths: list[str], python: str | None) -> dict | str:
     """fer's figures, or why they are missing."""
     if not python or not Path(python).exists():
-        return "skipped: no peer environment (`make bench` makes .venv-peer with tests/peer-requirements.txt)"
+        return "skipped: no peer environment (`make bench` makes .venv-peer with tools/peer-requirements.txt)"
     with tempfile.NamedTemporaryFile("w", suffix=".txt") as listing:
         listing.write("\n".join(paths))
         listing.flush()
@@ -360,7 +360,7 @@ def main(argv=None):
     lines = [
         f"# Bench, {datetime.date.today().isoformat()}",
         "",
-        f"`python tests/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {os.cpu_count()} CPUs. "
+        f"`python tools/bench.py {' '.join(argv if argv is not None else sys.argv[1:])}` on {os.cpu_count()} CPUs. "
         "Each table's rows were measured one after the other in one run; compare ratios within a table.",
         "",
     ]

@@ -1,6 +1,6 @@
-"""One timed ``batchface run`` for ``tests/bench.py``, in a process of its own; prints JSON.
+"""One timed ``batchface run`` for ``tools/bench.py``, in a process of its own; prints JSON.
 
-    python tests/bench_run.py FOLDER OUT.parquet WORKERS [local|ray] [ferplus|fer2013|fer2013-full]
+    python tools/bench_run.py FOLDER OUT.parquet WORKERS [local|ray] [ferplus|fer2013|fer2013-full]
 
 Seconds count from the call of ``run()`` to its return, so they include starting the workers and
 loading the models. With ``ray``, a local Ray of WORKERS CPUs is started first

@@ -1,7 +1,7 @@
 """Detection on keyframes against detection on every frame, on the sample videos and longer videos
 made from them -> the tables of reports/video.md and reports/video-strip.png.
 
-    python tests/eval_video.py ../shared/data [--every-k 1 2 3 5 10]
+    python tools/eval_video.py ../shared/data [--every-k 1 2 3 5 10]
 
 For each video and each ``--detect-every`` K, one process on one thread: milliseconds a frame to
 find the faces (detector and tracker) and to run the two face models, faces found against K = 1
@@ -149,7 +149,7 @@ def main(argv=None):
     cv2.setNumThreads(1)
     analyzer = Analyzer(threads=1)
     lines = [
-        f"`python tests/eval_video.py {' '.join(sys.argv[1:])}`, one process on one thread, "
+        f"`python tools/eval_video.py {' '.join(sys.argv[1:])}`, one process on one thread, "
         f"{time.strftime('%Y-%m-%d')}.",
         "",
     ]

@@ -3,7 +3,7 @@ rows, each copy's video frames, times and track ids shifted past the previous co
 read as long videos with many tracks; images repeat). Prints seconds for reading, the per-track
 table and the whole report.
 
-    python tests/bench_report.py r.parquet --rows 1000000 --out /tmp/bench-report
+    python tools/bench_report.py r.parquet --rows 1000000 --out /tmp/bench-report
 """
 
 from __future__ import annotations

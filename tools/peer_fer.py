@@ -1,11 +1,11 @@
-"""The peer for ``tests/bench.py``: the ``fer`` package as its users run it; prints JSON.
+"""The peer for ``tools/bench.py``: the ``fer`` package as its users run it; prints JSON.
 
-    .venv-peer/bin/python tests/peer_fer.py LIST_OF_IMAGES
+    .venv-peer/bin/python tools/peer_fer.py LIST_OF_IMAGES
 
 One process, fer's defaults (OpenCV's Haar cascade, its quantized mini-Xception through TensorFlow
 Lite): ``cv2.imread`` and ``FER().detect_emotions`` on each image. The first image loads the models
 and is not timed. fer needs OpenCV 4 (``cv2.CascadeClassifier``) and TensorFlow, so it runs in an
-environment of its own (``make bench`` makes it from ``tests/peer-requirements.txt``).
+environment of its own (``make bench`` makes it from ``tools/peer-requirements.txt``).
 """
 
 import json

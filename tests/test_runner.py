@@ -482,6 +482,23 @@ def test_the_progress_bar_counts_frames_as_they_are_read(samples, tmp_path, monk
     assert counts == [16, 10] * 7 + [16, 4, 1]
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_the_progress_bar_counts_faces_as_the_workers_find_them(face_video, tmp_path, monkeypatch, workers):
+    import tqdm
+
+    from batchface.engine import plan
+    from batchface.media.inputs import Source
+
+    shown, real = [], tqdm.tqdm.set_postfix
+    monkeypatch.setattr(tqdm.tqdm, "set_postfix", lambda self, **kw: shown.append(kw["faces"]) or real(self, **kw))
+    video, _ = face_video  # 90 frames: 80 with one face
+    summary = run([video], tmp_path / "r.csv", workers=workers, options=Options(max_frames=90))
+    pieces = len(plan.plan([Source(str(video), "video")], Options(max_frames=90)))
+    assert summary.faces == 80 and shown[-1] == 80 and shown == sorted(shown)
+    # every batch of 16 frames tells its faces, not only each piece as it is committed
+    assert len(set(shown)) > pieces + 1
+
+
 @pytest.mark.slow
 def test_the_readme_python_block_runs_as_a_script_and_without_its_guard_says_why(group_photo, portrait, tmp_path):
     readme = (Path(__file__).parents[1] / "README.md").read_text()

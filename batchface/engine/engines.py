@@ -24,10 +24,11 @@ class Engine(Protocol):
 
     def __exit__(self, *exc) -> None: ...
 
-    def results(self, todo: list[Work], counted: Callable[[int], None], idle: Callable[[], None]) -> Iterator[Result]:
-        """The result of each unit of work of ``todo``, in its order. ``counted(n)`` hears of the images
-        and video frames read as they are read; ``idle()`` is called when nothing has come for a while
-        (the runner makes what it holds durable then)."""
+    def results(self, todo: list[Work], counted: Callable[[tuple], None], idle: Callable[[], None]) -> Iterator[Result]:
+        """The result of each unit of work of ``todo``, in its order. ``counted((frames, faces))``
+        hears of the images and video frames read, and of the faces found in them, as they are read;
+        ``idle()`` is called when nothing has come for a while (the runner makes what it holds
+        durable then)."""
         ...
 
     def each(self, fn, tasks: list, failed) -> Iterator:

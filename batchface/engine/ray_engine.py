@@ -77,7 +77,7 @@ def results(todo: list[Work], options, counted, address: str | None = None, node
     """The result of each unit of work of ``todo``, in order, computed on Ray in the tasks of a local
     run (:func:`batchface.engine.plan.tasks_of`). A task whose actor died on it :data:`RETRIES` + 1 times is
     tried again input by input, so that only the input that kills its actor gets the error row of a
-    dead worker. ``counted(n)`` hears of the frames of each result; ``nodes`` (a set) gets the ids
+    dead worker. ``counted((frames, faces))`` hears of each result's; ``nodes`` (a set) gets the ids
     of the Ray nodes that did work. Joins the cluster at ``address`` (default ``RAY_ADDRESS``, else
     a Ray of this machine, started for the run) unless this process is connected already."""
     import ray
@@ -103,7 +103,7 @@ def results(todo: list[Work], options, counted, address: str | None = None, node
                 r for w, got in zip(alone, _mapped(alone, options, task_fn, nodes)) for r in got or crashed(w, DIED)
             ]
         for result in done or crashed(task, DIED):
-            counted(max(result.frames, 1))
+            counted((max(result.frames, 1), sum(r["status"] == "ok" for r in result.rows)))
             yield result
 
 

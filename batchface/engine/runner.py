@@ -163,7 +163,8 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
     start, finished, committed = time.monotonic(), False, 0
     drawings: list[Drawing] = []  # the pieces of videos whose annotated copies are drawn after the table
     stop_after = int(os.environ.get(STOP_AFTER_VARIABLE) or 0)  # the tests' seam; 0: never
-    results = doer.results(job.todo, bar.update, writer.flush)
+    seen = ProgressLine(bar, summary, len(job.sources))
+    results = doer.results(job.todo, seen.heard, writer.flush)
     try:
         for result in results:
             if committed == stop_after > 0:
@@ -177,13 +178,7 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
             error = summary.add(result)
             if error and progress:  # above the bar, as it happens
                 bar.write(failure_line(result.work.source.path, error), file=sys.stderr)
-            rate = summary.faces / max(time.monotonic() - start, 1e-9)
-            bar.set_postfix(
-                inputs=f"{summary.done}/{len(job.sources)}",
-                faces=summary.faces,
-                faces_per_s=f"{rate:.1f}",
-                refresh=False,
-            )
+            seen.show()
         finished = True
         bar.total = bar.n  # what the headers promised may not all have been there
     except (KeyboardInterrupt, Terminated) as stop:  # what was committed stays; the caller learns how far it got
@@ -204,6 +199,28 @@ def execute(job: Job, doer: Engine, progress: bool) -> Summary:
         draw_copies(drawings, job.options, doer)
     summary.seconds = time.monotonic() - start
     return summary
+
+
+class ProgressLine:
+    """The progress bar's counts: frames as the workers read them (the bar), and beside it the inputs
+    committed and the faces found so far, counted as the workers find them (a long video's too)."""
+
+    def __init__(self, bar, summary: Summary, inputs: int):
+        self.bar, self.summary, self.inputs = bar, summary, inputs
+        self.faces, self.start = 0, time.monotonic()
+
+    def heard(self, news: tuple[int, int]) -> None:
+        """(frames, faces) read and found by a worker."""
+        frames, faces = news
+        self.faces += faces
+        self.show(refresh=False)
+        self.bar.update(frames)
+
+    def show(self, refresh: bool = False) -> None:
+        rate = self.faces / max(time.monotonic() - self.start, 1e-9)
+        self.bar.set_postfix(
+            inputs=f"{self.summary.done}/{self.inputs}", faces=self.faces, faces_per_s=f"{rate:.1f}", refresh=refresh
+        )
 
 
 def check_named(paths, shown: int = 3) -> None:

@@ -24,17 +24,18 @@ _progress = None
 
 
 def report_progress_to(channel) -> None:
-    """Send this process's counts of frames read to ``channel``: a callable taking the count, or the
-    sending end of a pipe (:func:`multiprocessing.Pipe`) whose reader is the run's process. Each count
-    is one message of a few bytes, written to the pipe whole, so worker processes share it without a
-    lock, and one killed mid-run cannot leave half a message in it."""
+    """Send this process's counts of frames read and faces found, (frames, faces), to ``channel``: a
+    callable taking them, or the sending end of a pipe (:func:`multiprocessing.Pipe`) whose reader is
+    the run's process. Each count is one message of a few bytes, written to the pipe whole, so worker
+    processes share it without a lock, and one killed mid-run cannot leave half a message in it."""
     global _progress
     _progress = channel if channel is None or callable(channel) else channel.send
 
 
-def _read(frames: int) -> None:
+def _read(frames: int, rows=()) -> None:
+    """Tell the run of ``frames`` images or video frames read, and the faces of their ``rows``."""
     if _progress is not None and frames:
-        _progress(frames)
+        _progress((frames, sum(r["status"] == "ok" for r in rows)))
 
 
 @dataclass
@@ -66,7 +67,7 @@ class Worker:
         """The results of a task, in its order; an input's failure is its own error row, never raised."""
         images = [w for w in task if w.source.media_type == "image"]
         done = dict(zip(images, self._images(images)))
-        _read(len(images))
+        _read(len(images), [row for result in done.values() for row in result.rows])
         return [done[w] if w in done else self._video(w) for w in task]
 
     def _images(self, works: list[Work]) -> list[Result]:
@@ -114,12 +115,12 @@ class Worker:
                 except Exception as e:  # this frame's problem: its own error row
                     batch.append((frame, e, None))
                 if len(batch) == FRAMES_PER_BATCH:
-                    rows += self._frames(source, batch, sink)
+                    rows += (new := self._frames(source, batch, sink))
                     frames, batch = frames + len(batch), []
-                    _read(FRAMES_PER_BATCH)
-            rows += self._frames(source, batch, sink)
+                    _read(FRAMES_PER_BATCH, new)
+            rows += (new := self._frames(source, batch, sink))
             frames += len(batch)
-            _read(len(batch))
+            _read(len(batch), new)
             rows = with_problems(rows, source, reader)
             if frames == 0 and work.start == 0 and not reader.problems:
                 rows = [

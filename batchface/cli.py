@@ -6,7 +6,6 @@ import json
 import os
 import signal
 from pathlib import Path
-from typing import Literal
 
 import typer
 
@@ -16,11 +15,9 @@ from batchface.engine.pool import ONE_BLAS_THREAD
 # before numpy is imported: this process, and the workers that inherit its environment
 os.environ.update({k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.environ})
 
-#: the choices --help lists; the library checks them too, so that a Python caller gets the same errors
-Format = Literal["parquet", "csv", "jsonl"]
-Detector = Literal["yunet", "blazeface"]
-Engine = Literal["local", "ray"]
-Expression = Literal["ferplus", "fer2013", "fer2013-full"]
+# the choices --help lists (batchface.vocabulary); the library checks them too, for a Python caller
+from batchface.vocabulary import Detector, Engine, Expression, Format  # noqa: E402
+
 SHOWN_FAILURES = 20  # with --quiet, the failed inputs listed at the end; the table has them all
 
 app = typer.Typer(
@@ -83,7 +80,7 @@ def run(
         "1 = every frame.",
     ),
     detector: Detector = typer.Option(
-        "yunet",
+        Detector.yunet,
         "--detector",
         help="yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
         "unsure of; blazeface: BlazeFace alone, on image tiles.",
@@ -94,7 +91,7 @@ def run(
         help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one).",
     ),
     expression: Expression = typer.Option(
-        "ferplus",
+        Expression.ferplus,
         "--expression",
         help="ferplus (default): trained on FER+'s ten votes a face, reads calm faces as neutral; fer2013: trained "
         "on FER2013's own labels, for comparison with FER2013-trained tools; fer2013-full: the same, slower "
@@ -125,7 +122,7 @@ def run(
         help="Worker processes (default: number of CPUs; 0 = in this process; at most 4 per CPU).",
     ),
     engine: Engine = typer.Option(
-        "local",
+        Engine.local,
         "--engine",
         help="local (default): worker processes on this machine; ray: actors on a Ray cluster "
         "(pip install 'batchface[ray]'), the output written here.",
@@ -273,11 +270,11 @@ def report(
 @app.command()
 def models(
     as_json: bool = typer.Option(False, "--json", help="Print JSON, with each file's path."),
-    detector: Detector = typer.Option("yunet", "--detector", help="As for `run`."),
+    detector: Detector = typer.Option(Detector.yunet, "--detector", help="As for `run`."),
     detector_model: Path | None = typer.Option(
         None, "--detector-model", help="The detector's model file, as for `run`."
     ),
-    expression: Expression = typer.Option("ferplus", "--expression", help="As for `run`."),
+    expression: Expression = typer.Option(Expression.ferplus, "--expression", help="As for `run`."),
 ):
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
     from batchface.faces.analysis import Analyzer

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from batchface.faces.models import DEFAULT_EXPRESSION
+from batchface.vocabulary import Detector
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,7 @@ class Options:
     between only around the faces of the previous one (:class:`batchface.faces.tracking.Tracker`);
     ``expression``: the shipped expression file by name (:data:`batchface.faces.models.EXPRESSION_FILES`)."""
 
-    detector: str = "yunet"
+    detector: str = Detector.yunet
     detector_model: str | None = None
     expression: str = DEFAULT_EXPRESSION
     min_face: int | None = None

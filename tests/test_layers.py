@@ -3,7 +3,7 @@ report beside engine, at its rank: report < cli.
 
 A module may import its own layer and those below it, never one above nor one of its own rank
 (report never imports engine, nor engine report: a report needs no model and starts no worker).
-``options`` and ``errors`` sit beside the layers and may be imported by any of them; the package
+``options``, ``errors`` and ``vocabulary`` sit beside the layers and may be imported by any of them; the package
 root ``batchface`` may be imported for its constants only (its ``run``, ``Options`` and ``Analyzer``
 load the upper layers)."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "batchface"
 RANK = {"media": 0, "faces": 1, "output": 2, "engine": 3, "report": 3, "cli": 4, "__main__": 5}
-BESIDE = {"options", "errors"}
+BESIDE = {"options", "errors", "vocabulary"}
 ROOT_CONSTANTS = {"__version__", "MAX_IMAGE_PIXELS"}
 
 
@@ -66,11 +66,11 @@ def wrong_imports(name: str, path: Path) -> list[str]:
         if target is None:
             if not set(names) <= ROOT_CONSTANTS:
                 wrong.append(f"{name} imports {names} from the package root")
-        elif target == "errors":
+        elif target in ("errors", "vocabulary"):
             continue
         elif layer in BESIDE:
-            # options describes the faces' settings; errors imports nothing of the package
-            if layer == "errors" or target not in {"media", "faces", "options"}:
+            # options describes the faces' settings; errors and vocabulary import nothing of the package
+            if layer in ("errors", "vocabulary") or target not in {"media", "faces", "options"}:
                 wrong.append(f"{name} imports {imported}")
         elif target in BESIDE:
             continue

@@ -11,7 +11,7 @@ from batchface.output.annotate import join_pieces, mirrored_path
 
 
 def draw_copies(drawings: list[Drawing], options, doer) -> None:
-    """Draw the pieces of ``drawings`` on the engine ``doer`` (:meth:`Engine.each`) and join each
+    """Draw the pieces of ``drawings`` on the engine ``doer`` (:meth:`Executor.each`) and join each
     video's pieces into its copy (:func:`batchface.output.annotate.join_pieces`). A copy that cannot
     be written is said on standard error: the rows are committed already."""
     by_video: dict = {}

@@ -12,15 +12,16 @@ from typing import Protocol
 
 from batchface.engine.plan import Work, tasks_of
 from batchface.engine.worker import Result, crashed, report_progress_to, run_task, worker_for
+from batchface.vocabulary import Engine
 
 
-class Engine(Protocol):
+class Executor(Protocol):
     """What the runner asks of an engine."""
 
     #: the Ray nodes that did work (empty for the engines of this machine)
     nodes: set
 
-    def __enter__(self) -> Engine: ...
+    def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc) -> None: ...
 
@@ -112,13 +113,13 @@ class RayCluster:
         return (fn(self.options, task) for task in tasks)
 
 
-ENGINES = ("local", "ray")
+ENGINES = tuple(Engine)
 
 
 def make_engine(
     name: str, options, workers: int, address: str | None = None, timeout: float | None = None, tick: float = 1.0
-) -> Engine:
+) -> Executor:
     """The engine ``name`` of :data:`ENGINES` (``local`` with ``workers`` 0: :class:`InProcess`)."""
-    if name == "ray":
+    if name == Engine.ray:
         return RayCluster(options, address)
     return LocalProcesses(options, workers, timeout, tick) if workers > 0 else InProcess(options)

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 
 from batchface import __version__
 from batchface.engine.copies import draw_copies
-from batchface.engine.engines import ENGINES, Engine, make_engine
+from batchface.engine.engines import ENGINES, Executor, make_engine
 from batchface.engine.plan import plan
 from batchface.engine.summary import Summary
 from batchface.engine.worker import Drawing
@@ -150,7 +150,7 @@ def prepare(paths, out, fmt: str, options: Options, resume: bool, overwrite: boo
     return Job(sources, todo, options, writer, summary, TrackNumbers(writer.journal.tracks))
 
 
-def execute(job: Job, doer: Engine, progress: bool) -> Summary:
+def execute(job: Job, doer: Executor, progress: bool) -> Summary:
     """Commit the results of the engine ``doer`` on the job's work to its table as they come, with a
     progress bar; then close the table."""
     from tqdm import tqdm

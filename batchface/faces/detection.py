@@ -17,6 +17,7 @@ from batchface.faces.blazeface import BLAZEFACE_FILE, BlazeFace
 from batchface.faces.boxes import Detections
 from batchface.faces.checked import CheckedYuNet
 from batchface.faces.yunet import YUNET_FILE, YuNet
+from batchface.vocabulary import Detector
 
 
 class FaceDetector(Protocol):
@@ -46,10 +47,10 @@ class FaceDetector(Protocol):
 
 #: the detectors by name: each makes one of ``model_path`` (None: the shipped file), ``threads`` and
 #: ``min_face`` (pixels, None: its default)
-DETECTORS: dict[str, Callable[[Path | None, int, int | None], FaceDetector]] = {}
+DETECTORS: dict[Detector, Callable[[Path | None, int, int | None], FaceDetector]] = {}
 
 
-def register(name: str):
+def register(name: Detector):
     """Add the decorated detector factory to :data:`DETECTORS` as ``name``."""
 
     def add(factory):
@@ -59,18 +60,18 @@ def register(name: str):
     return add
 
 
-@register("yunet")
+@register(Detector.yunet)
 def yunet_checked_by_blazeface(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
     return CheckedYuNet(YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face), BlazeFace(threads=threads))
 
 
-@register("blazeface")
+@register(Detector.blazeface)
 def blazeface_alone(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
     return BlazeFace(model_path or BLAZEFACE_FILE, min_face=min_face, threads=threads)
 
 
 def create_detector(
-    name: str = "yunet", model_path=None, threads: int = 1, min_face: int | None = None
+    name: str = Detector.yunet, model_path=None, threads: int = 1, min_face: int | None = None
 ) -> FaceDetector:
     """A detector of :data:`DETECTORS` by name.
 

@@ -17,16 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
+from batchface.vocabulary import Expression
+
 ASSETS = Path(__file__).parents[1] / "assets"
 KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
 #: the shipped expression files by the name ``--expression`` takes (each file's model card is beside it)
 EXPRESSION_FILES = {
-    "ferplus": ASSETS / "expression-ferplus.onnx",  # trained on FER+'s ten votes a face: the default
-    "fer2013": ASSETS / "expression-quick.onnx",  # FER2013's labels: a quick network in front of the next
-    "fer2013-full": ASSETS / "expression.onnx",  # FER2013's labels: three networks, twelve reads of a face
+    Expression.ferplus: ASSETS / "expression-ferplus.onnx",
+    Expression.fer2013: ASSETS / "expression-quick.onnx",
+    Expression.fer2013_full: ASSETS / "expression.onnx",
 }
 #: the default: the one whose answers agree with people's on real faces (reports/expression-ferplus/report.md)
-DEFAULT_EXPRESSION = "ferplus"
+DEFAULT_EXPRESSION = Expression.ferplus
 EXPRESSION_FILE = EXPRESSION_FILES[DEFAULT_EXPRESSION]
 
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from batchface.vocabulary import MediaType
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 NOT_MEDIA = "not an image or video"  # why a file of another extension is skipped
@@ -80,9 +82,9 @@ def media_type_of(path) -> str | None:
     if head.startswith((b"\xff\xd8\xff", b"\x89PNG", b"BM", b"II*\x00", b"MM\x00*")) or (
         head[:4] == b"RIFF" and head[8:12] == b"WEBP"
     ):
-        return "image"
+        return MediaType.image.value
     if head[4:8] == b"ftyp" or head.startswith(b"\x1a\x45\xdf\xa3") or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
-        return "video"
+        return MediaType.video.value
     return by_extension
 
 
@@ -104,12 +106,14 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
         if os.path.isdir(arg):
             yield from _walk_dir(arg, seen, skipped)
         else:
-            yield from _file(arg, seen, skipped, missing_kind=_by_extension(arg) or "image")
+            yield from _file(arg, seen, skipped, missing_kind=_by_extension(arg) or MediaType.image.value)
 
 
 def _by_extension(path: str) -> str | None:
     ext = os.path.splitext(path)[1].lower()
-    return "image" if ext in IMAGE_EXTENSIONS else "video" if ext in VIDEO_EXTENSIONS else None
+    return (
+        MediaType.image.value if ext in IMAGE_EXTENSIONS else MediaType.video.value if ext in VIDEO_EXTENSIONS else None
+    )
 
 
 def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:

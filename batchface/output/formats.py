@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from batchface.output.journal import fsync, parts_dir
+from batchface.vocabulary import Format
 
 #: rows a row group of a joined Parquet file holds: what readers skip or read at once; held in memory as
 #: the file is joined (about 30 MB of the table's 60-odd columns)
@@ -233,7 +234,7 @@ class Stdout(Table):
         return {}
 
 
-FORMATS = {"parquet": ParquetTable, "csv": CsvTable, "jsonl": JsonlTable}
+FORMATS = {Format.parquet: ParquetTable, Format.csv: CsvTable, Format.jsonl: JsonlTable}
 STDOUT = "-"  # an --out that means standard output
 
 

@@ -8,6 +8,7 @@ columns it has values for; writers fill the others with nulls.
 from __future__ import annotations
 
 from batchface.faces.landmarks import KAGGLE_NAMES
+from batchface.vocabulary import Status
 
 #: where a row comes from, and what became of it: the columns of every row, by their pyarrow type's
 #: name (pyarrow is imported for the schema only: worker processes, which make rows, start sooner)
@@ -64,7 +65,7 @@ def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -
 
 def error_row(at: dict, message: str) -> dict:
     """The row of an input (or frame) that could not be read; ``message`` is one line."""
-    return {**at, "status": "error", "error": text(message)}
+    return {**at, "status": Status.error.value, "error": text(message)}
 
 
 def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
@@ -72,14 +73,14 @@ def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
     (:class:`batchface.faces.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point;
     ``track_ids``: a video frame's faces' tracks (:mod:`batchface.faces.tracking`)."""
     if not faces:
-        return [{**at, "status": "no_face"}]
+        return [{**at, "status": Status.no_face.value}]
     rows = []
     for i, face in enumerate(faces):
         row = {
             **at,
             "face_index": i,
             "track_id": None if track_ids is None else track_ids[i],
-            "status": "ok",
+            "status": Status.ok.value,
             **dict(zip(BOX, face.box)),
             "det_score": face.score,
             **(dict(zip(POSE, (*face.pose, face.pose_error))) if face.pose is not None else {}),

@@ -31,11 +31,6 @@ class Interrupted(BaseException):
         super().__init__("the run was stopped: resume=True (--resume) finishes it")
         self.summary = summary
 
-    @property
-    def signal_name(self) -> str:
-        """``SIGINT`` (Ctrl-C) or ``SIGTERM``."""
-        return "SIGTERM" if isinstance(self.__cause__, Terminated) else "SIGINT"
-
 
 def printable(text: str) -> str:
     """``text`` (a path, a reason) for a terminal: each character that is not printable written as

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sys
 
+from batchface.engine.summary import failure_line
 from batchface.engine.worker import Drawing, draw_task
-from batchface.errors import one_line, printable
+from batchface.errors import one_line
 from batchface.output.annotate import join_pieces, mirrored_path
 
 
@@ -23,7 +24,10 @@ def draw_copies(drawings: list[Drawing], options, doer) -> None:
             copy = mirrored_path(options.annotate, source.relative, "video")
             for kept in copy.parent.glob(f".{copy.name}.piece-*"):
                 kept.unlink(missing_ok=True)
-            said(source.path, "annotated copy not written: the run was resumed within this video")
+            print(
+                failure_line(source.path, "annotated copy not written: the run was resumed within this video"),
+                file=sys.stderr,
+            )
     failed = lambda task, why: [(None, f"annotated copy not written: {why}")]  # noqa: E731
     done = doer.each(draw_task, [[drawing] for drawing in whole], failed)
     written: list = []
@@ -49,8 +53,4 @@ def _join(source, written: list, options) -> None:
             if path is not None:
                 path.unlink(missing_ok=True)
     if why:
-        said(source.path, why)
-
-
-def said(path: str, why: str) -> None:
-    print(f"batchface: failed: {printable(path)}: {printable(why)}", file=sys.stderr)
+        print(failure_line(source.path, why), file=sys.stderr)

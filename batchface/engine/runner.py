@@ -21,7 +21,7 @@ from batchface import __version__
 from batchface.engine.copies import draw_copies
 from batchface.engine.engines import ENGINES, Executor, make_engine
 from batchface.engine.plan import plan
-from batchface.engine.summary import Summary
+from batchface.engine.summary import Summary, failure_line
 from batchface.engine.worker import Drawing
 from batchface.errors import Interrupted, Terminated, printable
 from batchface.faces.tracking import TrackNumbers
@@ -249,11 +249,6 @@ def worker_count(asked: int | None) -> int:
         )
         return most
     return asked
-
-
-def failure_line(path: str, why: str) -> str:
-    """The terminal's line for an input that failed, its path and reason escaped (:func:`printable`)."""
-    return f"batchface: failed: {printable(path)}: {printable(why)}"
 
 
 def describe_run(options: Options):

@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from batchface.errors import printable
 from batchface.media.inputs import NOT_MEDIA
 
 
@@ -73,3 +74,8 @@ class Summary:
 def counted(n: int, noun: str) -> str:
     """``"1 face"``, ``"2 faces"``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def failure_line(path: str, why: str) -> str:
+    """The terminal's line for an input that failed, its path and reason escaped (:func:`printable`)."""
+    return f"batchface: failed: {printable(path)}: {printable(why)}"

@@ -52,6 +52,7 @@ test: lint
 lint: $(VENV)/.train
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # The peer of the bench, fer, in an environment of its own: it needs OpenCV 4 and TensorFlow
 # (tools/peer-requirements.txt). Without it (offline, say) the bench runs and says fer was skipped.

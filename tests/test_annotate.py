@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from batchface.faces.analysis import Face
-from batchface.output.annotate import (
+from batchface.output.drawing import (
     POINT_COLOR,
     POINTS_FROM,
     draw,

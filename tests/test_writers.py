@@ -5,7 +5,7 @@ import re
 import pyarrow as pa
 import pytest
 
-from batchface.output import formats
+from batchface.output import parquet
 from batchface.output.formats import format_of
 from batchface.output.journal import whole
 from batchface.output.table import KAGGLE_COLUMNS, schema
@@ -147,7 +147,7 @@ def test_resume_drops_what_came_after_the_last_commit(tmp_path, fmt, monkeypatch
             raise KeyboardInterrupt
 
         w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
-        monkeypatch.setattr(formats, "fsync", killed)
+        monkeypatch.setattr(parquet, "fsync", killed)
         with pytest.raises(KeyboardInterrupt):
             w.flush()
         monkeypatch.undo()
@@ -283,7 +283,7 @@ def test_a_folder_output_is_a_parquet_dataset_that_resumes(tmp_path, monkeypatch
     w.commit(whole("a.jpg"), rows_for("a.jpg", 2))
     w.flush()
     w.commit(whole("b.jpg"), rows_for("b.jpg", 1))
-    monkeypatch.setattr(formats, "fsync", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
+    monkeypatch.setattr(parquet, "fsync", lambda path: (_ for _ in ()).throw(KeyboardInterrupt()))
     with pytest.raises(KeyboardInterrupt):  # killed while writing b.jpg's part
         w.flush()
     monkeypatch.undo()
@@ -378,7 +378,7 @@ def test_a_path_that_a_spreadsheet_would_run_is_written_as_the_same_file_in_csv(
 def test_a_commit_a_row_still_joins_into_large_row_groups(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(formats, "ROW_GROUP_ROWS", 128, raising=False)  # the rule at a size a test can write
+    monkeypatch.setattr(parquet, "ROW_GROUP_ROWS", 128)  # the rule at a size a test can write
     out = tmp_path / "r.parquet"
     w = TableWriter(out, "parquet", schema(CLASSES), commit_seconds=0)  # --commit-seconds 0: a part a commit
     expected = []

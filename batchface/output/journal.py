@@ -17,43 +17,88 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TextIO
 
 from batchface.output.table import text
 
 
-def progress_path(out) -> Path:
+def progress_path(out: str | os.PathLike[str]) -> Path:
+    """Where the journal of an output is kept.
+
+    Args:
+        out: the output.
+
+    Returns:
+        ``<out>.progress`` beside it.
+    """
     return Path(out).with_name(Path(out).name + ".progress")
 
 
-def parts_dir(out) -> Path:
-    """Where a Parquet output keeps its committed part files while the run goes on."""
+def parts_dir(out: str | os.PathLike[str]) -> Path:
+    """Where a Parquet output keeps its committed part files while the run goes on.
+
+    Args:
+        out: the output.
+
+    Returns:
+        ``<out>.parts`` beside it.
+    """
     return Path(out).with_name(Path(out).name + ".parts")
 
 
 def key_of(path: str) -> str:
-    """What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
-    ``..`` and doubled slashes gone), so that ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to
-    it are one input, whichever a run or its ``--resume`` named; written as the table writes a path
-    (:func:`batchface.output.table.text`: bytes of a file name that are not UTF-8 as ``\\xNN``), so that a
-    path walked and a ``source`` read back from a finished table compare in one domain."""
+    r"""What names an input in the journal: its real path (absolute, symbolic links followed, ``.``,
+    ``..`` and doubled slashes gone).
+
+    So ``x``, ``/data/x``, ``./x``, ``a/../x`` and a link to it are one input, whichever a run or its
+    ``--resume`` named; written as the table writes a path (:func:`batchface.output.table.text`: bytes
+    of a file name that are not UTF-8 as ``\xNN``), so that a path walked and a ``source`` read back
+    from a finished table compare in one domain.
+
+    Args:
+        path: the input's path, as walked or as a table's ``source`` holds it (:func:`from_text`).
+
+    Returns:
+        The key's path.
+    """
     return text(os.path.realpath(path))
 
 
 def whole(path: str) -> tuple:
-    """The key of a whole input (the ``source`` column keeps the path as walked)."""
+    """The key of a whole input (the ``source`` column keeps the path as walked).
+
+    Args:
+        path: the input's path.
+
+    Returns:
+        ``(key_of(path), 0, None)``.
+    """
     return (key_of(path), 0, None)
 
 
 def from_text(source: str) -> str:
-    """A path as :func:`batchface.output.table.text` wrote it, back as Python holds a file name: each
-    ``\\xNN`` of 80 to ff a lone surrogate again (the byte of a name that is not UTF-8), so that a
-    ``source`` read from a table finds its file; :func:`key_of` writes it as it was."""
+    r"""A path as :func:`batchface.output.table.text` wrote it, back as Python holds a file name.
+
+    Each ``\xNN`` of 80 to ff becomes a lone surrogate again (the byte of a name that is not
+    UTF-8), so that a ``source`` read from a table finds its file; :func:`key_of` writes it as it was.
+
+    Args:
+        source: a ``source`` column's value.
+
+    Returns:
+        The file's name as Python holds it.
+    """
     return re.sub(r"\\x([89a-f][0-9a-f])", lambda m: chr(0xDC00 + int(m[1], 16)), source)
 
 
-def remove_output(out) -> None:
-    """Delete an output and what a killed run left beside it."""
+def remove_output(out: str | os.PathLike[str]) -> None:
+    """Delete an output and what a killed run left beside it (journal, parts, a join cut short).
+
+    Args:
+        out: the output (a file, or a folder of part files).
+    """
     if Path(out).is_dir():  # a Parquet dataset of part files
         shutil.rmtree(out)
     joined = Path(out).with_name(Path(out).name + ".tmp")  # a Parquet join, cut by a kill
@@ -62,8 +107,12 @@ def remove_output(out) -> None:
     shutil.rmtree(parts_dir(out), ignore_errors=True)
 
 
-def fsync(path) -> None:
-    """Make a file's data, or a folder's entries (a rename, a new file), durable."""
+def fsync(path: str | os.PathLike[str]) -> None:
+    """Make a file's data, or a folder's entries (a rename, a new file), durable.
+
+    Args:
+        path: the file or folder.
+    """
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -72,8 +121,17 @@ def fsync(path) -> None:
 
 
 def differences(before: dict, now: dict, prefix: str = "") -> list[str]:
-    """What differs between two identities, key by key (options one by one): ``name: old -> new``."""
-    out = []
+    """What differs between two identities, key by key (options one by one).
+
+    Args:
+        before: the identity a journal or table holds.
+        now: this run's.
+        prefix: put before each key's name (a nested dict's own name and a dot).
+
+    Returns:
+        ``name: old -> new`` for each key that differs, by name.
+    """
+    out: list[str] = []
     for key in sorted(set(before) | set(now)):
         old, new = before.get(key), now.get(key)
         if old == new:
@@ -97,7 +155,7 @@ class Journal:
     run ended with its table whole (:meth:`record_joined`).
     """
 
-    def __init__(self, out, identity: dict):
+    def __init__(self, out: str | os.PathLike[str], identity: dict) -> None:
         self.out, self.path, self.identity = Path(out), progress_path(out), identity
         self.done: list[tuple] = []
         self.failed: list[tuple] = []
@@ -105,9 +163,14 @@ class Journal:
         self.tracks: dict[str, dict] = {}
         self.joined = False
         self._entries: list[dict] = []
-        self._file = None
+        self._file: TextIO | None = None
 
     def exists(self) -> bool:
+        """Whether the journal's file exists.
+
+        Returns:
+            True when it does: a run killed, or one going on.
+        """
         return self.path.exists()
 
     def recover(self) -> None:
@@ -123,6 +186,14 @@ class Journal:
         self.start(entries)  # written again without the torn line
 
     def check_same_run(self, identity: dict) -> None:
+        """Refuse to resume a run whose identity is not this one's.
+
+        Args:
+            identity: the identity of the run that wrote the output.
+
+        Raises:
+            ValueError: the identities differ; the message lists how (:func:`differences`).
+        """
         if identity != self.identity:
             raise ValueError(
                 f"--resume of {self.out} with other settings than the run that wrote it (they differ in: "
@@ -130,8 +201,12 @@ class Journal:
                 "or start again with --overwrite"
             )
 
-    def start(self, entries=()) -> None:
-        """Write the journal anew: nothing committed, or ``entries`` (as :meth:`record` writes them)."""
+    def start(self, entries: Iterable[dict] = ()) -> None:
+        """Write the journal anew, whole or not at all.
+
+        Args:
+            entries: what is committed, as :meth:`record` writes it (none: nothing).
+        """
         self._entries, self.done, self.failed, self.last, self.tracks = [], [], [], None, {}
         self.joined = False
         for entry in entries:
@@ -145,8 +220,14 @@ class Journal:
         fsync(self.path.parent)
 
     def record(self, keys: list, failed: list, where: dict, tracks: dict | None = None) -> None:
-        """Journal one write, durably: its line is the commit. ``tracks``: the track state of each
-        video whose piece it ends, by path."""
+        """Journal one write, durably: its line is the commit.
+
+        Args:
+            keys: the keys written.
+            failed: those of them with an error row.
+            where: where the table stood after the write (the format's :meth:`write` says).
+            tracks: the track state of each video whose piece the write ends, by path.
+        """
         self._append({"keys": keys, "failed": failed, **where, **({"tracks": tracks} if tracks else {})})
 
     def record_joined(self) -> None:
@@ -156,12 +237,18 @@ class Journal:
     def _append(self, entry: dict) -> None:
         if self._file is None:
             self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        file = self._file
+        file.write(json.dumps(entry) + "\n")
+        file.flush()
+        os.fsync(file.fileno())
         self._remember(entry)
 
     def close(self, remove: bool = False) -> None:
+        """Close the journal's file.
+
+        Args:
+            remove: remove it too, durably (the run's table is whole and in place).
+        """
         if self._file is not None:
             self._file.close()
             self._file = None

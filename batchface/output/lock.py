@@ -14,8 +14,15 @@ import os
 from pathlib import Path
 
 
-def lock_path(out) -> Path:
-    """``<out>.lock`` beside the output (a folder output ``DIR/``: ``DIR.lock``)."""
+def lock_path(out: str | os.PathLike[str]) -> Path:
+    """Where the lock of an output is.
+
+    Args:
+        out: the output.
+
+    Returns:
+        ``<out>.lock`` beside it (a folder output ``DIR/``: ``DIR.lock``).
+    """
     return Path(out).with_name(Path(out).name + ".lock")
 
 
@@ -29,7 +36,7 @@ class OutputLock:
     The lock file is removed on release, while still held, and a lock taken on a file that was
     removed meanwhile is taken again on the new one, so that two runs never hold two files."""
 
-    def __init__(self, out):
+    def __init__(self, out: str | os.PathLike[str]) -> None:
         self.out, self.path = out, lock_path(out)
         self._fd: int | None = None
 
@@ -58,7 +65,7 @@ class OutputLock:
         self._fd = fd
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         if self._fd is None:
             return
         self.path.unlink(missing_ok=True)  # before the lock goes: a waiting opener then sees a new file

@@ -7,8 +7,17 @@ columns it has values for; writers fill the others with nulls.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
 from batchface.faces.landmarks import KAGGLE_NAMES
 from batchface.vocabulary import Status
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from batchface.faces.analysis import Face
+    from batchface.media.inputs import Source
 
 #: where a row comes from, and what became of it: the columns of every row, by their pyarrow type's
 #: name (pyarrow is imported for the schema only: worker processes, which make rows, start sooner)
@@ -30,9 +39,16 @@ POSE = ("yaw_deg", "pitch_deg", "roll_deg", "pose_error")
 KAGGLE_COLUMNS = [f"{name}_{axis}" for name in KAGGLE_NAMES for axis in ("x", "y")]
 
 
-def schema(classes, landmark_names=()):
-    """The table's columns (a ``pyarrow.Schema``); ``p_<class>`` per expression class, ``lm_<name>_x/_y``
-    per landmark."""
+def schema(classes: Iterable[str], landmark_names: Iterable[str] = ()) -> pa.Schema:
+    """The table's columns.
+
+    Args:
+        classes: the expression classes: a ``p_<class>`` column each.
+        landmark_names: the landmarks written whole (``--landmarks``): ``lm_<name>_x`` and ``_y`` each.
+
+    Returns:
+        The columns' names and types, in their order.
+    """
     import pyarrow as pa
 
     fields = [(c, getattr(pa, kind)()) for c, kind in WHERE.items()]
@@ -45,14 +61,37 @@ def schema(classes, landmark_names=()):
 
 
 def text(value: str) -> str:
-    """A path or message as the table stores it: the bytes of a file name that are not UTF-8 (which
-    Python keeps as lone surrogates) written as ``\\xNN``, so that every format can hold it."""
+    r"""A path or message as the table stores it: the bytes of a file name that are not UTF-8 (which
+    Python keeps as lone surrogates) written as ``\xNN``, so that every format can hold it.
+
+    Args:
+        value: the path or message.
+
+    Returns:
+        Text that is UTF-8 throughout.
+    """
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -> dict:
-    """The columns saying where a row comes from: ``source`` (a :class:`batchface.media.inputs.Source`;
-    see :func:`text`), the frame's index and time (images: 0 and None), the image's size in pixels."""
+def where(
+    source: Source,
+    frame_index: int | None = None,
+    timestamp_s: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+) -> dict:
+    """The columns saying where a row comes from.
+
+    Args:
+        source: the input (its path written by :func:`text`).
+        frame_index: the frame's index (images: 0; None: an input that could not be read).
+        timestamp_s: the frame's time, seconds (images: None).
+        width: the image's width, pixels.
+        height: the image's height, pixels.
+
+    Returns:
+        Those columns, by name.
+    """
     return {
         "source": text(source.path),
         "media_type": source.media_type,
@@ -64,14 +103,30 @@ def where(source, frame_index=None, timestamp_s=None, width=None, height=None) -
 
 
 def error_row(at: dict, message: str) -> dict:
-    """The row of an input (or frame) that could not be read; ``message`` is one line."""
+    """The row of an input (or frame) that could not be read.
+
+    Args:
+        at: where it comes from (:func:`where`).
+        message: why, one line.
+
+    Returns:
+        The row, status ``error``.
+    """
     return {**at, "status": Status.error.value, "error": text(message)}
 
 
-def face_rows(at: dict, faces, landmarks: bool, track_ids=None) -> list[dict]:
-    """The rows of one image or frame at ``at`` (:func:`where`): one per face
-    (:class:`batchface.faces.analysis.Face`), or one ``no_face`` row; ``landmarks`` adds every point;
-    ``track_ids``: a video frame's faces' tracks (:mod:`batchface.faces.tracking`)."""
+def face_rows(at: dict, faces: Sequence[Face], landmarks: bool, track_ids: Sequence[int] | None = None) -> list[dict]:
+    """The rows of one image or frame: one per face, or one ``no_face`` row.
+
+    Args:
+        at: where it comes from (:func:`where`).
+        faces: the faces found in it.
+        landmarks: add every point of the keypoint model (``lm_*`` columns).
+        track_ids: a video frame's faces' tracks (:mod:`batchface.faces.tracking`), in their order.
+
+    Returns:
+        The rows, by column name.
+    """
     if not faces:
         return [{**at, "status": Status.no_face.value}]
     rows = []

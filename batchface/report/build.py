@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,8 @@ from batchface.report.videos import video_section
 
 @dataclass
 class Report:
-    """Where the report went: ``index`` (the page) and ``tracks`` (the per-track table), and what it holds."""
+    """Where the report went: ``index`` (the page) and ``tracks`` (the per-track table), and what it
+    holds: sections of ``videos`` and of image ``folders``; ``seconds`` it took."""
 
     index: Path
     tracks: Path
@@ -32,11 +35,28 @@ class Report:
     seconds: float
 
 
-def write_report(paths, out, window_s: float = WINDOW_S, progress: bool = True) -> Report:
-    """Write the report of the tables at ``paths`` into the folder ``out`` (made if missing; the
-    report's own files in it are replaced). ``window_s``: the smoothing window of the timelines, in
-    seconds of video time (:func:`batchface.report.smoothing.centred_mean`); ``progress``: a bar on
-    standard error while the sources are read and the plots drawn."""
+def write_report(
+    paths: Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    window_s: float = WINDOW_S,
+    progress: bool = True,
+) -> Report:
+    """Write the report of the tables at ``paths`` into a folder.
+
+    Args:
+        paths: the tables ``batchface run`` wrote (:func:`batchface.report.results.read_results`).
+        out: the report's folder, made if missing; the report's own files in it are replaced.
+        window_s: the smoothing window of the timelines, in seconds of video time
+            (:func:`batchface.report.smoothing.centred_mean`).
+        progress: a bar on standard error while the sources are read and the plots drawn.
+
+    Returns:
+        Where the report went and what it holds.
+
+    Raises:
+        ValueError: ``window_s`` is negative, or a path is not a batchface table.
+        FileNotFoundError: a path does not exist.
+    """
     started = time.monotonic()
     out = Path(out)
     if window_s < 0:

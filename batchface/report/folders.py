@@ -3,6 +3,7 @@ face thumbnails with the file each comes from."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,8 @@ GALLERY_PER_EMOTION = 12
 
 @dataclass
 class GalleryFace:
+    """A face of a folder's gallery: its thumbnail's file, and the row it comes from."""
+
     thumbnail: str  # relative to the report's folder; "" when the image was not found
     source: str
     face_index: int
@@ -30,6 +33,9 @@ class GalleryFace:
 
 @dataclass
 class FolderSection:
+    """A folder of images' part of the page: how many ``images`` and ``faces``, faces by expression
+    (``counts``) and their plot's file (``distribution``), and the faces of its gallery."""
+
     folder: str
     images: int
     faces: int
@@ -40,20 +46,47 @@ class FolderSection:
 
 
 def folder_of(sources: pa.ChunkedArray) -> pa.ChunkedArray:
-    """Each path's folder: the part before its last ``/`` (``.`` for a bare file name)."""
+    """Each path's folder: the part before its last ``/`` (``.`` for a bare file name).
+
+    Args:
+        sources: a table's ``source`` column.
+
+    Returns:
+        Their folders, in their order.
+    """
     parent = pc.replace_substring_regex(sources, r"/[^/]*$", "")
     return pc.if_else(pc.match_substring(sources, "/"), parent, pa.scalar("."))
 
 
 def image_rows(table: pa.Table) -> pa.Table:
-    """The rows of images that could be read, with a ``folder`` column."""
+    """The rows of images that could be read, with a ``folder`` column (:func:`folder_of`).
+
+    Args:
+        table: the rows of the tables read.
+
+    Returns:
+        Those rows.
+    """
     rows = table.filter(pc.and_(pc.equal(table["media_type"], "image"), pc.not_equal(table["status"], "error")))
     return rows.append_column("folder", folder_of(rows["source"]))
 
 
-def folder_section(folder: str, rows: pa.Table, classes, out: Path, assets: Path, bases) -> FolderSection:
-    """The section of ``folder``: ``rows`` its images' rows (:func:`image_rows`); files go to
-    ``assets`` inside ``out``; ``bases``: folders to look for the images in (:func:`locate`)."""
+def folder_section(
+    folder: str, rows: pa.Table, classes: Sequence[str], out: Path, assets: Path, bases: Sequence[Path]
+) -> FolderSection:
+    """The section of a folder of images, its plot and thumbnails written.
+
+    Args:
+        folder: the folder, as its images' ``source`` paths name it.
+        rows: its images' rows (:func:`image_rows`).
+        classes: the expression classes, in the model's order.
+        out: the report's folder.
+        assets: where this section's files go, inside ``out``.
+        bases: folders to look for the images in (:func:`batchface.report.thumbnails.locate`).
+
+    Returns:
+        The section; images not found here are counted in ``missing``, their faces without thumbnails.
+    """
     faces = rows.filter(pc.equal(rows["status"], "ok"))
     grouped = faces.group_by(["emotion"]).aggregate([("source", "count")]).to_pylist()
     counted = {r["emotion"]: r["source_count"] for r in grouped}

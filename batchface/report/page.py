@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import datetime
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import jinja2
 
 from batchface import __version__
-from batchface.report.folders import GALLERY_PER_EMOTION
+from batchface.report.folders import GALLERY_PER_EMOTION, FolderSection
 from batchface.report.plots import color_of
+from batchface.report.results import RunSummary
+from batchface.report.videos import VideoSection
 
 #: failed inputs listed on the page; the table has them all (rows with status ``error``)
 SHOWN_ERRORS = 1000
@@ -30,11 +33,28 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def write(index: Path, summary, provenance, videos, folders, classes, window_s: float, tracks: int) -> None:
-    """Render the page at ``index`` from the run's :class:`~batchface.report.results.RunSummary`,
-    each table's provenance, the :class:`~batchface.report.videos.VideoSection` and
-    :class:`~batchface.report.folders.FolderSection` objects, the expression classes and the
-    smoothing window (seconds); written whole or not at all (a temporary file renamed)."""
+def write(
+    index: Path,
+    summary: RunSummary,
+    provenance: Sequence[tuple[str, dict | None]],
+    videos: Sequence[VideoSection],
+    folders: Sequence[FolderSection],
+    classes: Sequence[str],
+    window_s: float,
+    tracks: int,
+) -> None:
+    """Render the page, written whole or not at all (a temporary file renamed).
+
+    Args:
+        index: the page's file.
+        summary: what the tables hold.
+        provenance: each table's path and provenance (:class:`batchface.report.results.Results`).
+        videos: the videos' sections.
+        folders: the folders of images' sections.
+        classes: the expression classes, in the model's order.
+        window_s: the timelines' smoothing window, seconds.
+        tracks: the number of tracks in ``tracks.parquet``.
+    """
     html = (
         _environment()
         .get_template("index.html")

@@ -6,6 +6,7 @@ probabilities 0-1.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,17 @@ DPI = 100
 SHORTEST_AXIS_S = 1.0
 
 
-def color_of(emotion: str, classes=()) -> str:
+def color_of(emotion: str, classes: Sequence[str] = ()) -> str:
     """The colour of an expression class: its own for the shipped models' classes, else one of
-    :data:`OTHERS` by its place in ``classes``."""
+    :data:`OTHERS` by its place in ``classes``.
+
+    Args:
+        emotion: the class.
+        classes: the classes of the table, in their order.
+
+    Returns:
+        A ``#rrggbb`` colour.
+    """
     if emotion in COLORS:
         return COLORS[emotion]
     place = list(classes).index(emotion) if emotion in classes else 0
@@ -43,10 +52,20 @@ def _save(figure: Figure, path: Path) -> None:
     figure.savefig(path, dpi=DPI)
 
 
-def timeline(times_s, probabilities: dict, window_s: float, path: Path, title: str) -> None:
-    """One track's expression over time: each class's probability at each sampled frame (dots)
-    and its :func:`centred_mean` over ``window_s`` seconds (line), over the track's own time, at
-    least :data:`SHORTEST_AXIS_S` wide (the video's presence plot lines the tracks up)."""
+def timeline(
+    times_s: np.ndarray, probabilities: dict[str, np.ndarray], window_s: float, path: Path, title: str
+) -> None:
+    """Plot one track's expression over time: each class's probability at each sampled frame (dots)
+    and its :func:`centred_mean` (line), over the track's own time, at least :data:`SHORTEST_AXIS_S`
+    wide (the video's presence plot lines the tracks up).
+
+    Args:
+        times_s: the track's frames' times, seconds, ascending.
+        probabilities: each class's probabilities at those times.
+        window_s: the smoothing window, seconds.
+        path: the PNG file.
+        title: the plot's title.
+    """
     figure = Figure(figsize=(8, 2.3), layout="constrained")
     axes = figure.add_subplot()
     classes = list(probabilities)
@@ -64,8 +83,14 @@ def timeline(times_s, probabilities: dict, window_s: float, path: Path, title: s
 
 
 def presence(tracks: list[tuple[int, np.ndarray]], duration_s: float, path: Path, title: str) -> None:
-    """When each track is on screen: a tick at each sampled frame that has its face, one line per
-    track (``tracks``: (track_id, times in seconds))."""
+    """Plot when each track is on screen: a tick at each sampled frame that has its face, a line a track.
+
+    Args:
+        tracks: (track_id, its frames' times in seconds) of each track, top to bottom.
+        duration_s: the video's sampled length, seconds: the time axis.
+        path: the PNG file.
+        title: the plot's title.
+    """
     figure = Figure(figsize=(8, 0.6 + 0.28 * max(1, len(tracks))), layout="constrained")
     axes = figure.add_subplot()
     if tracks:
@@ -78,7 +103,13 @@ def presence(tracks: list[tuple[int, np.ndarray]], duration_s: float, path: Path
 
 
 def distribution(counts: dict, path: Path, title: str) -> None:
-    """How many faces have each expression (``counts``: class -> faces), as horizontal bars."""
+    """Plot how many faces have each expression, as horizontal bars.
+
+    Args:
+        counts: faces by class, in the bars' order.
+        path: the PNG file.
+        title: the plot's title.
+    """
     classes = list(counts)
     figure = Figure(figsize=(6, 0.8 + 0.32 * max(1, len(classes))), layout="constrained")
     axes = figure.add_subplot()

@@ -8,6 +8,8 @@ options) is in a Parquet table's schema metadata; CSV and JSONL keep none.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +30,19 @@ class Results:
     provenance: list[tuple[str, dict | None]] = field(default_factory=list)
 
 
-def read_results(paths) -> Results:
-    """Read the tables at ``paths`` as one. Raises FileNotFoundError for a missing path and
-    ValueError for one that is not a table batchface writes."""
+def read_results(paths: Sequence[str | os.PathLike[str]]) -> Results:
+    """Read tables as one.
+
+    Args:
+        paths: the tables (:func:`batchface.output.writers.read_table`).
+
+    Returns:
+        Their rows, with the main table's columns (:func:`conform`), and each one's provenance.
+
+    Raises:
+        FileNotFoundError: a path does not exist.
+        ValueError: a path is not a table batchface writes.
+    """
     tables, provenance = [], []
     for path in paths:
         if not Path(path).exists():
@@ -45,9 +57,18 @@ def read_results(paths) -> Results:
 
 
 def conform(table: pa.Table) -> pa.Table:
-    """``table`` with the main table's columns and types (:func:`batchface.output.table.schema`, with
-    the table's ``p_<class>`` columns): a CSV or JSONL column that held only nulls, or a table without
-    rows, read back with other types or none, is made so; other columns (``lm_*``) are kept."""
+    """A table with the main table's columns and types (:func:`batchface.output.table.schema`, with
+    its own ``p_<class>`` columns).
+
+    A CSV or JSONL column that held only nulls, or a table without rows, read back with other types
+    or none, is made so; other columns (``lm_*``) are kept.
+
+    Args:
+        table: a table read back.
+
+    Returns:
+        The table conformed.
+    """
     classes = [name[2:] for name in table.column_names if name.startswith("p_")]
     for column in schema(classes):
         if column.name not in table.column_names:
@@ -74,11 +95,28 @@ class RunSummary:
 
 
 def count_where(table: pa.Table, column: str, value: str) -> int:
+    """How many rows have a value in a column.
+
+    Args:
+        table: the rows.
+        column: the column (a table without it counts 0).
+        value: the value.
+
+    Returns:
+        The count.
+    """
     return int(pc.sum(pc.equal(table[column], value)).as_py() or 0) if column in table.column_names else 0
 
 
 def summarize(table: pa.Table) -> RunSummary:
-    """The :class:`RunSummary` of a table, counted with Arrow's compute functions."""
+    """What a table holds, counted with Arrow's compute functions.
+
+    Args:
+        table: the rows of the tables read (:func:`read_results`).
+
+    Returns:
+        Its :class:`RunSummary`.
+    """
     if table.num_rows == 0:
         return RunSummary(0, 0, 0, 0, 0, 0, [])
     kinds = table.group_by(["source", "media_type"]).aggregate([])

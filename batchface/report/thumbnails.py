@@ -4,7 +4,8 @@ boxes (x, y, w, h)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -17,19 +18,36 @@ THUMB_SIDE, MARGIN = 112, 0.25
 BACKGROUND = (40, 40, 40)
 
 
-def locate(source: str, folders) -> Path | None:
-    """The file a table's ``source`` names: as it is (absolute, or relative to the current folder),
-    else relative to one of ``folders`` (those of the tables, which a run may have been started
-    beside); None when none exists."""
+def locate(source: str, folders: Sequence[str | os.PathLike[str]]) -> Path | None:
+    """The file a table's ``source`` names.
+
+    Args:
+        source: the path, absolute or relative.
+        folders: where else a relative path may start (the tables' folders, which a run may have
+            been started beside).
+
+    Returns:
+        The path as it is (absolute, or relative to the current folder), else below the first of
+        ``folders`` where it exists; None when none exists.
+    """
     for candidate in [Path(source), *(Path(f) / source for f in folders)]:
         if candidate.is_file():
             return candidate
     return None
 
 
-def crop_face(image: np.ndarray, box, side: int = THUMB_SIDE) -> np.ndarray:
-    """A ``side`` x ``side`` thumbnail of the face in ``box``: the square around the box's centre as
-    long as its longer side plus :data:`MARGIN` each way, filled with :data:`BACKGROUND` beyond the image."""
+def crop_face(image: np.ndarray, box: Sequence[float], side: int = THUMB_SIDE) -> np.ndarray:
+    """A square thumbnail of a face: the square around the box's centre as long as its longer side
+    plus :data:`MARGIN` each way, filled with :data:`BACKGROUND` beyond the image.
+
+    Args:
+        image: the image, 8-bit BGR.
+        box: the face's (x, y, w, h), pixels, origin top-left.
+        side: the thumbnail's side, pixels.
+
+    Returns:
+        The thumbnail, ``side`` x ``side``, 8-bit BGR.
+    """
     x, y, w, h = box
     half = max(w, h) * (0.5 + MARGIN)
     cx, cy = x + w / 2, y + h / 2
@@ -43,9 +61,19 @@ def crop_face(image: np.ndarray, box, side: int = THUMB_SIDE) -> np.ndarray:
     return cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
 
 
-def video_frames(path, indices) -> Iterator[Frame]:
-    """The frames of the video at ``path`` whose 0-based indices are in ``indices``, in order, read
-    in one pass from the start to the last of them; raises InputError if it cannot be read."""
+def video_frames(path: str | os.PathLike[str], indices: Iterable[int]) -> Iterator[Frame]:
+    """Some frames of a video, read in one pass from the start to the last of them.
+
+    Args:
+        path: the video.
+        indices: the frames' 0-based indices.
+
+    Yields:
+        Those frames, in order.
+
+    Raises:
+        InputError: the video cannot be read.
+    """
     wanted = set(indices)
     if not wanted:
         return
@@ -55,7 +83,15 @@ def video_frames(path, indices) -> Iterator[Frame]:
 
 
 def fit_width(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
-    """``image`` scaled down to ``width`` pixels wide (never up), and the scale applied."""
+    """An image scaled down to a width (never up).
+
+    Args:
+        image: the image.
+        width: the width, pixels.
+
+    Returns:
+        The image scaled, and the scale applied.
+    """
     scale = min(1.0, width / image.shape[1])
     if scale == 1.0:
         return image, scale
@@ -64,6 +100,15 @@ def fit_width(image: np.ndarray, width: int) -> tuple[np.ndarray, float]:
 
 
 def write_jpeg(path: Path, image: np.ndarray) -> None:
+    """Write an image as a JPEG file, its folder made if missing.
+
+    Args:
+        path: the file.
+        image: the image, 8-bit BGR.
+
+    Raises:
+        OSError: the image cannot be encoded.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 88])
     if not ok:

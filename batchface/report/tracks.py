@@ -16,20 +16,42 @@ KEYS = ["source", "track_id"]
 
 
 def classes_of(table: pa.Table) -> list[str]:
-    """The expression classes of the table: its ``p_<class>`` columns, in their order."""
+    """The expression classes of a table.
+
+    Args:
+        table: the rows.
+
+    Returns:
+        The classes of its ``p_<class>`` columns, in their order.
+    """
     return [name[2:] for name in table.column_names if name.startswith("p_")]
 
 
 def track_rows(table: pa.Table) -> pa.Table:
-    """The rows of faces in tracks: video rows with status ``ok`` and a ``track_id``."""
+    """The rows of faces in tracks: video rows with status ``ok`` and a ``track_id``.
+
+    Args:
+        table: the rows.
+
+    Returns:
+        Those rows.
+    """
     keep = pc.and_(pc.equal(table["status"], "ok"), pc.is_valid(table["track_id"]))
     return table.filter(pc.fill_null(keep, False))
 
 
 def tracks(table: pa.Table) -> pa.Table:
-    """One row per (``source``, ``track_id``) of ``table`` (a table ``batchface run`` wrote), sorted
-    by them; the README's "The per-track table" lists the columns. Only faces of videos (rows with
-    status ``ok`` and a ``track_id``) count."""
+    """The per-track table: one row per (``source``, ``track_id``), sorted by them.
+
+    The README's "The per-track table" lists the columns. Only faces of videos (rows with status
+    ``ok`` and a ``track_id``) count.
+
+    Args:
+        table: a table ``batchface run`` wrote.
+
+    Returns:
+        The per-track table.
+    """
     table = conform(table)
     rows = track_rows(table)
     classes = classes_of(table)

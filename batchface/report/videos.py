@@ -3,6 +3,7 @@ strip of frames with boxes and track ids. Times in seconds of video time."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from batchface.errors import InputError, one_line
-from batchface.output.annotate import draw_boxes
+from batchface.output.drawing import draw_boxes
 from batchface.report import plots
 from batchface.report.grouping import split_by
 from batchface.report.thumbnails import crop_face, fit_width, video_frames, write_jpeg
@@ -29,6 +30,8 @@ STRIP_FRAMES, STRIP_WIDTH = 8, 360
 
 @dataclass
 class TrackCard:
+    """A track shown with its timeline and thumbnail."""
+
     track: dict  # the track's row of :func:`batchface.report.tracks.tracks`
     timeline: str  # file names relative to the report's folder; "" when not made
     thumbnail: str = ""
@@ -36,6 +39,9 @@ class TrackCard:
 
 @dataclass
 class VideoSection:
+    """A video's part of the page: its sampled ``frames``, ``faces`` and ``duration_s`` (seconds),
+    the presence plot's file, the strip of frames, the tracks shown and listed, and a ``note``."""
+
     source: str
     frames: int
     faces: int
@@ -49,11 +55,30 @@ class VideoSection:
 
 
 def video_section(
-    source: str, rows: pa.Table, tracks: pa.Table, classes, folder: Path, out: Path, path, window_s: float
+    source: str,
+    rows: pa.Table,
+    tracks: pa.Table,
+    classes: Sequence[str],
+    folder: Path,
+    out: Path,
+    path: Path | None,
+    window_s: float,
 ) -> VideoSection:
-    """The section of the video ``source``: ``rows`` its rows, ``tracks`` its rows of the per-track
-    table; files go to ``folder`` (inside ``out``, the report's folder); ``path`` is the video's file
-    (None: not found, so no thumbnails nor strip)."""
+    """The section of a video, its plots, thumbnails and strip written.
+
+    Args:
+        source: the video, as the table names it.
+        rows: its rows.
+        tracks: its rows of the per-track table (:func:`batchface.report.tracks.tracks`).
+        classes: the expression classes, in the model's order.
+        folder: where this section's files go, inside ``out``.
+        out: the report's folder.
+        path: the video's file (None: not found, so no thumbnails nor strip).
+        window_s: the timelines' smoothing window, seconds.
+
+    Returns:
+        The section; its ``note`` says why thumbnails or the strip are missing.
+    """
     sampled = rows.filter(pc.is_valid(rows["frame_index"]))
     faces = sampled.filter(pc.equal(sampled["status"], "ok"))
     duration_s = pc.max(sampled["timestamp_s"]).as_py() or 0.0
@@ -85,11 +110,11 @@ def video_section(
     return section
 
 
-def _cut(section: VideoSection, sampled: pa.Table, path, folder: Path, out: Path) -> None:
+def _cut(section: VideoSection, sampled: pa.Table, path: Path, folder: Path, out: Path) -> None:
     """Read the video once for the thumbnails of the shown tracks (their best frames) and the strip."""
     indices = np.unique(sampled["frame_index"].to_numpy())
     strip = set(indices[np.linspace(0, len(indices) - 1, min(STRIP_FRAMES, len(indices))).round().astype(int)])
-    best = {}
+    best: dict[int, list[TrackCard]] = {}
     for card in section.cards:
         best.setdefault(card.track["best_frame_index"], []).append(card)
     boxes = sampled.filter(pc.is_in(sampled["frame_index"], pa.array(sorted(strip), pa.int64())))

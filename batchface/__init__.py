@@ -1,14 +1,35 @@
 """batchface: faces, facial keypoints and expressions for folders of photos and videos."""
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 #: An image whose header declares more pixels is refused before it is decoded (a decompression
 #: bomb): Pillow's own limit, read from the header (:mod:`batchface.media.decoding`).
 MAX_IMAGE_PIXELS = 178_956_970
 
+if TYPE_CHECKING:  # the names' own types, for a type checker; run time imports each as it is first asked for
+    from batchface.engine.ray_engine import FaceRows
+    from batchface.engine.runner import Options, run
+    from batchface.faces.analysis import Analyzer
+    from batchface.media.decoding import read_image
+    from batchface.report.tracks import tracks
 
-def __getattr__(name):
-    # lazy, so `import batchface` loads no model and no onnxruntime
+
+def __getattr__(name: str) -> object:
+    """The package's documented names, each imported as it is first asked for.
+
+    Lazy, so that ``import batchface`` loads no model and no onnxruntime.
+
+    Args:
+        name: one of ``__all__``.
+
+    Returns:
+        What the name stands for.
+
+    Raises:
+        AttributeError: another name.
+    """
     if name == "Analyzer":
         from batchface.faces.analysis import Analyzer
 

@@ -6,6 +6,8 @@ import json
 import os
 import signal
 from pathlib import Path
+from types import FrameType
+from typing import NoReturn
 
 import typer
 
@@ -18,7 +20,46 @@ os.environ.update({k: v for k, v in ONE_BLAS_THREAD.items() if k not in os.envir
 # the choices --help lists (batchface.vocabulary); the library checks them too, for a Python caller
 from batchface.vocabulary import Detector, Engine, Expression, Format  # noqa: E402
 
-SHOWN_FAILURES = 20  # with --quiet, the failed inputs listed at the end; the table has them all
+# the help texts of `run` that take more than a line
+OUT_HELP = (
+    "Output table: .parquet (.pq), .csv or .jsonl (.ndjson); a folder (ending in /) for a Parquet dataset; "
+    "- for standard output."
+)
+DETECT_EVERY_HELP = (
+    "Video: run the detector on the whole frame every Kth sampled frame (default 2), and in between look "
+    "only around the faces of the previous one, again on the whole frame at a cut or when a face is lost; "
+    "1 = every frame."
+)
+DETECTOR_HELP = (
+    "yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
+    "unsure of; blazeface: BlazeFace alone, on image tiles."
+)
+EXPRESSION_HELP = (
+    "ferplus (default): trained on FER+'s ten votes a face, reads calm faces as neutral; fer2013: trained "
+    "on FER2013's own labels, for comparison with FER2013-trained tools; fer2013-full: the same, slower "
+    "(README, Models)."
+)
+MIN_FACE_HELP = (
+    "Look only for faces at least this many pixels wide (box width; narrower ones are left out). "
+    "Default: YuNet finds faces from about 24 px, or 1/40 of the image's longer side; a larger value is faster, "
+    "a smaller one finds smaller faces in large images, slower."
+)
+ANNOTATE_HELP = (
+    "Write annotated copies here, mirroring the input paths; never over an input (a folder holding one is "
+    "refused) nor through a symbolic link."
+)
+ENGINE_HELP = (
+    "local (default): worker processes on this machine; ray: actors on a Ray cluster "
+    "(pip install 'batchface[ray]'), the output written here."
+)
+ADDRESS_HELP = (
+    "With --engine ray: the cluster, as ray.init takes it (default: RAY_ADDRESS, else a Ray of this "
+    "machine, started for the run)."
+)
+TIMEOUT_HELP = (
+    "Stop a worker's task (up to 16 images, or 1,500 frames of video) after this many seconds, and try its "
+    "inputs one by one: an input that hangs gets an error row and the run goes on."
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -29,13 +70,13 @@ app = typer.Typer(
 )
 
 
-def _raise_terminated(signum, frame):
+def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
     from batchface.errors import Terminated
 
     raise Terminated()
 
 
-def _version(value: bool):
+def _version(value: bool) -> None:
     if value:
         typer.echo(f"batchface {__version__}")
         raise typer.Exit()
@@ -46,20 +87,14 @@ def main(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
-):
-    pass
+) -> None:
+    """The command's options, before its subcommand's (typer's callback)."""
 
 
 @app.command()
 def run(
     paths: list[Path] = typer.Argument(None, help="Image or video files, or folders (walked recursively)."),
-    out: str = typer.Option(
-        ...,
-        "--out",
-        "-o",
-        help="Output table: .parquet (.pq), .csv or .jsonl (.ndjson); a folder (ending in /) for a Parquet dataset; "
-        "- for standard output.",
-    ),
+    out: str = typer.Option(..., "--out", "-o", help=OUT_HELP),
     fmt: Format | None = typer.Option(None, "--format", help="Default: from --out's extension."),
     files_from: str | None = typer.Option(
         None, "--files-from", help="Read more paths from this file, one a line ('-' = stdin)."
@@ -71,49 +106,19 @@ def run(
     max_frames: int | None = typer.Option(
         None, "--max-frames", min=1, help="Video: stop after this many sampled frames."
     ),
-    detect_every: int | None = typer.Option(
-        None,
-        "--detect-every",
-        min=1,
-        help="Video: run the detector on the whole frame every Kth sampled frame (default 2), and in between look "
-        "only around the faces of the previous one, again on the whole frame at a cut or when a face is lost; "
-        "1 = every frame.",
-    ),
-    detector: Detector = typer.Option(
-        Detector.yunet,
-        "--detector",
-        help="yunet (default): YuNet, with BlazeFace confirming the large frontal faces it is "
-        "unsure of; blazeface: BlazeFace alone, on image tiles.",
-    ),
+    detect_every: int | None = typer.Option(None, "--detect-every", min=1, help=DETECT_EVERY_HELP),
+    detector: Detector = typer.Option(Detector.yunet, "--detector", help=DETECTOR_HELP),
     detector_model: Path | None = typer.Option(
         None,
         "--detector-model",
         help="The detector's model file, made by export/yunet.py or export/blazeface.py (default: the shipped one).",
     ),
-    expression: Expression = typer.Option(
-        Expression.ferplus,
-        "--expression",
-        help="ferplus (default): trained on FER+'s ten votes a face, reads calm faces as neutral; fer2013: trained "
-        "on FER2013's own labels, for comparison with FER2013-trained tools; fer2013-full: the same, slower "
-        "(README, Models).",
-    ),
-    min_face: int | None = typer.Option(
-        None,
-        "--min-face",
-        min=1,
-        help="Look only for faces at least this many pixels wide (box width; narrower ones are left out). "
-        "Default: YuNet finds faces from about 24 px, or 1/40 of the image's longer side; a larger value is faster, "
-        "a smaller one finds smaller faces in large images, slower.",
-    ),
+    expression: Expression = typer.Option(Expression.ferplus, "--expression", help=EXPRESSION_HELP),
+    min_face: int | None = typer.Option(None, "--min-face", min=1, help=MIN_FACE_HELP),
     landmarks: bool = typer.Option(
         False, "--landmarks", help="Add every point of the keypoint model (lm_<name>_x/_y columns)."
     ),
-    annotate: Path | None = typer.Option(
-        None,
-        "--annotate",
-        help="Write annotated copies here, mirroring the input paths; never over an input (a folder holding one is "
-        "refused) nor through a symbolic link.",
-    ),
+    annotate: Path | None = typer.Option(None, "--annotate", help=ANNOTATE_HELP),
     workers: int | None = typer.Option(
         None,
         "--workers",
@@ -121,35 +126,19 @@ def run(
         min=0,
         help="Worker processes (default: number of CPUs; 0 = in this process; at most 4 per CPU).",
     ),
-    engine: Engine = typer.Option(
-        Engine.local,
-        "--engine",
-        help="local (default): worker processes on this machine; ray: actors on a Ray cluster "
-        "(pip install 'batchface[ray]'), the output written here.",
-    ),
-    address: str | None = typer.Option(
-        None,
-        "--address",
-        help="With --engine ray: the cluster, as ray.init takes it (default: RAY_ADDRESS, else a Ray of this "
-        "machine, started for the run).",
-    ),
+    engine: Engine = typer.Option(Engine.local, "--engine", help=ENGINE_HELP),
+    address: str | None = typer.Option(None, "--address", help=ADDRESS_HELP),
     resume: bool = typer.Option(
         False, "--resume", help="Finish an interrupted run with the same --out, without duplicates."
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --out."),
-    timeout: float = typer.Option(
-        600.0,
-        "--timeout",
-        min=0.001,
-        help="Stop a worker's task (up to 16 images, or 1,500 frames of video) after this many seconds, and try its "
-        "inputs one by one: an input that hangs gets an error row and the run goes on.",
-    ),
+    timeout: float = typer.Option(600.0, "--timeout", min=0.001, help=TIMEOUT_HELP),
     commit_seconds: float = typer.Option(
         2.0, "--commit-seconds", min=0, help="Make finished rows durable (fsync) at least this often."
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="List skipped files and folders, and why."),
-):
+) -> None:
     """Detect every face in PATHS and write one row per face (box, keypoints, expression) to --out.
 
     One run per output at a time: a second run with the same --out, while one is going, is refused.
@@ -158,9 +147,9 @@ def run(
     errors (an output another run is writing too), 130 after Ctrl-C and 143 after SIGTERM (what was done is
     committed: --resume finishes the run).
     """
-    from batchface.engine.runner import Options, failure_line
+    from batchface.engine.runner import Options
     from batchface.engine.runner import run as run_batch
-    from batchface.errors import Interrupted, Terminated, printable
+    from batchface.errors import Interrupted, Terminated
 
     if not paths and not files_from:
         raise typer.BadParameter("give PATHS or --files-from", param_hint="PATHS")
@@ -203,28 +192,15 @@ def run(
             err=True,
         )
         raise typer.Exit(2) from None
-    except (Interrupted, KeyboardInterrupt, Terminated) as stop:
-        if isinstance(stop, Interrupted):  # stopped once it had begun: it says how far it got
-            typer.echo(f"batchface: {stop.summary.line()}", err=True)
-            stop = stop.__cause__
-        how = "interrupted" if isinstance(stop, KeyboardInterrupt) else "terminated (SIGTERM)"
+    except (Interrupted, KeyboardInterrupt, Terminated) as stopped:
+        cause = stopped.__cause__ if isinstance(stopped, Interrupted) else stopped
+        if isinstance(stopped, Interrupted):  # stopped once it had begun: it says how far it got
+            typer.echo(f"batchface: {stopped.summary.line()}", err=True)
+        how = "interrupted" if isinstance(cause, KeyboardInterrupt) else "terminated (SIGTERM)"
         typer.echo(f"batchface: {how}: what was done is committed; rerun with --resume to finish", err=True)
-        raise typer.Exit(130 if isinstance(stop, KeyboardInterrupt) else 143) from None
-    if verbose:
-        for path, why in summary.skipped_paths:
-            typer.echo(f"skipped ({why}): {printable(path)}", err=True)
-    if quiet:  # the bar was not there to show them as they came
-        for path, why in summary.failures[:SHOWN_FAILURES]:
-            typer.echo(failure_line(path, why), err=True)
-    if summary.errors:
-        more = max(0, len(summary.failures) - SHOWN_FAILURES) if quiet else 0
-        typer.echo(
-            f"batchface: {f'{more} more failed; ' if more else ''}the rows with status 'error' in "
-            f"{'the output' if str(out) == '-' else out} say why "
-            "each input failed",
-            err=True,
-        )
-    typer.echo(f"batchface: {summary.line()}", err=True)
+        raise typer.Exit(130 if isinstance(cause, KeyboardInterrupt) else 143) from None
+    for line in summary.closing_lines(quiet, verbose):
+        typer.echo(line, err=True)
     raise typer.Exit(1 if summary.errors else 0)
 
 
@@ -246,7 +222,7 @@ def report(
         "time (0 = the points joined).",
     ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-):
+) -> None:
     """Write a page of the results (OUT/index.html, which opens from disk with no network) and the
     per-track table OUT/tracks.parquet. The videos and images named in the tables are read again
     for thumbnails and frames.
@@ -275,7 +251,7 @@ def models(
         None, "--detector-model", help="The detector's model file, as for `run`."
     ),
     expression: Expression = typer.Option(Expression.ferplus, "--expression", help="As for `run`."),
-):
+) -> None:
     """List the models in use: name, file, sha256, input, keypoint names or classes, metrics."""
     from batchface.faces.analysis import Analyzer
     from batchface.faces.models import EXPRESSION_FILES, sha256_of
@@ -289,7 +265,7 @@ def models(
         raise typer.Exit(2) from None
     checker = analyzer.detector.checker
     detectors = [("detector", analyzer.detector)] + ([("detector check", checker)] if checker else [])
-    entries = [
+    entries: list[dict] = [
         {
             "name": f"{role} ({d.name})",
             "file": d.path.name,

@@ -16,11 +16,22 @@ from batchface.vocabulary import Detector
 class Options:
     """What shapes the rows: detector, video sampling, extra columns, annotated copies.
 
-    ``min_face`` pixels; ``every``: keep every Nth video frame; ``fps``: frames kept a second of video
-    (instead of ``every``); ``max_frames``: stop a video after that many sampled frames;
-    ``detect_every``: run the detector on the whole frame every that many sampled frames, and in
-    between only around the faces of the previous one (:class:`batchface.faces.tracking.Tracker`);
-    ``expression``: the shipped expression file by name (:data:`batchface.faces.models.EXPRESSION_FILES`)."""
+    Attributes:
+        detector: the face detector (:class:`batchface.vocabulary.Detector`).
+        detector_model: the detector's model file (None: the shipped one).
+        expression: the shipped expression file by name (:data:`batchface.faces.models.EXPRESSION_FILES`).
+        min_face: pixels: look only for faces at least this wide (None: the detector's own least).
+        every: keep every Nth video frame.
+        fps: frames kept a second of video time (instead of ``every``; None: ``every``).
+        max_frames: stop a video after this many sampled frames (None: no limit).
+        detect_every: run the detector on the whole frame every that many sampled frames, and in
+            between only around the faces of the previous one (:class:`batchface.faces.tracking.Tracker`).
+        landmarks: add every point of the keypoint model as columns.
+        annotate: the folder of the annotated copies (None: none).
+
+    Raises:
+        ValueError: options out of range, or that do not go together.
+    """
 
     detector: str = Detector.yunet
     detector_model: str | None = None
@@ -33,7 +44,7 @@ class Options:
     landmarks: bool = False
     annotate: str | None = None
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         from batchface.faces.detection import DETECTORS
         from batchface.faces.models import EXPRESSION_FILES
 

@@ -350,7 +350,7 @@ def test_out_dash_writes_the_table_to_standard_output(faceless_folder, tmp_path,
 
 def test_help_is_conventional_flags_choices_and_dash_h():
 
-    from batchface.engine.runner import ENGINES
+    from batchface.engine.engines import ENGINES
     from batchface.faces.detection import DETECTORS
     from batchface.output.formats import FORMATS
 
@@ -632,7 +632,7 @@ def test_names_a_spreadsheet_or_a_terminal_would_run_are_written_harmless(tmp_pa
 def test_workers_are_capped_at_a_few_a_cpu_with_a_warning(tmp_path):
     import time
 
-    from batchface.engine.runner import WORKERS_PER_CPU
+    from batchface.engine.arguments import WORKERS_PER_CPU
 
     photos = _noise_photos(tmp_path / "in", 40, size=(60, 80))
     out = tmp_path / "r.csv"

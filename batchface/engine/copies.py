@@ -3,19 +3,89 @@ track ids, a piece a task on the run's engine, then joined into each video's cop
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+from batchface.engine.plan import Work
 from batchface.engine.summary import failure_line
-from batchface.engine.worker import Drawing, draw_task
 from batchface.errors import one_line
+from batchface.media.inputs import Source
+from batchface.media.video import VideoReader
+from batchface.options import Options
+from batchface.output import annotate
 from batchface.output.annotate import join_pieces, mirrored_path
 
+if TYPE_CHECKING:
+    from batchface.engine.engines import Executor
 
-def draw_copies(drawings: list[Drawing], options, doer) -> None:
-    """Draw the pieces of ``drawings`` on the engine ``doer`` (:meth:`Executor.each`) and join each
-    video's pieces into its copy (:func:`batchface.output.annotate.join_pieces`). A copy that cannot
-    be written is said on standard error: the rows are committed already."""
-    by_video: dict = {}
+
+@dataclass(frozen=True)
+class Drawing:
+    """The annotated copy of a piece of a video to draw.
+
+    Attributes:
+        work: the piece.
+        ids: the whole video's track id of each of the piece's own.
+    """
+
+    work: Work
+    ids: dict[int, int]
+
+
+#: a piece of an annotated copy drawn: (its path, None), or (None, why it is not there)
+Drawn = tuple[Path | None, str | None]
+
+
+def draw_task(options: Options, task: list[Drawing]) -> list[Drawn]:
+    """Draw the annotated copy of each piece of a video in ``task``.
+
+    Args:
+        options: the run's options (``annotate``: where the copies go).
+        task: the pieces to draw.
+
+    Returns:
+        For each piece, in order: (its copy's path, None), or (None, why it is not there).
+    """
+    return [_draw_piece(options, drawing) for drawing in task]
+
+
+def _draw_piece(options: Options, drawing: Drawing) -> Drawn:
+    work = drawing.work
+    copy = annotate.mirrored_path(options.annotate, work.source.relative, "video")
+    log, sink = annotate.piece_path(copy, work.start, ".faces"), None
+    try:
+        faces = annotate.read_faces(log)
+        reader = VideoReader(work.source.path, options.every, options.fps, options.max_frames, work.start, work.stop)
+        sink = annotate.VideoSink(
+            annotate.piece_path(copy, work.start, copy.suffix), reader.sample_fps, options.annotate
+        )
+        for frame in reader:
+            if frame.index in faces:
+                found, ids = faces[frame.index]
+                sink.add(frame.index, frame.image, found, None if ids is None else [drawing.ids[i] for i in ids])
+        sink.close()
+        return (None, sink.error) if sink.error else (sink.path, None)
+    except Exception as e:  # the copy's problem, never the rows'
+        return None, f"annotated copy not written: {one_line(e)}"
+    finally:
+        with contextlib.suppress(OSError):  # a log that could not be written, where there is no folder
+            log.unlink(missing_ok=True)
+
+
+def draw_copies(drawings: list[Drawing], options: Options, doer: Executor) -> None:
+    """Draw the pieces of videos, a task each, and join each video's pieces into its copy.
+
+    A copy that cannot be written is said on standard error: the rows are committed already.
+
+    Args:
+        drawings: the pieces, in order, a video's together.
+        options: the run's options (``annotate``: where the copies go).
+        doer: the run's engine (:meth:`batchface.engine.engines.Executor.each`).
+    """
+    by_video: dict[Source, list[Drawing]] = {}
     for drawing in drawings:
         by_video.setdefault(drawing.work.source, []).append(drawing)
     whole = [d for pieces in by_video.values() if pieces[0].work.start == 0 for d in pieces]
@@ -28,9 +98,8 @@ def draw_copies(drawings: list[Drawing], options, doer) -> None:
                 failure_line(source.path, "annotated copy not written: the run was resumed within this video"),
                 file=sys.stderr,
             )
-    failed = lambda task, why: [(None, f"annotated copy not written: {why}")]  # noqa: E731
-    done = doer.each(draw_task, [[drawing] for drawing in whole], failed)
-    written: list = []
+    done = doer.each(draw_task, [[drawing] for drawing in whole], _not_drawn)
+    written: list[Drawn] = []
     for drawing, [(path, why)] in zip(whole, done):
         written.append((path, why))
         if drawing.work.last:
@@ -38,12 +107,17 @@ def draw_copies(drawings: list[Drawing], options, doer) -> None:
             written = []
 
 
-def _join(source, written: list, options) -> None:
+def _not_drawn(task: list[Drawing], why: str) -> list[Drawn]:
+    """The answer for a piece whose worker died drawing it."""
+    return [(None, f"annotated copy not written: {why}")]
+
+
+def _join(source: Source, written: list[Drawn], options: Options) -> None:
     """Join the drawn pieces (path, why not) of a video's copy, or say why it cannot be."""
     why = next((w for _, w in written if w), None)
     try:
         if why is None:
-            paths = [path for path, _ in written]
+            paths = [path for path, _ in written if path is not None]  # each, where none says why not
             copy = mirrored_path(options.annotate, source.relative, "video").with_suffix(paths[0].suffix)
             join_pieces(paths, copy, options.annotate)
     except Exception as e:

@@ -17,9 +17,17 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, wait
 from concurrent.futures import TimeoutError as Timeout
-from concurrent.futures import wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
+from types import FrameType
+from typing import TypeVar
+
+T = TypeVar("T")  # what a task's function gives
+W = TypeVar("W")  # an input of a task
+R = TypeVar("R")  # the result of a task
 
 START_METHOD = "spawn"  # no threads or locks inherited from the calling process
 #: the environment of batchface's processes, where the caller's does not say otherwise: numpy's OpenBLAS
@@ -38,15 +46,19 @@ NO_WORKER_STARTS = (
 )
 
 
-def _start_worker(parent: int, report_to, sender, warm) -> None:
+#: in a worker process, the sending end of the pool's pipe of progress messages (set as it starts)
+_sender: Connection | None = None
+
+
+def _start_worker(parent: int, sender: Connection, warm: Callable[[], object] | None) -> None:
     """In each worker process, first: ignore Ctrl-C (the terminal sends it to every process; the run
-    stops its workers itself), die with the run's process, ``report_to(sender)``, then ``warm()``."""
+    stops its workers itself), die with the run's process, keep ``sender``, then ``warm()``."""
+    global _sender
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):  # the kernel's parent-death signal: at once
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()  # anywhere, within a second
-    if report_to is not None:
-        report_to(sender)
+    _sender = sender
     if warm is not None:
         try:
             warm()
@@ -58,6 +70,17 @@ def _nothing() -> None:
     pass
 
 
+def _reporting(fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args, progress=...)`` in a worker process, its progress messages sent to the run's process.
+
+    Each message (a tuple of a few numbers) is pickled and written to the pipe whole by
+    :meth:`Connection.send`, so the workers share the pipe without a lock, and one killed mid-run
+    cannot leave half a message in it.
+    """
+    assert _sender is not None, "a task of the pool, in a worker process"
+    return fn(*args, progress=_sender.send)
+
+
 def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(1.0)
@@ -65,8 +88,15 @@ def _exit_when_orphaned(parent: int) -> None:
 
 
 @contextlib.contextmanager
-def environment(values: dict):
-    """``os.environ`` with ``values`` where it has none of its own, within the block."""
+def environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` with ``values`` where it has none of its own, within the block.
+
+    Args:
+        values: environment variables, by name.
+
+    Yields:
+        Nothing; the variables added are removed at the block's end.
+    """
     added = {k: v for k, v in values.items() if k not in os.environ}
     os.environ.update(added)
     try:
@@ -77,9 +107,12 @@ def environment(values: dict):
 
 
 def in_a_worker_importing_the_script() -> bool:
-    """Whether this process is a worker whose import of the calling script (run by spawn as
-    ``__mp_main__``) is what called us."""
-    frame = sys._getframe()
+    """Whether this process is a worker whose import of the calling script is what called us.
+
+    Returns:
+        True where a frame of the stack runs the script imported by spawn as ``__mp_main__``.
+    """
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         if frame.f_globals.get("__name__") == "__mp_main__":
             return True
@@ -88,11 +121,17 @@ def in_a_worker_importing_the_script() -> bool:
 
 
 class WorkerPool:
-    """``workers`` worker processes, started at once: each starts, then runs ``warm`` (loads the
-    models, say) while the caller goes on. ``report_to``: each worker calls it once with the sending
-    end of a pipe, whose messages :meth:`ordered_results` passes on. Close it when done (``with``)."""
+    """Worker processes, started at once; close it when done (``with``).
 
-    def __init__(self, workers: int, warm=None, report_to=None):
+    Each worker has the sending end of one pipe for progress messages, which a task with a ``progress``
+    argument is given (:meth:`ordered_results`, ``counted``).
+
+    Args:
+        workers: how many processes.
+        warm: what each runs as it starts (loads the models, say), while the caller goes on.
+    """
+
+    def __init__(self, workers: int, warm: Callable[[], object] | None = None):
         import pebble
 
         pebble.CONSTS.sleep_unit = POOL_TICK
@@ -103,38 +142,67 @@ class WorkerPool:
             max_workers=workers,
             context=context,
             initializer=_start_worker,
-            initargs=(os.getpid(), report_to, self._sender, warm),
+            initargs=(os.getpid(), self._sender, warm),
         )
         with environment(ONE_BLAS_THREAD):  # the workers inherit it: pebble starts them at the first task
             self._pool.schedule(_nothing)
 
-    def __enter__(self):
+    def __enter__(self) -> WorkerPool:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def close(self) -> None:
+        """Stop the workers, running tasks and all, and close the pipe."""
         self._pool.stop()  # the caller may have given up (an error, Ctrl-C): do not wait for running tasks
         self._pool.join()
         self._reports.close()
         self._sender.close()
 
-    def _schedule(self, fn, args: tuple, timeout: float | None):
+    def _schedule(self, fn: Callable[..., object], args: tuple, timeout: float | None) -> Future:
         try:
             return self._pool.schedule(fn, args, timeout=timeout)
         except RuntimeError:  # pebble refuses tasks once every worker has exited outside a task: as it started
             raise RuntimeError(NO_WORKER_STARTS) from None
 
     def ordered_results(
-        self, tasks, fn, args: tuple, tick: float, failed, timeout: float | None = None, counted=None, idle=None
-    ):
-        """``fn(*args, task)`` for each task (a list of inputs), yielded in task order. ``failed(task,
-        why)`` gives the result of a task whose worker died or passed ``timeout`` seconds (None: no
-        limit) on it alone. ``counted`` gets each progress message of the workers as it arrives;
-        ``idle()`` is called every ``tick`` seconds that nothing arrives."""
+        self,
+        tasks: Iterable[list[W]],
+        fn: Callable[..., R],
+        args: tuple,
+        tick: float,
+        failed: Callable[[list[W], str], R],
+        timeout: float | None = None,
+        counted: Callable[[tuple[int, int]], None] | None = None,
+        idle: Callable[[], None] | None = None,
+    ) -> Iterator[R]:
+        """``fn(*args, task)`` for each task, in the workers.
+
+        A task of several inputs whose worker died or ran out of time is tried again input by input.
+
+        Args:
+            tasks: lists of inputs.
+            fn: what a worker makes of one task; given ``progress=`` a callable too where ``counted`` is.
+            args: ``fn``'s first arguments, before the task.
+            tick: seconds without news after which ``idle()`` is called.
+            failed: ``failed(task, why)``, the result of a task of one input whose worker died on it,
+                or passed ``timeout`` on it.
+            timeout: seconds a task may take in its worker (None: no limit).
+            counted: gets each progress message that ``fn`` sends, (frames, faces), as it arrives
+                (None: ``fn`` is not given ``progress``).
+            idle: called every ``tick`` seconds that no result comes.
+
+        Yields:
+            Each task's result, in task order.
+
+        Raises:
+            RuntimeError: no worker process could start (:data:`NO_WORKER_STARTS`).
+        """
+        if counted is not None:
+            fn, args = _reporting, (fn, *args)
         pending = deque(tasks)
-        in_flight: deque = deque()
+        in_flight: deque[tuple[list[W], Future]] = deque()
         last_news = time.monotonic()
         while pending or in_flight:
             while pending and len(in_flight) < 2 * self.workers:  # enough queued to keep every worker busy

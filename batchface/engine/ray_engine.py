@@ -21,29 +21,46 @@ import logging
 import os
 import pickle
 import warnings
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
 from batchface.engine.plan import Work, tasks_of
 from batchface.engine.pool import DIED
-from batchface.engine.worker import crashed, run_task, worker_for
+from batchface.engine.worker import Progress, Result, crashed, run_task, worker_for
 from batchface.media.inputs import Source, media_type_of
+from batchface.options import Options
 
 #: actor restarts and task retries before a task counts as one that kills its worker
 RETRIES = 1
+#: what turns a task into its results, in an actor: ``task_fn(options, task)``
+TaskFn = Callable[[Options, list[Work]], list[Result]]
 
 
 class FacesOfWork:
-    """A Ray Data callable class: each row of a batch holds a task (a list of
-    :class:`batchface.engine.plan.Work`, pickled, in column ``task``); each output row holds its results
-    (a list of :class:`batchface.engine.worker.Result`, pickled, in ``results``) and the Ray node that made
-    them (``node``). The models load in the actor's first batch, once. ``task_fn``: what turns a
-    task into results (tests replace it)."""
+    """A Ray Data callable class that turns tasks into their results, in an actor.
 
-    def __init__(self, options, task_fn=run_task):
+    The models load in the actor's first batch, once.
+
+    Args:
+        options: the run's options.
+        task_fn: what turns a task into results (tests replace it).
+    """
+
+    def __init__(self, options: Options, task_fn: TaskFn = run_task):
         self.options, self.task_fn = options, task_fn
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The results of a batch of tasks.
+
+        Args:
+            batch: column ``index``, each task's place in the run; column ``task``, each a task (a list of
+                :class:`batchface.engine.plan.Work`), pickled.
+
+        Returns:
+            Columns ``index``, as given; ``results``, each task's results (a list of
+            :class:`batchface.engine.worker.Result`), pickled; ``node``, the Ray node that made them.
+        """
         import ray
 
         done = [pickle.dumps(self.task_fn(self.options, pickle.loads(task))) for task in batch["task"]]
@@ -56,30 +73,60 @@ class FacesOfWork:
 
 
 class FaceRows:
-    """A Ray Data callable class for a Dataset of your own: a batch with a ``path`` column (image or
-    video files; a video is analysed whole) becomes the table's rows for those files, as a list of
-    row dicts' columns (the columns of :func:`batchface.output.table.schema`, filled in where a row has a value)."""
+    """A Ray Data callable class for a Dataset of your own: files named in a batch become the table's rows.
 
-    def __init__(self, options):
+    Args:
+        options: what shapes the rows.
+    """
+
+    def __init__(self, options: Options):
         from batchface.output.table import schema
 
         analyzer = worker_for(options).analyzer  # the models of the actor's tasks, loaded once
         names = analyzer.keypoints.names if options.landmarks else ()
         self.options, self.columns = options, schema(analyzer.expression.classes, names).names
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict[str, Sequence[str]]) -> dict[str, list]:
+        """The table's rows for a batch of files.
+
+        Args:
+            batch: column ``path``, image or video files (a video is analysed whole).
+
+        Returns:
+            The rows of the files, in order, by column: the columns of
+            :func:`batchface.output.table.schema`, each row's value or None.
+        """
         works = [Work(Source(str(p), media_type_of(str(p)) or "image")) for p in batch["path"]]
         rows = [row for result in run_task(self.options, works) for row in result.rows]
         return {name: [row.get(name) for row in rows] for name in self.columns}
 
 
-def results(todo: list[Work], options, counted, address: str | None = None, nodes=None, task_fn=run_task):
-    """The result of each unit of work of ``todo``, in order, computed on Ray in the tasks of a local
-    run (:func:`batchface.engine.plan.tasks_of`). A task whose actor died on it :data:`RETRIES` + 1 times is
-    tried again input by input, so that only the input that kills its actor gets the error row of a
-    dead worker. ``counted((frames, faces))`` hears of each result's; ``nodes`` (a set) gets the ids
-    of the Ray nodes that did work. Joins the cluster at ``address`` (default ``RAY_ADDRESS``, else
-    a Ray of this machine, started for the run) unless this process is connected already."""
+def results(
+    todo: list[Work],
+    options: Options,
+    counted: Progress,
+    address: str | None = None,
+    nodes: set[str] | None = None,
+    task_fn: TaskFn = run_task,
+) -> Iterator[Result]:
+    """The results of a run's work, computed on Ray in the tasks of a local run (:func:`tasks_of`).
+
+    A task whose actor died on it :data:`RETRIES` + 1 times is tried again input by input, so that
+    only the input that kills its actor gets the error row of a dead worker. Joins the cluster at
+    ``address`` unless this process is connected already.
+
+    Args:
+        todo: the run's units of work.
+        options: the run's options.
+        counted: hears ``(frames, faces)`` of each result as it comes.
+        address: the cluster, as ``ray.init`` takes it (None: ``RAY_ADDRESS``, else a Ray of this
+            machine, started for the run).
+        nodes: gets the ids of the Ray nodes that did work.
+        task_fn: what turns a task into results (tests replace it).
+
+    Yields:
+        Each unit's result, in ``todo``'s order.
+    """
     import ray
 
     if not ray.is_initialized():
@@ -107,7 +154,9 @@ def results(todo: list[Work], options, counted, address: str | None = None, node
             yield result
 
 
-def _mapped(tasks: list[list[Work]], options, task_fn, nodes):
+def _mapped(
+    tasks: list[list[Work]], options: Options, task_fn: TaskFn, nodes: set[str] | None
+) -> Iterator[list[Result] | None]:
     """For each task, in order, its results computed by the actors, or None where its actor died."""
     import ray
 

@@ -11,21 +11,23 @@ number of workers.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from batchface import __version__
-from batchface.engine.copies import draw_copies
-from batchface.engine.engines import ENGINES, Executor, make_engine
-from batchface.engine.plan import plan
+from batchface.engine.arguments import StrPath, check_arguments, check_named, worker_count
+from batchface.engine.copies import Drawing, draw_copies
+from batchface.engine.engines import Executor, make_engine
+from batchface.engine.plan import Work, plan
+from batchface.engine.progress import ProgressLine
 from batchface.engine.summary import Summary, failure_line
-from batchface.engine.worker import Drawing
-from batchface.errors import Interrupted, Terminated, printable
+from batchface.errors import Interrupted, Terminated
 from batchface.faces.tracking import TrackNumbers
-from batchface.media.inputs import disambiguated, read_paths_file, walk
+from batchface.media.inputs import Source, disambiguated, read_paths_file, walk
 from batchface.options import Options
 from batchface.output.annotate import check_apart, check_copies
 from batchface.output.formats import STDOUT, format_of, is_folder
@@ -34,14 +36,14 @@ from batchface.output.lock import OutputLock, lock_path
 from batchface.output.table import schema
 from batchface.output.writers import TableWriter, check_writable
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: seconds a worker may spend on one task (up to 16 images, or 1,500 frames of video) before it is stopped
 TASK_TIMEOUT = 600.0
 # for tests only, a fault-injection seam: a run stops as Ctrl-C stops it once it has committed this
 # many results (an image or a piece of a video each); in a `batchface run` subprocess too
 STOP_AFTER_VARIABLE = "BATCHFACE_TEST_STOP_AFTER"
-#: local worker processes a CPU at most: more only share the CPUs, each holding its own models (about
-#: 100 MB) and taking a quarter of a second of CPU to start; a few a CPU can still hide slow reads
-WORKERS_PER_CPU = 4
 
 
 @dataclass
@@ -49,8 +51,8 @@ class Job:
     """A run prepared (:func:`prepare`): its inputs, the work left to do, the open table, what it has
     done so far and the track ids of the videos it has begun."""
 
-    sources: list
-    todo: list
+    sources: list[Source]
+    todo: list[Work]
     options: Options
     writer: TableWriter
     summary: Summary
@@ -58,34 +60,52 @@ class Job:
 
 
 def run(
-    paths=(),
-    out="results.parquet",
+    paths: Iterable[StrPath] = (),
+    out: StrPath = "results.parquet",
     fmt: str | None = None,
     options: Options | None = None,
     workers: int | None = None,
     resume: bool = False,
     overwrite: bool = False,
-    files_from=None,
+    files_from: StrPath | None = None,
     progress: bool = True,
     commit_seconds: float = 2.0,
     engine: str = "local",
     address: str | None = None,
     timeout: float | None = TASK_TIMEOUT,
 ) -> Summary:
-    """Analyse every image and video under ``paths`` into the table ``out``; returns a summary.
+    """Analyse every image and video under ``paths`` into one table.
 
-    ``workers``: processes (default: the number of CPUs; 0 runs in this process; at most
-    :data:`WORKERS_PER_CPU` a CPU, with a warning). ``engine="ray"``
-    runs the work on a Ray cluster instead (:mod:`batchface.engine.ray_engine`; ``address`` as ``ray.init``
-    takes it, default ``RAY_ADDRESS``, else a Ray of this machine), the output written here. ``resume``
-    finishes a killed run at ``out``; ``overwrite`` replaces an existing ``out``; rows are made
-    durable every ``commit_seconds``; ``progress``: a progress bar on standard error. A task of worker
-    processes (a few images, or a piece of a video) that takes more than ``timeout`` seconds is
-    stopped and its inputs tried again one by one within the same limit, so that only an input that
-    hangs gets an error row (None: no limit; not with ``workers=0`` or Ray). Raises ValueError for
-    options that do not go together, :class:`batchface.output.lock.OutputInUse` (a ValueError) while
-    another run writes ``out`` (one run per output at a time), and :class:`batchface.errors.Interrupted`
-    with the summary so far when Ctrl-C or SIGTERM stops it.
+    Args:
+        paths: image or video files, or folders (walked recursively).
+        out: the table: .parquet (.pq), .csv or .jsonl (.ndjson); a folder (ending in /) for a Parquet
+            dataset; ``-`` for standard output.
+        fmt: the table's format (None: from ``out``'s extension).
+        options: what shapes the rows (None: the defaults).
+        workers: local worker processes (None: the number of CPUs; 0 runs in this process; at most
+            :data:`batchface.engine.arguments.WORKERS_PER_CPU` a CPU, with a warning).
+        resume: finish a killed run at ``out``, without duplicates.
+        overwrite: replace an existing ``out``.
+        files_from: a file naming more paths, one a line (``-``: standard input).
+        progress: a progress bar on standard error.
+        commit_seconds: make the rows durable at least this often (seconds).
+        engine: ``local``, or ``ray``: the work runs on a Ray cluster instead
+            (:mod:`batchface.engine.ray_engine`), the output written here.
+        address: with ``ray``, the cluster, as ``ray.init`` takes it (None: ``RAY_ADDRESS``, else a Ray
+            of this machine).
+        timeout: seconds a task of worker processes (a few images, or a piece of a video) may take;
+            then it is stopped and its inputs tried again one by one within the same limit, so that
+            only an input that hangs gets an error row (None: no limit; not with ``workers=0`` or Ray).
+
+    Returns:
+        What the run did.
+
+    Raises:
+        ValueError: options that do not go together, or no input found;
+            :class:`batchface.output.lock.OutputInUse` (a ValueError) while another run writes ``out``
+            (one run per output at a time).
+        Interrupted: Ctrl-C or SIGTERM stopped the run (:class:`batchface.errors.Interrupted`, with the
+            summary so far).
     """
     from batchface.engine.pool import NO_WORKER_STARTS, in_a_worker_importing_the_script
 
@@ -95,8 +115,8 @@ def run(
     options = options or Options()
     check_arguments(resume, overwrite, engine, workers, commit_seconds, timeout)
     fmt = format_of(out, fmt)
-    paths = list(paths) + (read_paths_file(files_from) if files_from else [])
-    check_named(paths)
+    named = [*paths, *(read_paths_file(files_from) if files_from else [])]
+    check_named(named)
     if options.annotate and is_folder(out):
         check_apart(options.annotate, out)
     if str(out) != STDOUT:
@@ -106,25 +126,30 @@ def run(
     lock = contextlib.nullcontext() if str(out) == STDOUT else OutputLock(out)
     # the worker processes start, and load the models, while the inputs are walked and the table opened
     with lock, make_engine(engine, options, workers, address, timeout, commit_seconds or 1.0) as doer:
-        job = prepare(paths, out, fmt, options, resume, overwrite, commit_seconds)
+        job = prepare(named, out, fmt, options, resume, overwrite, commit_seconds)
         return execute(job, doer, progress)
 
 
-def check_arguments(resume, overwrite, engine, workers, commit_seconds, timeout) -> None:
-    """Refuse (ValueError) arguments of :func:`run` that do not go together."""
-    if resume and overwrite:
-        raise ValueError("resume (--resume) and overwrite (--overwrite) exclude each other")
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
-    if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
-        raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
+def prepare(
+    paths: list[StrPath], out: StrPath, fmt: str, options: Options, resume: bool, overwrite: bool, commit_seconds: float
+) -> Job:
+    """Walk the inputs, describe the run, open the table and plan what is left to do.
 
+    Args:
+        paths: as for :func:`run`, the paths of ``files_from`` included.
+        out: as for :func:`run`.
+        fmt: the table's format.
+        options: as for :func:`run`.
+        resume: take up a killed run's table.
+        overwrite: as for :func:`run`.
+        commit_seconds: as for :func:`run`.
 
-def prepare(paths, out, fmt: str, options: Options, resume: bool, overwrite: bool, commit_seconds: float) -> Job:
-    """Walk the inputs, describe the run, open the table (taking up a killed run's with ``resume``)
-    and plan what is left to do."""
+    Returns:
+        The run, ready for :func:`execute`.
+
+    Raises:
+        ValueError: no image or video found.
+    """
     summary = Summary(output=str(out))
     # never read back as inputs
     own = [] if str(out) == STDOUT else [out, parts_dir(out), progress_path(out), lock_path(out)]
@@ -151,8 +176,19 @@ def prepare(paths, out, fmt: str, options: Options, resume: bool, overwrite: boo
 
 
 def execute(job: Job, doer: Executor, progress: bool) -> Summary:
-    """Commit the results of the engine ``doer`` on the job's work to its table as they come, with a
-    progress bar; then close the table."""
+    """Commit the results of the job's work to its table as they come; then close the table.
+
+    Args:
+        job: the run prepared.
+        doer: the engine, started.
+        progress: a progress bar on standard error.
+
+    Returns:
+        What the run did.
+
+    Raises:
+        Interrupted: Ctrl-C or SIGTERM stopped the run (:class:`batchface.errors.Interrupted`).
+    """
     from tqdm import tqdm
 
     summary, writer = job.summary, job.writer
@@ -201,68 +237,26 @@ def execute(job: Job, doer: Executor, progress: bool) -> Summary:
     return summary
 
 
-class ProgressLine:
-    """The progress bar's counts: frames as the workers read them (the bar), and beside it the inputs
-    committed and the faces found so far, counted as the workers find them (a long video's too)."""
-
-    def __init__(self, bar, summary: Summary, inputs: int):
-        self.bar, self.summary, self.inputs = bar, summary, inputs
-        self.faces, self.start = 0, time.monotonic()
-
-    def heard(self, news: tuple[int, int]) -> None:
-        """(frames, faces) read and found by a worker."""
-        frames, faces = news
-        self.faces += faces
-        self.show(refresh=False)
-        self.bar.update(frames)
-
-    def show(self, refresh: bool = False) -> None:
-        rate = self.faces / max(time.monotonic() - self.start, 1e-9)
-        self.bar.set_postfix(
-            inputs=f"{self.summary.done}/{self.inputs}", faces=self.faces, faces_per_s=f"{rate:.1f}", refresh=refresh
-        )
-
-
-def check_named(paths, shown: int = 3) -> None:
-    """Refuse (ValueError, before anything is written) paths named by the caller that do not exist: a
-    typing error to correct, not an input to give an error row (which would make the table, and a rerun
-    with the right path be refused for it). Names the first ``shown`` of them."""
-    missing = [os.fspath(p) for p in paths if not os.path.exists(p)]
-    if missing:
-        said = [printable(p) + (" (a broken symbolic link)" if os.path.islink(p) else "") for p in missing[:shown]]
-        more = f" and {len(missing) - shown} more" if len(missing) > shown else ""
-        raise ValueError(f"no such file or folder: {', '.join(said)}{more}")
-
-
-def worker_count(asked: int | None) -> int:
-    """The local worker processes to start for ``asked`` (None: one a CPU): at most
-    :data:`WORKERS_PER_CPU` a CPU, with a warning on standard error where that is fewer."""
-    cpus = os.cpu_count() or 1
-    if asked is None:
-        return cpus
-    most = WORKERS_PER_CPU * cpus
-    if asked > most:
-        print(
-            f"batchface: warning: {asked} workers asked for, {most} started: at most {WORKERS_PER_CPU} a CPU "
-            f"({cpus} CPUs here)",
-            file=sys.stderr,
-        )
-        return most
-    return asked
-
-
-def describe_run(options: Options):
-    """The table's schema, and the metadata that says what made it: versions, model files, options.
+def describe_run(options: Options) -> tuple[pa.Schema, dict[str, object]]:
+    """The table's schema, and the metadata that says what made it.
 
     Loading the models here also checks that the detector's file is one (a usage error before any
-    worker starts)."""
+    worker starts).
+
+    Args:
+        options: the run's options.
+
+    Returns:
+        The schema (:func:`batchface.output.table.schema`), and the metadata: versions, model files' sha256,
+        options.
+    """
     from batchface.faces.analysis import Analyzer
     from batchface.faces.models import opened_for_metadata, sha256_of
 
     with opened_for_metadata():
         analyzer = Analyzer.for_options(options)
     checker = analyzer.detector.checker
-    metadata = {
+    metadata: dict[str, object] = {
         "batchface_version": __version__,
         "detector": analyzer.detector_name,
         "detector_sha256": sha256_of(analyzer.detector.path),

@@ -5,44 +5,49 @@ process, and a Ray actor.
 
 from __future__ import annotations
 
-import contextlib
 import functools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from batchface.engine.plan import Work
 from batchface.errors import InputError, one_line
+from batchface.faces.boxes import Detections
 from batchface.faces.tracking import PieceTracks, Tracker
 from batchface.media.decoding import read_picture
-from batchface.media.video import VideoReader
+from batchface.media.inputs import Source
+from batchface.media.video import Frame, VideoReader
+from batchface.options import Options
 from batchface.output import annotate, table
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
+T = TypeVar("T")  # what a batched call takes
+U = TypeVar("U")  # what it answers for each
+#: a sampled video frame, with its faces' detections (or the exception that stopped them) and their track ids
+Found = tuple[Frame, Detections | Exception, list[int] | None]
 
-#: where this process says how many images and video frames it has read, for the progress bar:
-#: set by :func:`report_progress_to` (None: nowhere)
-_progress = None
-
-
-def report_progress_to(channel) -> None:
-    """Send this process's counts of frames read and faces found, (frames, faces), to ``channel``: a
-    callable taking them, or the sending end of a pipe (:func:`multiprocessing.Pipe`) whose reader is
-    the run's process. Each count is one message of a few bytes, written to the pipe whole, so worker
-    processes share it without a lock, and one killed mid-run cannot leave half a message in it."""
-    global _progress
-    _progress = channel if channel is None or callable(channel) else channel.send
+#: where a worker says, as it reads, how many images and video frames it has read and how many faces
+#: it found in them, ``progress((frames, faces))``, for the run's progress bar; None: nowhere
+Progress = Callable[[tuple[int, int]], None]
 
 
-def _read(frames: int, rows=()) -> None:
-    """Tell the run of ``frames`` images or video frames read, and the faces of their ``rows``."""
-    if _progress is not None and frames:
-        _progress((frames, sum(r["status"] == "ok" for r in rows)))
+def _read(progress: Progress | None, frames: int, rows: Iterable[dict] = ()) -> None:
+    """Tell ``progress`` of ``frames`` images or video frames read, and the faces of their ``rows``."""
+    if progress is not None and frames:
+        progress((frames, sum(r["status"] == "ok" for r in rows)))
 
 
 @dataclass
 class Result:
-    """The rows of one unit of work, and the number of image or video frames read; a video's
-    ``tracks``, whose ids in ``track_id`` are the piece's own until renumbered for the whole video
-    (:meth:`batchface.faces.tracking.VideoTracks.renumber`)."""
+    """What a worker made of one unit of work.
+
+    Attributes:
+        work: the image, or video or piece of one.
+        rows: the table's rows.
+        frames: the images or video frames read.
+        tracks: a video's tracks, whose ids in ``track_id`` are the piece's own until renumbered for
+            the whole video (:meth:`batchface.faces.tracking.VideoTracks.renumber`); None for an image.
+    """
 
     work: Work
     rows: list[dict]
@@ -51,10 +56,13 @@ class Result:
 
 
 class Worker:
-    """The analysis of a run's options (:class:`batchface.options.Options`), on one thread: the
-    parallelism is the processes'."""
+    """The analysis of a run, on one thread: the parallelism is the processes'.
 
-    def __init__(self, options):
+    Args:
+        options: the run's options; the models are loaded here.
+    """
+
+    def __init__(self, options: Options):
         import cv2
 
         from batchface.faces.analysis import Analyzer
@@ -63,12 +71,20 @@ class Worker:
         self.options = options
         self.analyzer = Analyzer.for_options(options, threads=1)
 
-    def rows(self, task: list[Work]) -> list[Result]:
-        """The results of a task, in its order; an input's failure is its own error row, never raised."""
+    def rows(self, task: list[Work], progress: Progress | None = None) -> list[Result]:
+        """The results of a task; an input's failure is its own error row, never raised.
+
+        Args:
+            task: images, and videos or pieces of them, to analyse.
+            progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`).
+
+        Returns:
+            One result per unit of work, in the task's order.
+        """
         images = [w for w in task if w.source.media_type == "image"]
         done = dict(zip(images, self._images(images)))
-        _read(len(images), [row for result in done.values() for row in result.rows])
-        return [done[w] if w in done else self._video(w) for w in task]
+        _read(progress, len(images), [row for result in done.values() for row in result.rows])
+        return [done[w] if w in done else self._video(w, progress) for w in task]
 
     def _images(self, works: list[Work]) -> list[Result]:
         pictures, results = {}, {}
@@ -100,15 +116,15 @@ class Worker:
                         row["error"] = table.text(f"annotated copy not written: {one_line(e)}")
         return [results[w] for w in works]
 
-    def _video(self, work: Work) -> Result:
+    def _video(self, work: Work, progress: Progress | None) -> Result:
         source, rows, frames, sink = work.source, [], 0, None
         tracker = Tracker(self.analyzer.detector, self.options.detect_every)
         try:
             reader = VideoReader(
                 source.path, self.options.every, self.options.fps, self.options.max_frames, work.start, work.stop
             )
-            sink = self._sink(work, reader) if self.options.annotate else None
-            batch = []
+            sink = _sink(work, reader.sample_fps, self.options.annotate) if self.options.annotate else None
+            batch: list[Found] = []
             for frame in reader:
                 try:
                     batch.append((frame, *tracker.find(frame)))
@@ -117,18 +133,14 @@ class Worker:
                 if len(batch) == FRAMES_PER_BATCH:
                     rows += (new := self._frames(source, batch, sink))
                     frames, batch = frames + len(batch), []
-                    _read(FRAMES_PER_BATCH, new)
+                    _read(progress, FRAMES_PER_BATCH, new)
             rows += (new := self._frames(source, batch, sink))
             frames += len(batch)
-            _read(len(batch), new)
+            _read(progress, len(batch), new)
             rows = with_problems(rows, source, reader)
             if frames == 0 and work.start == 0 and not reader.problems:
-                rows = [
-                    table.error_row(
-                        table.where(source, None, None, reader.width or None, reader.height or None),
-                        "no frame could be decoded",
-                    )
-                ]
+                at = table.where(source, None, None, reader.width or None, reader.height or None)
+                rows = [table.error_row(at, "no frame could be decoded")]
         except InputError as e:
             rows = [table.error_row(table.where(source), str(e))]
         except Exception as e:  # rows of frames already analysed stay; one error row says where it broke
@@ -141,15 +153,9 @@ class Worker:
                 row["error"] = row.get("error") or table.text(sink.error)
         return Result(work, rows, frames, tracker.piece())
 
-    def _sink(self, work: Work, reader: VideoReader):
-        """Where a video's annotated frames go: its copy, for a whole video; for a piece, its faces,
-        drawn once the track ids are the whole video's (:func:`draw_task`)."""
-        copy = annotate.mirrored_path(self.options.annotate, work.source.relative, "video")
-        if work.start == 0 and work.last:
-            return annotate.VideoSink(copy, reader.sample_fps, self.options.annotate)
-        return annotate.FacesLog(annotate.piece_path(copy, work.start, ".faces"))
-
-    def _frames(self, source, batch, sink) -> list[dict]:
+    def _frames(
+        self, source: Source, batch: list[Found], sink: annotate.VideoSink | annotate.FacesLog | None
+    ) -> list[dict]:
         """The rows of (frame, its faces' detections or the exception that stopped them, their track
         ids); the faces of all frames go through each model in one call."""
         found = [(frame, detections) for frame, detections, _ in batch if not isinstance(detections, Exception)]
@@ -171,46 +177,26 @@ class Worker:
         return rows
 
 
-@dataclass(frozen=True)
-class Drawing:
-    """The annotated copy of a piece of a video (``work``) to draw, with ``ids``: the whole video's
-    track id of each of the piece's own."""
-
-    work: Work
-    ids: dict
-
-
-def draw_task(options, task: list[Drawing]) -> list[tuple]:
-    """For each piece of ``task``: (the annotated piece's path or None, why it is not there or None)."""
-    return [_draw_piece(options, drawing) for drawing in task]
+def _sink(work: Work, sample_fps: float, folder: str) -> annotate.VideoSink | annotate.FacesLog:
+    """Where a video's annotated frames go, under ``folder``: its copy, for a whole video; for a piece,
+    its faces, drawn once the track ids are the whole video's (:func:`batchface.engine.copies.draw_task`)."""
+    copy = annotate.mirrored_path(folder, work.source.relative, "video")
+    if work.start == 0 and work.last:
+        return annotate.VideoSink(copy, sample_fps, folder)
+    return annotate.FacesLog(annotate.piece_path(copy, work.start, ".faces"))
 
 
-def _draw_piece(options, drawing: Drawing) -> tuple:
-    work = drawing.work
-    copy = annotate.mirrored_path(options.annotate, work.source.relative, "video")
-    log, sink = annotate.piece_path(copy, work.start, ".faces"), None
-    try:
-        faces = annotate.read_faces(log)
-        reader = VideoReader(work.source.path, options.every, options.fps, options.max_frames, work.start, work.stop)
-        sink = annotate.VideoSink(
-            annotate.piece_path(copy, work.start, copy.suffix), reader.sample_fps, options.annotate
-        )
-        for frame in reader:
-            if frame.index in faces:
-                found, ids = faces[frame.index]
-                sink.add(frame.index, frame.image, found, None if ids is None else [drawing.ids[i] for i in ids])
-        sink.close()
-        return (None, sink.error) if sink.error else (sink.path, None)
-    except Exception as e:  # the copy's problem, never the rows'
-        return None, f"annotated copy not written: {one_line(e)}"
-    finally:
-        with contextlib.suppress(OSError):  # a log that could not be written, where there is no folder
-            log.unlink(missing_ok=True)
+def with_problems(rows: list[dict], source: Source, reader: VideoReader) -> list[dict]:
+    """The rows of a piece of video with an error row for each span of frames that could not be decoded.
 
+    Args:
+        rows: the piece's rows, in frame order; changed in place.
+        source: the video.
+        reader: what read the piece (:attr:`VideoReader.problems`: the spans it could not decode).
 
-def with_problems(rows: list[dict], source, reader: VideoReader) -> list[dict]:
-    """The rows of a piece of video with an error row for each span of frames that could not be
-    decoded (:attr:`VideoReader.problems`), in frame order: before the rows of the frames after it."""
+    Returns:
+        ``rows``, each problem's error row in frame order: before the rows of the frames after it.
+    """
     for problem in reader.problems:
         at = table.where(source, problem.index, problem.timestamp_s, reader.width or None, reader.height or None)
         place = len(rows)
@@ -220,13 +206,21 @@ def with_problems(rows: list[dict], source, reader: VideoReader) -> list[dict]:
     return rows
 
 
-def each_alone_if_need_be(analyze, items: list) -> list:
-    """``analyze(items)`` in one batched call; if that raises, each item alone, so that one bad item
-    spoils only itself: its place in the answer holds its exception."""
+def each_alone_if_need_be(analyze: Callable[[list[T]], Sequence[U]], items: list[T]) -> list[U | Exception]:
+    """``analyze(items)`` in one batched call; if that raises, each item alone.
+
+    Args:
+        analyze: answers a list of items with a list of answers, one an item, in order.
+        items: what to analyse.
+
+    Returns:
+        An answer per item, in order; if the batched call raised, the place of an item that raises
+        alone holds its exception, so that one bad item spoils only itself.
+    """
     try:
-        return analyze(items)
+        return list(analyze(items))
     except Exception:
-        answers = []
+        answers: list[U | Exception] = []
         for item in items:
             try:
                 answers.append(analyze([item])[0])
@@ -236,16 +230,40 @@ def each_alone_if_need_be(analyze, items: list) -> list:
 
 
 def crashed(task: list[Work], why: str) -> list[Result]:
-    """The results of a task whose worker process died or ran out of time: one error row per input."""
+    """The results of a task whose worker process died or ran out of time.
+
+    Args:
+        task: the task's units of work.
+        why: the error rows' reason.
+
+    Returns:
+        One result per unit of work, each one error row.
+    """
     return [Result(w, [table.error_row(table.where(w.source), why)], 0) for w in task]
 
 
 @functools.lru_cache(maxsize=1)
-def worker_for(options) -> Worker:
-    """This process's worker for ``options``: the models are loaded at its first task, once."""
+def worker_for(options: Options) -> Worker:
+    """This process's worker: the models are loaded at its first task, once.
+
+    Args:
+        options: the run's options.
+
+    Returns:
+        The worker for ``options``, made at the first call.
+    """
     return Worker(options)
 
 
-def run_task(options, task: list[Work]) -> list[Result]:
-    """The rows of ``task`` under ``options``, by this process's worker."""
-    return worker_for(options).rows(task)
+def run_task(options: Options, task: list[Work], progress: Progress | None = None) -> list[Result]:
+    """The rows of a task, by this process's worker (:func:`worker_for`).
+
+    Args:
+        options: the run's options.
+        task: the units of work to analyse.
+        progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`).
+
+    Returns:
+        One result per unit of work, in the task's order.
+    """
+    return worker_for(options).rows(task, progress)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from batchface.engine.runner import Options, run
-from batchface.faces.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks
+from batchface.faces.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks, is_keyframe
+from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.output.writers import read_table
 
@@ -160,6 +161,25 @@ def test_the_detector_runs_on_the_whole_frame_only_on_keyframes(samples, every):
     keyframes = 100 // every
     # keyframes, and the frames where a face was lost (a hand at the border that the detector saw)
     assert keyframes <= len(whole_frames) <= keyframes + 4
+
+
+def test_keyframes_are_every_kth_sampled_frame_from_the_first():
+    assert [is_keyframe(sample, 3) for sample in range(7)] == [True, False, False, True, False, False, True]
+    assert all(is_keyframe(sample, 1) for sample in range(5))
+
+
+@pytest.mark.parametrize(
+    ("sampling", "detect_every", "starts"),
+    [(dict(every=1), 3, [0, 27, 54, 81]), (dict(every=2), 2, [0, 28, 56, 84]), (dict(fps=10), 3, [0, 30, 60])],
+)
+def test_a_video_is_cut_into_pieces_at_keyframes(face_video, sampling, detect_every, starts):
+    from batchface.engine import plan
+
+    video, _ = face_video
+    works = plan.plan([Source(str(video), "video")], Options(detect_every=detect_every, **sampling))
+    assert [w.start for w in works] == starts
+    reader = VideoReader(video, **sampling)
+    assert all(reader.sampled[s] and is_keyframe(int(reader.samples[s]), detect_every) for s in starts)
 
 
 def test_an_annotated_face_is_labelled_with_its_track_id():

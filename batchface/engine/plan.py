@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from batchface.errors import InputError
+from batchface.faces.tracking import is_keyframe
 from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.output.journal import key_of
@@ -54,9 +55,8 @@ class Work:
 
 def plan(sources: list[Source], options) -> list[Work]:
     """Each video cut into :data:`PIECES` pieces, or pieces of :data:`SEGMENT_FRAMES` frames if
-    that makes more, but none under :data:`MIN_PIECE_FRAMES`; each starts at a keyframe (a sampled
-    frame whose number is a multiple of ``options.detect_every``:
-    :class:`batchface.faces.tracking.Tracker`), so that the rows do not depend on the cutting. The
+    that makes more, but none under :data:`MIN_PIECE_FRAMES`; each starts at a keyframe
+    (:func:`batchface.faces.tracking.is_keyframe`), so that the rows do not depend on the cutting. The
     cutting depends on the video and the sampling alone (not on the workers), so that ``--resume``
     finds the pieces it had. Frames are counted from the video's packets
     (:class:`batchface.media.video.Timeline`), not its header. A video that cannot be opened stays
@@ -73,7 +73,8 @@ def plan(sources: list[Source], options) -> list[Work]:
             works.append(Work(source))
             continue
         kept, step = reader.kept, _step(reader, options.detect_every)
-        starts = [int(i) for i in kept[::step]] or [0]
+        keyframes = [int(i) for i in kept if is_keyframe(int(reader.samples[i]), options.detect_every)]
+        starts = keyframes[:: step // options.detect_every] or [0]
         stops = starts[1:] + [None]
         sizes = [len(kept[k : k + step]) for k in range(0, max(len(kept), 1), step)]
         works += [Work(source, a, b, n) for a, b, n in zip(starts, stops, sizes)]

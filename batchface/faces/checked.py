@@ -11,13 +11,18 @@ import cv2
 import numpy as np
 
 from batchface.faces.blazeface import BlazeFace
-from batchface.faces.boxes import Detections, iou
+from batchface.faces.boxes import Box, Detections, iou
 from batchface.faces.yunet import YuNet, cut_off
 
 
 class CheckedYuNet:
     """:class:`YuNet` whose unsure large frontal faces (:meth:`needs_check`) are kept only where
-    :class:`BlazeFace` finds them too (:meth:`agrees`); a :class:`batchface.faces.detection.FaceDetector`."""
+    :class:`BlazeFace` finds them too (:meth:`agrees`); a :class:`batchface.faces.detection.FaceDetector`.
+
+    Args:
+        yunet: the detector.
+        checker: what confirms the faces it is unsure of.
+    """
 
     name = "yunet"
     SURE = 0.9  # a score from which YuNet is trusted alone
@@ -27,20 +32,43 @@ class CheckedYuNet:
     AGREE_ZOOM = 4  # the patch's side in box sides: the full-range model is made for faces far smaller
     # than its input (a face at half the patch was confirmed less often: reports/detectors.md)
 
-    def __init__(self, yunet: YuNet, checker: BlazeFace):
+    def __init__(self, yunet: YuNet, checker: BlazeFace) -> None:
         self.yunet, self.checker = yunet, checker
         self.path, self.min_face = yunet.path, yunet.min_face
 
     def side_needed(self, width: int, height: int) -> int:
-        """The longer side (pixels) of the image YuNet sees: more resolution is not used."""
+        """How large an image it needs: as large as YuNet sees it, more resolution is not used.
+
+        Args:
+            width: the image's width, pixels.
+            height: the image's height, pixels.
+
+        Returns:
+            The longer side, pixels.
+        """
         return self.yunet.side_needed(width, height)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:
-        """The faces of an 8-bit BGR image, in its pixels, largest score first."""
+        """The faces of an image.
+
+        Args:
+            image_bgr: 8-bit BGR, [H, W, 3].
+
+        Returns:
+            Its faces, in its pixels, left to right.
+        """
         return self._confirmed(image_bgr, self.yunet.detect(image_bgr))
 
-    def detect_near(self, image_bgr: np.ndarray, box) -> Detections:
-        """The faces around ``box`` (x, y, w, h pixels), as :meth:`YuNet.detect_near` finds them."""
+    def detect_near(self, image_bgr: np.ndarray, box: Box) -> Detections:
+        """The faces around where a face was, as :meth:`YuNet.detect_near` finds them.
+
+        Args:
+            image_bgr: the frame, 8-bit BGR.
+            box: where the face was in the previous sampled frame, x, y, w, h pixels.
+
+        Returns:
+            The faces found there, in the frame's pixels.
+        """
         return self._confirmed(image_bgr, self.yunet.detect_near(image_bgr, box))
 
     def _confirmed(self, image_bgr: np.ndarray, found: Detections) -> Detections:
@@ -50,9 +78,17 @@ class CheckedYuNet:
         )
 
     def needs_check(self, found: Detections, width: int, height: int) -> np.ndarray:
-        """Which faces of ``found`` (in the pixels of a ``width`` x ``height`` image) YuNet is unsure of
-        where BlazeFace is competent: below :attr:`SURE`, at least :attr:`CHECK_WIDTH` pixels wide,
-        frontal, and away from the border."""
+        """Which faces YuNet is unsure of where BlazeFace is competent: below :attr:`SURE`, at least
+        :attr:`CHECK_WIDTH` pixels wide, frontal, and away from the border.
+
+        Args:
+            found: YuNet's faces.
+            width: the image's width, pixels.
+            height: the image's height, pixels.
+
+        Returns:
+            [N] bool, one for each face of ``found``.
+        """
         if len(found) == 0:
             return np.zeros(0, bool)
         w = found.boxes[:, 2]
@@ -64,10 +100,17 @@ class CheckedYuNet:
             & ~cut_off(found, width, height, self.yunet.EDGE)
         )
 
-    def agrees(self, image_bgr: np.ndarray, box) -> bool:
-        """Whether BlazeFace finds the face of ``box`` (x, y, w, h pixels) on a square patch of
-        :attr:`AGREE_ZOOM` times the box's longer side around it, scaled to the network's input;
-        outside the image the patch is black."""
+    def agrees(self, image_bgr: np.ndarray, box: Box) -> bool:
+        """Whether BlazeFace finds a face on a square patch of :attr:`AGREE_ZOOM` times the box's
+        longer side around it, scaled to the network's input; outside the image the patch is black.
+
+        Args:
+            image_bgr: the image, 8-bit BGR.
+            box: the face YuNet found, x, y, w, h pixels.
+
+        Returns:
+            True when a face BlazeFace finds there overlaps the box enough (IoU over 0.3).
+        """
         x, y, w, h = box
         size = self.checker.size
         scale = size / (self.AGREE_ZOOM * max(w, h))

@@ -10,8 +10,13 @@ and every face comes out upright.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
+
+#: points as a caller has them: an array, or nested sequences of x, y (pixels)
+Points = np.ndarray | Sequence[Sequence[float]]
 
 #: Template positions of (image-left eye, image-right eye, mouth centre) as fractions of the crop
 #: side. Calibrated on FER2013 itself (``training/calibrate_template.py``: YuNet on 2,927 training
@@ -20,11 +25,22 @@ import numpy as np
 TEMPLATE = np.array([[0.318, 0.375], [0.682, 0.375], [0.500, 0.750]], dtype=np.float64)
 
 
-def alignment_matrix(points, size: int, template=TEMPLATE) -> np.ndarray:
-    """The 2x3 similarity that maps ``points`` (3x2, image pixels) onto ``template * size``.
+def alignment_matrix(points: Points, size: int, template: np.ndarray = TEMPLATE) -> np.ndarray:
+    """The similarity that maps a face's alignment points onto the template of a crop.
 
     Least squares over the three points (Umeyama's closed form without reflection). Apply it
     with :func:`cut`; invert it with :func:`to_image`.
+
+    Args:
+        points: [3, 2] the alignment points, image pixels.
+        size: the crop's side, pixels.
+        template: [3, 2] where the points go, fractions of the crop's side.
+
+    Returns:
+        The 2x3 matrix from image pixels to crop pixels.
+
+    Raises:
+        ValueError: the points coincide.
     """
     src = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     dst = np.asarray(template, dtype=np.float64).reshape(-1, 2) * size
@@ -42,13 +58,31 @@ def alignment_matrix(points, size: int, template=TEMPLATE) -> np.ndarray:
 
 
 def cut(image: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """Warp ``image`` with ``matrix`` into a ``size`` x ``size`` crop (bilinear, edges replicated)."""
+    """Cut a crop out of an image (bilinear, edges replicated).
+
+    Args:
+        image: the image, [H, W] or [H, W, C].
+        matrix: 2x3, from image pixels to crop pixels.
+        size: the crop's side, pixels.
+
+    Returns:
+        The crop, [size, size] or [size, size, C], the image's dtype.
+    """
     return cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def for_reduced(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """``matrix`` (from full-image pixels) for the image reduced ``sx`` times in width and ``sy`` in
-    height: a reduced pixel's centre x' lies at ``sx * x' + (sx - 1) / 2`` of the full image."""
+    """A crop's matrix for the image decoded reduced: a reduced pixel's centre x' lies at
+    ``sx * x' + (sx - 1) / 2`` of the full image.
+
+    Args:
+        matrix: 2x3, from full-image pixels to crop pixels.
+        sx: how many times narrower the reduced image is.
+        sy: how many times less tall.
+
+    Returns:
+        The 2x3 matrix from the reduced image's pixels to crop pixels.
+    """
     if sx == sy == 1.0:
         return matrix
     offset = matrix @ [(sx - 1) / 2, (sy - 1) / 2, 1.0]
@@ -56,23 +90,53 @@ def for_reduced(matrix: np.ndarray, sx: float, sy: float) -> np.ndarray:
 
 
 def gray(crop_bgr: np.ndarray) -> np.ndarray:
-    """A crop in grayscale (as the face models read it); one already gray is returned as it is."""
+    """A crop in grayscale, as the face models read it.
+
+    Args:
+        crop_bgr: [S, S, 3] BGR, or [S, S] already gray.
+
+    Returns:
+        [S, S], the same dtype (one already gray as it is).
+    """
     return crop_bgr if crop_bgr.ndim == 2 else cv2.cvtColor(crop_bgr, cv2.COLOR_BGR2GRAY)
 
 
-def to_crop(points, matrix: np.ndarray) -> np.ndarray:
-    """Map Nx2 image-pixel points into crop pixels."""
+def to_crop(points: Points, matrix: np.ndarray) -> np.ndarray:
+    """Map points of the image into a crop.
+
+    Args:
+        points: [N, 2] image pixels.
+        matrix: 2x3, from image pixels to crop pixels.
+
+    Returns:
+        [N, 2] crop pixels, float64.
+    """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     return pts @ matrix[:, :2].T + matrix[:, 2]
 
 
-def to_image(points, matrix: np.ndarray) -> np.ndarray:
-    """Map Nx2 crop-pixel points back into image pixels (inverse of :func:`to_crop`)."""
+def to_image(points: Points, matrix: np.ndarray) -> np.ndarray:
+    """Map points of a crop back into the image (the inverse of :func:`to_crop`).
+
+    Args:
+        points: [N, 2] crop pixels.
+        matrix: 2x3, from image pixels to crop pixels.
+
+    Returns:
+        [N, 2] image pixels, float64.
+    """
     return to_image_all(np.reshape(points, (1, -1, 2)), np.reshape(matrix, (1, 2, 3)))[0]
 
 
 def to_image_all(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
-    """:func:`to_image` for many crops at once: points [F, N, 2] in the crop pixels of each of the F
-    matrices [F, 2, 3] -> [F, N, 2] image pixels (float64)."""
+    """:func:`to_image` for many crops at once.
+
+    Args:
+        points: [F, N, 2] the points of each of F crops, its pixels.
+        matrices: [F, 2, 3] each crop's matrix, from image pixels to crop pixels.
+
+    Returns:
+        [F, N, 2] image pixels, float64.
+    """
     m = np.asarray(matrices, np.float64).reshape(-1, 2, 3)
     return np.einsum("fij,fnj->fni", np.linalg.inv(m[:, :, :2]), np.asarray(points, np.float64) - m[:, None, :, 2])

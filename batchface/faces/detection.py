@@ -6,6 +6,7 @@ BlazeFace alone (:mod:`batchface.faces.blazeface`). Both return :class:`batchfac
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +15,7 @@ import numpy as np
 
 from batchface.errors import one_line
 from batchface.faces.blazeface import BLAZEFACE_FILE, BlazeFace
-from batchface.faces.boxes import Detections
+from batchface.faces.boxes import Box, Detections
 from batchface.faces.checked import CheckedYuNet
 from batchface.faces.yunet import YUNET_FILE, YuNet
 from batchface.vocabulary import Detector
@@ -29,31 +30,66 @@ class FaceDetector(Protocol):
     name: str  #: its name in :data:`DETECTORS`, as the table's provenance records it
     path: Path  #: its model file
     min_face: int | None  #: pixels: the width of the narrowest face it looks for (None: its default)
-    checker: FaceDetector | None  #: the detector that confirms the faces it is unsure of, if any
 
-    def detect(self, image_bgr: np.ndarray) -> Detections:
-        """The faces of an 8-bit BGR image."""
+    @property
+    def checker(self) -> FaceDetector | None:
+        """The detector that confirms the faces it is unsure of, if any."""
         ...
 
-    def detect_near(self, image_bgr: np.ndarray, box) -> Detections | None:
-        """The faces around ``box`` (where a face was in the previous sampled frame of a video), or None
-        where the detector does not look near a box (the tracker then searches the whole frame)."""
+    def detect(self, image_bgr: np.ndarray) -> Detections:
+        """The faces of an image.
+
+        Args:
+            image_bgr: 8-bit BGR, [H, W, 3].
+
+        Returns:
+            Its faces, in its pixels.
+        """
+        ...
+
+    def detect_near(self, image_bgr: np.ndarray, box: Box) -> Detections | None:
+        """The faces around where a face was in the previous sampled frame of a video.
+
+        Args:
+            image_bgr: the frame, 8-bit BGR.
+            box: where the face was, x, y, w, h pixels.
+
+        Returns:
+            The faces found there, in the frame's pixels; None where the detector does not look near
+            a box (the tracker then searches the whole frame).
+        """
         ...
 
     def side_needed(self, width: int, height: int) -> int:
-        """The longer side (pixels) of a ``width`` x ``height`` image that is enough for it."""
+        """How large an image it needs.
+
+        Args:
+            width: the image's width, pixels.
+            height: the image's height, pixels.
+
+        Returns:
+            The longer side (pixels) that is enough for it.
+        """
         ...
 
 
 #: the detectors by name: each makes one of ``model_path`` (None: the shipped file), ``threads`` and
-#: ``min_face`` (pixels, None: its default)
-DETECTORS: dict[Detector, Callable[[Path | None, int, int | None], FaceDetector]] = {}
+#: ``min_face`` (pixels, None: its default); keyed by :class:`batchface.vocabulary.Detector`, each a str
+Factory = Callable[[Path | None, int, int | None], FaceDetector]
+DETECTORS: dict[str, Factory] = {}
 
 
-def register(name: Detector):
-    """Add the decorated detector factory to :data:`DETECTORS` as ``name``."""
+def register(name: Detector) -> Callable[[Factory], Factory]:
+    """Add the decorated detector factory to :data:`DETECTORS`.
 
-    def add(factory):
+    Args:
+        name: its name.
+
+    Returns:
+        The decorator, which returns the factory as it is.
+    """
+
+    def add(factory: Factory) -> Factory:
         DETECTORS[name] = factory
         return factory
 
@@ -62,16 +98,39 @@ def register(name: Detector):
 
 @register(Detector.yunet)
 def yunet_checked_by_blazeface(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
+    """The default detector: YuNet, BlazeFace confirming the faces it is unsure of.
+
+    Args:
+        model_path: YuNet's file (None: the shipped one).
+        threads: onnxruntime's threads, each network.
+        min_face: the width (pixels) of the smallest face to look for (None: YuNet's default).
+
+    Returns:
+        The detector.
+    """
     return CheckedYuNet(YuNet(model_path or YUNET_FILE, threads=threads, min_face=min_face), BlazeFace(threads=threads))
 
 
 @register(Detector.blazeface)
 def blazeface_alone(model_path: Path | None, threads: int, min_face: int | None) -> FaceDetector:
+    """BlazeFace alone, on image tiles.
+
+    Args:
+        model_path: BlazeFace's file (None: the shipped one).
+        threads: onnxruntime's threads.
+        min_face: the width (pixels) of the smallest face to look for (None: BlazeFace's default).
+
+    Returns:
+        The detector.
+    """
     return BlazeFace(model_path or BLAZEFACE_FILE, min_face=min_face, threads=threads)
 
 
 def create_detector(
-    name: str = Detector.yunet, model_path=None, threads: int = 1, min_face: int | None = None
+    name: str = Detector.yunet,
+    model_path: str | os.PathLike | None = None,
+    threads: int = 1,
+    min_face: int | None = None,
 ) -> FaceDetector:
     """A detector of :data:`DETECTORS` by name.
 
@@ -81,6 +140,9 @@ def create_detector(
             (default: the shipped one).
         threads: onnxruntime's threads.
         min_face: the width (pixels) of the smallest face to look for (None: the detector's default).
+
+    Returns:
+        The detector, its model loaded.
 
     Raises:
         ValueError: an unknown name, a ``min_face`` under 1, or a file that is no such detector.

@@ -6,6 +6,8 @@ Kaggle's "Facial Keypoints Detection".
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 #: Kaggle "Facial Keypoints Detection" keypoints, in the order of its columns.
@@ -61,11 +63,18 @@ KAGGLE_FROM_IBUG68 = {
 }
 
 
-def kaggle_keypoints(points, names) -> np.ndarray | None:
-    """The 15 Kaggle keypoints ([..., 15, 2]) from points ([..., K, 2]) named by ``names``.
+def kaggle_keypoints(points: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
+    """The 15 Kaggle keypoints from named points.
 
     A model that predicts the Kaggle names directly is read as is; one that predicts the iBUG 68
-    is mapped; for any other set of names the answer is None.
+    is mapped.
+
+    Args:
+        points: [..., K, 2] points (x, y), any unit.
+        names: the K points' names.
+
+    Returns:
+        [..., 15, 2] in :data:`KAGGLE_NAMES`' order, the unit of ``points``; None for another set of names.
     """
     points = np.asarray(points)
     index = {n: i for i, n in enumerate(names)}
@@ -78,11 +87,21 @@ def kaggle_keypoints(points, names) -> np.ndarray | None:
     return None
 
 
-def alignment_points(points, names) -> np.ndarray:
-    """(image-left eye centre, image-right eye centre, mouth centre) from named landmarks.
+def alignment_points(points: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """The points that :mod:`batchface.faces.crop` aligns, from named landmarks.
 
-    These are the points that :mod:`batchface.faces.crop` aligns; for the iBUG 68 the mouth centre is
-    the midpoint of the mouth corners, which is what the detectors' mouth points give.
+    For the iBUG 68 the mouth centre is the midpoint of the mouth corners, which is what the
+    detectors' mouth points give.
+
+    Args:
+        points: [..., K, 2] landmarks (x, y), any unit.
+        names: the K landmarks' names.
+
+    Returns:
+        [..., 3, 2]: the image-left eye centre, the image-right eye centre and the mouth centre.
+
+    Raises:
+        ValueError: the landmarks do not include the eyes and mouth corners.
     """
     k = kaggle_keypoints(points, names)
     if k is None:

@@ -1,4 +1,5 @@
-"""The two face models that batchface ships, one small class per ONNX file.
+"""The two face models that batchface ships, one small class per ONNX file (opened as
+:mod:`batchface.faces.sessions` opens every network).
 
 Everything a model needs to be run correctly (task, input size, normalisation, crop template,
 keypoint names, classes) is read from the file's ``metadata_props``, never guessed from shapes.
@@ -6,23 +7,25 @@ keypoint names, classes) is read from the file's ``metadata_props``, never guess
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-import hashlib
 import json
 import os
-import platform
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from batchface.faces.sessions import ASSETS, onnx_session, opened_for_metadata, optimized_copy, sha256_of
 from batchface.vocabulary import Expression
 
-ASSETS = Path(__file__).parents[1] / "assets"
+# the sessions' functions too, where the export scripts, the runner and the CLI have found them
+__all__ = ["ASSETS", "onnx_session", "opened_for_metadata", "optimized_copy", "sha256_of"]
+__all__ += ["DEFAULT_EXPRESSION", "EXPRESSION_FILE", "EXPRESSION_FILES", "INPUT_NORMALIZATION", "KEYPOINTS_FILE"]
+__all__ += ["ExpressionModel", "FaceModel", "KeypointModel", "to_unit"]
+
 KEYPOINTS_FILE = ASSETS / "keypoints.onnx"
 #: the shipped expression files by the name ``--expression`` takes (each file's model card is beside it)
-EXPRESSION_FILES = {
+EXPRESSION_FILES: dict[str, Path] = {  # Expression members are str
     Expression.ferplus: ASSETS / "expression-ferplus.onnx",
     Expression.fer2013: ASSETS / "expression-quick.onnx",
     Expression.fer2013_full: ASSETS / "expression.onnx",
@@ -32,101 +35,35 @@ DEFAULT_EXPRESSION = Expression.ferplus
 EXPRESSION_FILE = EXPRESSION_FILES[DEFAULT_EXPRESSION]
 
 
-_FOR_METADATA = contextvars.ContextVar("for_metadata", default=False)
-
-
-@contextlib.contextmanager
-def opened_for_metadata():
-    """Models opened within the block skip onnxruntime's graph optimizations: they open in a third of
-    the time and run slower. For a caller that only reads and checks their metadata (a run's own
-    process, whose workers open the models again)."""
-    token = _FOR_METADATA.set(True)
-    try:
-        yield
-    finally:
-        _FOR_METADATA.reset(token)
-
-
-def onnx_session(path, threads: int = 1):
-    """An onnxruntime CPU session limited to ``threads`` threads (workers run one each).
-
-    A shipped model is opened from its copy as onnxruntime optimized it on this machine
-    (:func:`optimized_copy`), made and kept at its first opening: the same graph and answers, without
-    the optimizing: the expression file opens in 0.05 s of CPU instead of 0.12."""
-    import onnxruntime as ort
-
-    def opened(file, level=ort.GraphOptimizationLevel.ORT_ENABLE_ALL, save_to=None):
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.graph_optimization_level = level
-        if save_to:
-            options.optimized_model_filepath = str(save_to)
-        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
-
-    if _FOR_METADATA.get():
-        return opened(path, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    kept = optimized_copy(path)
-    if kept is None:
-        return opened(path)
-    with contextlib.suppress(Exception):  # a copy that cannot be read is made again
-        return opened(kept, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)
-    temporary = kept.with_name(f".{kept.name}.{os.getpid()}.tmp")  # two workers may make it at once
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        session = opened(path, save_to=temporary)
-        os.replace(temporary, kept)
-        return session
-    except Exception:  # a cache folder that cannot be written: the model, as it is
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
-        return opened(path)
-
-
-def optimized_copy(path) -> Path | None:
-    """Where the shipped model ``path`` is kept as onnxruntime optimizes it on this machine, None for
-    another file or without a cache folder (``BATCHFACE_CACHE``, else the user's cache folder; set
-    empty, none). The name holds the file's content, onnxruntime's version and this machine's CPU: the
-    optimized graph is laid out for this CPU's vector width (onnxruntime's "offline" optimization)."""
-    import onnxruntime as ort
-    import platformdirs
-
-    path = Path(path)
-    folder = os.environ.get("BATCHFACE_CACHE", platformdirs.user_cache_dir("batchface"))
-    if not folder or path.resolve().parent != ASSETS.resolve():
-        return None
-    return Path(folder) / "onnxruntime" / f"{path.stem}-{sha256_of(path)[:16]}-{ort.__version__}-{_this_cpu()}.onnx"
-
-
-def _this_cpu() -> str:
-    """A short name for what onnxruntime's optimized graphs depend on: this CPU's instruction sets."""
-    try:
-        with open("/proc/cpuinfo") as info:
-            flags = next(line for line in info if line.startswith(("flags", "Features")))
-    except (OSError, StopIteration):  # not Linux: this machine by name
-        flags = platform.node()
-    return hashlib.sha256(f"{platform.machine()} {flags}".encode()).hexdigest()[:12]
-
-
-def sha256_of(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 INPUT_NORMALIZATION = "grayscale uint8 / 255, float32 in [0, 1]"
 
 
-def to_unit(pixels) -> np.ndarray:
-    """uint8 pixels as the face models read them (:data:`INPUT_NORMALIZATION`): float32 in [0, 1]."""
+def to_unit(pixels: np.ndarray) -> np.ndarray:
+    """Pixels as the face models read them (:data:`INPUT_NORMALIZATION`).
+
+    Args:
+        pixels: uint8, any shape.
+
+    Returns:
+        float32 in [0, 1], the same shape.
+    """
     return np.asarray(pixels, np.float32) / 255.0
 
 
 class FaceModel:
-    """An ONNX model that reads a [N, S, S, 1] float32 crop batch in [0, 1] named ``image``."""
+    """An ONNX model that reads a [N, S, S, 1] float32 crop batch in [0, 1] named ``image``.
+
+    Args:
+        path: the ONNX file.
+        threads: the most onnxruntime threads it runs on.
+
+    Raises:
+        ValueError: the file is not a batchface model of this task, or reads other pixels.
+    """
 
     task = ""
 
-    def __init__(self, path, threads: int = 1):
+    def __init__(self, path: str | os.PathLike, threads: int = 1) -> None:
         self.path = Path(path)
         self.session = onnx_session(self.path, threads)
         self.metadata = dict(self.session.get_modelmeta().custom_metadata_map)
@@ -148,17 +85,21 @@ class FaceModel:
 
     @cached_property
     def sha256(self) -> str:
+        """The model file's SHA-256, 64 hexadecimal digits."""
         return sha256_of(self.path)
 
     def _run(self, crops: np.ndarray) -> np.ndarray:
         """``crops``: uint8 [N, S, S] grayscale."""
         return self.session.run(None, {"image": to_unit(crops)[..., None]})[0]
 
-    def describe(self) -> dict:
-        """What ``batchface models`` prints about this model: its name, file, path, sha256 and input,
-        then its metadata by key in alphabetical order, each value typed (numbers, lists and objects
-        as such; the file stores them as text)."""
-        facts = {
+    def describe(self) -> dict[str, Any]:  # JSON's values, typed as the metadata says
+        """What ``batchface models`` prints about this model.
+
+        Returns:
+            Its name, file, path, sha256 and input, then its metadata by key in alphabetical order,
+            each value typed (numbers, lists and objects as such; the file stores them as text).
+        """
+        facts: dict[str, Any] = {
             "name": self.task,
             "file": self.path.name,
             "path": str(self.path),
@@ -170,7 +111,7 @@ class FaceModel:
         return facts
 
 
-def _typed(text: str):
+def _typed(text: str) -> object:
     """A metadata value as what it says: a number, list, object or boolean, else the text itself."""
     try:
         value = json.loads(text)
@@ -180,30 +121,62 @@ def _typed(text: str):
 
 
 class KeypointModel(FaceModel):
-    """Facial keypoints: crops -> [N, K, 2] positions (x, y) in crop pixels."""
+    """Facial keypoints: crops -> [N, K, 2] positions (x, y) in crop pixels.
+
+    Args:
+        path: the ONNX file (default: the shipped one).
+        threads: the most onnxruntime threads it runs on.
+
+    Raises:
+        ValueError: the file is not a batchface keypoint model.
+    """
 
     task = "keypoints"
 
-    def __init__(self, path=KEYPOINTS_FILE, threads: int = 1):
+    def __init__(self, path: str | os.PathLike = KEYPOINTS_FILE, threads: int = 1) -> None:
         super().__init__(path, threads)
         self.names = tuple(json.loads(self.metadata["keypoint_names"]))
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
+        """The keypoints of faces.
+
+        Args:
+            crops: [N, S, S] uint8 grayscale crops (:mod:`batchface.faces.crop`).
+
+        Returns:
+            [N, K, 2] float32 positions (x, y) in crop pixels, in the order of ``names``.
+        """
         if len(crops) == 0:
             return np.zeros((0, len(self.names), 2), np.float32)
         return self._run(crops).reshape(len(crops), len(self.names), 2)
 
 
 class ExpressionModel(FaceModel):
-    """Facial expression: crops -> [N, C] class probabilities, in the order of ``classes``."""
+    """Facial expression: crops -> [N, C] class probabilities, in the order of ``classes``.
+
+    Args:
+        path: the ONNX file (default: the shipped default, :data:`DEFAULT_EXPRESSION`).
+        threads: the most onnxruntime threads it runs on.
+
+    Raises:
+        ValueError: the file is not a batchface expression model.
+    """
 
     task = "expression"
 
-    def __init__(self, path=EXPRESSION_FILE, threads: int = 1):
+    def __init__(self, path: str | os.PathLike = EXPRESSION_FILE, threads: int = 1) -> None:
         super().__init__(path, threads)
         self.classes = tuple(json.loads(self.metadata["classes"]))
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
+        """The expressions of faces.
+
+        Args:
+            crops: [N, S, S] uint8 grayscale crops (:mod:`batchface.faces.crop`).
+
+        Returns:
+            [N, C] float32 class probabilities, in the order of ``classes``.
+        """
         if len(crops) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
         return self._run(crops)

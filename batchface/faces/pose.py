@@ -18,6 +18,7 @@ networks 4-6.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -31,19 +32,38 @@ MEAN_FACE_FILE = Path(__file__).parents[1] / "assets" / "mean_face_68.csv"
 
 @cache
 def mean_face() -> np.ndarray:
-    """The 3D mean face [68, 3] in millimetres, iBUG order, head frame (x to the subject's left,
-    y down, z away from the camera)."""
+    """The 3D mean face that :func:`head_pose` fits.
+
+    Returns:
+        [68, 3] in millimetres, iBUG order, head frame (x to the subject's left, y down, z away from
+        the camera).
+    """
     return np.loadtxt(MEAN_FACE_FILE, delimiter=",", skiprows=3, dtype=np.float64)
 
 
 def camera(width: float, height: float) -> np.ndarray:
-    """The guessed camera matrix of a ``width`` x ``height`` image (pixels)."""
+    """The guessed camera of an image.
+
+    Args:
+        width: the image's width, pixels.
+        height: the image's height, pixels.
+
+    Returns:
+        The 3x3 camera matrix, pixels.
+    """
     focal = float(max(width, height))
     return np.array([[focal, 0.0, width / 2], [0.0, focal, height / 2], [0.0, 0.0, 1.0]])
 
 
 def angles_of(rotation: np.ndarray) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in degrees of a head-to-camera rotation matrix (see the module's text)."""
+    """The angles of a head's rotation (see the module's text).
+
+    Args:
+        rotation: 3x3, head frame to camera frame.
+
+    Returns:
+        (yaw, pitch, roll) in degrees.
+    """
     r = rotation
     about_x = np.arctan2(r[2, 1], r[2, 2])
     about_y = np.arctan2(-r[2, 0], np.hypot(r[2, 1], r[2, 2]))
@@ -56,7 +76,8 @@ def head_pose(points: np.ndarray, width: float, height: float) -> tuple[np.ndarr
 
     Args:
         points: [F, 68, 2] keypoints in image pixels (origin top-left, x before y).
-        width, height: the image's size in pixels (for the guessed camera).
+        width: the image's width in pixels (for the guessed camera).
+        height: the image's height in pixels.
 
     Returns:
         (angles [F, 3] as yaw, pitch, roll in degrees; error [F]: the mean distance between the
@@ -80,6 +101,13 @@ def head_pose(points: np.ndarray, width: float, height: float) -> tuple[np.ndarr
     return angles, errors
 
 
-def has_pose(names) -> bool:
-    """Whether keypoints named ``names`` are the iBUG 68, in order (what :func:`head_pose` fits)."""
+def has_pose(names: Sequence[str]) -> bool:
+    """Whether a keypoint model's points are those :func:`head_pose` fits.
+
+    Args:
+        names: the points' names.
+
+    Returns:
+        True for the iBUG 68, in order.
+    """
     return tuple(names) == IBUG68_NAMES

@@ -1,10 +1,7 @@
 """Face tracks in a video: which face of one sampled frame is which face of the next.
 
-A face's track is the face of the previous sampled frames whose box overlaps its own most, by at least
-:data:`MIN_IOU` (intersection over union), matched greedily, best overlap first. A track that finds
-no face for more than :data:`GAP_S` seconds of video ends; so do all tracks at a scene cut (a frame
-whose colours differ from the previous sampled frame's by more than :data:`CUT`). A face that no
-live track takes starts a new track.
+A face continues the track whose last box it overlaps most, unless the track has been unseen too
+long or a scene cut lies between (:mod:`batchface.faces.continuity`); else it starts a new track.
 
 A worker tracks the faces of its piece of a video (:class:`Tracker`, ids 0, 1, ... in the order of
 their first appearance in the piece); whoever commits the pieces in order (the runner) renumbers them
@@ -17,67 +14,40 @@ is journalled with them).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
-from batchface.faces.boxes import Detections, iou, nms
+from batchface.faces.boxes import Box, Detections, iou, nms
+from batchface.faces.continuity import CUT, GAP_S, MIN_IOU, Sighting, colours, is_cut, match
 
-#: a track that finds no face for longer than this many seconds of video ends
-GAP_S = 1.0
-#: the least overlap (intersection over union) of a face's box with its track's last box
-MIN_IOU = 0.3
-#: a scene cut: the Bhattacharyya distance between the hue-saturation histograms of two consecutive
-#: sampled frames above this. On the sample clips, cuts measure 0.41 to 0.57 and consecutive frames of
-#: one shot at most 0.16 (0.30 a second apart); two different clips 0.82 or more (reports/video.md)
-CUT = 0.35
+if TYPE_CHECKING:
+    from batchface.faces.detection import FaceDetector
+    from batchface.media.video import Frame
 
-
-def colours(image_bgr: np.ndarray) -> np.ndarray:
-    """What a scene cut is judged on: the normalised 16 x 8 hue-saturation histogram of a 64 x 36 thumbnail."""
-    small = cv2.resize(image_bgr, (64, 36), interpolation=cv2.INTER_AREA)
-    hist = cv2.calcHist([cv2.cvtColor(small, cv2.COLOR_BGR2HSV)], [0, 1], None, [16, 8], [0, 180, 0, 256])
-    return cv2.normalize(hist, None).flatten()
+# the rules of continuity too, where the tests and tools have found them
+__all__ = ["CUT", "GAP_S", "MIN_IOU", "Sighting", "colours", "is_cut", "match"]
+__all__ += ["PieceTracks", "TrackNumbers", "Tracker", "VideoTracks", "is_keyframe"]
 
 
-def is_cut(before: np.ndarray | None, after: np.ndarray) -> bool:
-    """Whether two consecutive sampled frames (their :func:`colours`) are on either side of a scene cut."""
-    if before is None:
-        return False
-    distance = cv2.compareHist(np.asarray(before, np.float32), np.asarray(after, np.float32), cv2.HISTCMP_BHATTACHARYYA)
-    return distance > CUT
+def is_keyframe(sample: int, detect_every: int) -> bool:
+    """Whether a sampled frame is a keyframe, where :class:`Tracker` searches the whole frame for faces.
 
+    Between keyframes it looks only around the faces it follows, which is cheaper; new faces are
+    found at the next keyframe. The rule depends on the sample number alone, and a video's pieces
+    start at keyframes (:func:`batchface.engine.plan.plan`), so that every frame is searched the same
+    way however the video is cut, and the rows do not depend on the cutting.
 
-@dataclass
-class Sighting:
-    """A track seen: its id, the time (seconds of video) and box (x, y, w, h, pixels) where it was."""
+    Args:
+        sample: the frame's sample number (0 for the video's first sampled frame).
+        detect_every: K, the sampled frames from one keyframe to the next.
 
-    id: int
-    time: float
-    box: tuple
-
-
-def match(tracks: list[Sighting], boxes, time: float) -> list[int | None]:
-    """For each box, the index in ``tracks`` of the live track that takes it, or None: greedy by
-    overlap, each track at most one box, a track unseen for over :data:`GAP_S` seconds taking none."""
-    pairs = sorted(
-        (
-            (iou(track.box, box), t, b)
-            for t, track in enumerate(tracks)
-            if time - track.time <= GAP_S
-            for b, box in enumerate(boxes)
-        ),
-        reverse=True,
-    )
-    taken: list[int | None] = [None] * len(boxes)
-    used = set()
-    for overlap, t, b in pairs:
-        if overlap < MIN_IOU:
-            break
-        if t not in used and taken[b] is None:
-            taken[b], used = t, used | {t}
-    return taken
+    Returns:
+        True for sampled frames 0, K, 2K, ...
+    """
+    return sample % detect_every == 0
 
 
 @dataclass
@@ -86,8 +56,8 @@ class PieceTracks:
     sighting that opened each track (``head``), the last frame's colours and each track's last
     sighting (``tail``), and how many tracks the piece had. Ids are the piece's own."""
 
-    first_colours: list
-    last_colours: list
+    first_colours: list[float]
+    last_colours: list[float]
     head: list[Sighting]
     tail: list[Sighting]
     count: int
@@ -102,31 +72,46 @@ class Tracker:
     and a frame where a tracked face is lost. Between them it looks again only around the faces of
     the previous sampled frame (``detector.detect_near``; where a detector does not, it runs on every frame):
     a face is lost there when no face overlaps its box by :data:`MIN_IOU`. New faces are found at
-    the next keyframe.
+    the next keyframe (:func:`is_keyframe`).
+
+    Args:
+        detector: what finds the faces (None: the caller gives them, :meth:`update`).
+        detect_every: K, the sampled frames from one keyframe to the next.
     """
 
-    def __init__(self, detector=None, detect_every: int = 1):
+    def __init__(self, detector: FaceDetector | None = None, detect_every: int = 1) -> None:
         self.detector, self.detect_every = detector, detect_every
         self.live: list[Sighting] = []
         self.head: list[Sighting] = []
-        self.first_colours = self.last_colours = None
+        self.first_colours: np.ndarray | None = None
+        self.last_colours: np.ndarray | None = None
         self.previous: Detections | None = None  # the faces of the previous sampled frame
         #: why the whole frame was searched, how often: "keyframe", "cut", "lost" (and "around": it was not)
-        self.searches: Counter = Counter()
+        self.searches: Counter[str] = Counter()
 
-    def find(self, frame) -> tuple[Detections, list[int]]:
-        """The faces of a sampled frame (:class:`batchface.media.decoding.Frame`) and their track ids."""
+    def find(self, frame: Frame) -> tuple[Detections, list[int]]:
+        """The faces of the next sampled frame and their track ids.
+
+        Args:
+            frame: the sampled frame (:class:`batchface.media.video.Frame`).
+
+        Returns:
+            Its faces, in its pixels, and each one's track id (the piece's own, from 0).
+        """
+        assert self.detector is not None, "a Tracker made without a detector is given the faces: update"
         cut = self._look(frame.image)
-        why = "cut" if cut else "keyframe" if self.previous is None or frame.sample % self.detect_every == 0 else None
-        found = None if why else self._near(frame.image, self.previous)
+        keyframe = self.previous is None or is_keyframe(frame.sample, self.detect_every)
+        why = "cut" if cut else "keyframe" if keyframe else None
+        found = None if why or self.previous is None else self._near(frame.image, self.previous)
         if found is None:
             why, found = why or "lost", self.detector.detect(frame.image)
         self.searches[why or "around"] += 1
         self.previous = found
         return found, self._follow(frame.timestamp_s, found.boxes)
 
-    def _near(self, image, previous: Detections) -> Detections | None:
+    def _near(self, image: np.ndarray, previous: Detections) -> Detections | None:
         """The faces of ``previous`` found again around where they were; None if one is lost."""
+        assert self.detector is not None
         picked = []
         for box in previous.boxes:
             near = self.detector.detect_near(image, box)
@@ -139,8 +124,17 @@ class Tracker:
         found = Detections.joined(picked)
         return found.select(nms(found.boxes, found.scores, MIN_IOU)).sorted()  # two tracks, one face: once
 
-    def update(self, time: float, image_bgr: np.ndarray, boxes) -> list[int]:
-        """The track ids of ``boxes`` (x, y, w, h pixels), the faces of the frame at ``time`` seconds."""
+    def update(self, time: float, image_bgr: np.ndarray, boxes: Sequence[Box] | np.ndarray) -> list[int]:
+        """The track ids of faces found by someone else.
+
+        Args:
+            time: the frame's time, seconds of video.
+            image_bgr: the frame, 8-bit BGR.
+            boxes: its faces, (x, y, w, h) pixels.
+
+        Returns:
+            Each box's track id (the piece's own, from 0).
+        """
         self._look(image_bgr)
         return self._follow(time, boxes)
 
@@ -155,7 +149,7 @@ class Tracker:
         self.last_colours = seen
         return cut
 
-    def _follow(self, time: float, boxes) -> list[int]:
+    def _follow(self, time: float, boxes: Sequence[Box] | np.ndarray) -> list[int]:
         ids = []
         for box, t in zip(boxes, match(self.live, boxes, time)):
             sighting = Sighting(len(self.head) if t is None else self.live[t].id, time, tuple(float(v) for v in box))
@@ -168,6 +162,11 @@ class Tracker:
         return ids
 
     def piece(self) -> PieceTracks:
+        """What the renumbering needs of the tracks so far (:class:`VideoTracks`).
+
+        Returns:
+            The piece's first and last colours, and its tracks' first and last sightings.
+        """
         return PieceTracks(
             [] if self.first_colours is None else self.first_colours.tolist(),
             [] if self.last_colours is None else self.last_colours.tolist(),
@@ -184,14 +183,21 @@ class VideoTracks:
     :meth:`state` and :meth:`from_state` carry it through the journal."""
 
     next_id: int = 0
-    last_colours: list = field(default_factory=list)
+    last_colours: list[float] = field(default_factory=list)
     tail: list[Sighting] = field(default_factory=list)
 
     def renumber(self, piece: PieceTracks) -> dict[int, int]:
         """The whole video's id of each of the piece's ids; the tracks it ends with become the tail.
 
         A track that opened the piece continues a track of the tail when their boxes overlap, no scene
-        cut lies between, and it opened no later than :data:`GAP_S` seconds after the tail's sighting."""
+        cut lies between, and it opened no later than :data:`GAP_S` seconds after the tail's sighting.
+
+        Args:
+            piece: the next piece's tracks (:meth:`Tracker.piece`).
+
+        Returns:
+            The whole video's id of each of the piece's own ids.
+        """
         ids: dict[int, int] = {}
         if piece.head and not is_cut(self.last_colours or None, np.asarray(piece.first_colours, np.float32)):
             newest = max((s.time for s in self.tail), default=0.0)
@@ -208,6 +214,11 @@ class VideoTracks:
         return ids
 
     def state(self) -> dict:
+        """What the journal keeps of it, in JSON's types.
+
+        Returns:
+            ``next_id``, ``last_colours`` and ``tail`` (each sighting as [id, time, box]).
+        """
         return {
             "next_id": self.next_id,
             "last_colours": self.last_colours,
@@ -216,21 +227,44 @@ class VideoTracks:
 
     @classmethod
     def from_state(cls, state: dict) -> VideoTracks:
+        """The tracks as the journal kept them.
+
+        Args:
+            state: what :meth:`state` gave.
+
+        Returns:
+            The same tracks.
+        """
         tail = [Sighting(i, t, tuple(box)) for i, t, box in state["tail"]]
         return cls(state["next_id"], state["last_colours"], tail)
 
 
 class TrackNumbers:
     """Track ids for the whole of each video whose pieces are committed, piece after piece in order;
-    ``states``: what the journal held of the videos a killed run had begun (path -> :meth:`VideoTracks.state`)."""
+    ``states``: what the journal held of the videos a killed run had begun (path -> :meth:`VideoTracks.state`).
 
-    def __init__(self, states: dict | None = None):
+    Args:
+        states: what the journal held, by video path (None: nothing).
+    """
+
+    def __init__(self, states: dict | None = None) -> None:
         self.videos = {path: VideoTracks.from_state(state) for path, state in (states or {}).items()}
 
-    def renumber(self, path, piece: PieceTracks | None, rows: list[dict], last: bool) -> tuple[dict | None, dict]:
-        """Give the ``track_id`` of a piece's ``rows`` (the piece's own ids, from :class:`Tracker`) the
-        whole video's ids. Returns the state to journal with a piece that is not its video's ``last``
-        (else None), and the whole video's id of each of the piece's own."""
+    def renumber(
+        self, path: str, piece: PieceTracks | None, rows: list[dict], last: bool
+    ) -> tuple[dict | None, dict[int, int]]:
+        """Give the ``track_id`` of a piece's rows the whole video's ids, in place.
+
+        Args:
+            path: the video.
+            piece: the piece's tracks (None: a piece without any, whose rows are left as they are).
+            rows: the piece's rows, their ``track_id`` the piece's own (from :class:`Tracker`).
+            last: whether it is the video's last piece.
+
+        Returns:
+            The state to journal with a piece that is not its video's last (else None), and the whole
+            video's id of each of the piece's own.
+        """
         if piece is None:
             return None, {}
         ids = self.videos.setdefault(path, VideoTracks()).renumber(piece)

@@ -8,6 +8,7 @@ alpha and grayscale files are converted. An image whose header declares more tha
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -17,7 +18,7 @@ from batchface import MAX_IMAGE_PIXELS
 from batchface.errors import InputError, one_line
 
 
-def _must_exist(path) -> None:
+def _must_exist(path: str | os.PathLike) -> None:
     if not os.path.exists(path):
         raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
 
@@ -43,22 +44,42 @@ class Picture:
 
     @property
     def reduced(self) -> bool:
+        """Whether ``image`` is smaller than the full image."""
         return self.image.shape[:2] != (self.height, self.width)
 
     def full(self) -> Picture:
+        """The picture at its full size.
+
+        Returns:
+            This picture if it is not reduced, else its file decoded again at full size.
+
+        Raises:
+            InputError: the file cannot be read again.
+        """
         return read_picture(self.path) if self.reduced else self
 
 
 REDUCED_FLAGS = {8: cv2.IMREAD_REDUCED_COLOR_8, 4: cv2.IMREAD_REDUCED_COLOR_4, 2: cv2.IMREAD_REDUCED_COLOR_2}
 
 
-def read_picture(path, side_needed=None) -> Picture:
-    """Decode an image file. ``side_needed(width, height)``: the longer side (pixels) that is enough
-    for whoever looks at the image first; a JPEG at least twice that long is decoded reduced by the
-    largest of 2, 4 or 8 that keeps it. Raises :class:`InputError`.
+def read_picture(path: str | os.PathLike, side_needed: Callable[[int, int], float] | None = None) -> Picture:
+    """Decode an image file.
 
     The header is read from the file first, so that a file that declares too many pixels is refused
-    before it is read; a file that is read is held once (a 1 GiB file: 1 GiB, not two)."""
+    before it is read; a file that is read is held once (a 1 GiB file: 1 GiB, not two).
+
+    Args:
+        path: the image file.
+        side_needed: given the full image's (width, height) in pixels, the longer side (pixels) that
+            is enough for whoever looks at the image first; a JPEG at least twice that long is decoded
+            reduced by the largest of 2, 4 or 8 that keeps it. None: always at full size.
+
+    Returns:
+        The decoded picture.
+
+    Raises:
+        InputError: the file is missing, unreadable, empty, too large or not a decodable image.
+    """
     _must_exist(path)
     width, height = _declared_size(path)
     if width * height > MAX_IMAGE_PIXELS:
@@ -75,12 +96,22 @@ def read_picture(path, side_needed=None) -> Picture:
     return Picture(str(path), image, image.shape[1], image.shape[0])
 
 
-def read_image(path) -> np.ndarray:
-    """Decode an image file to 8-bit BGR, EXIF orientation applied. Raises :class:`InputError`."""
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode an image file to 8-bit BGR, EXIF orientation applied.
+
+    Args:
+        path: the image file.
+
+    Returns:
+        Its pixels, [H, W, 3] uint8 BGR.
+
+    Raises:
+        InputError: the file is missing, unreadable, empty, too large or not a decodable image.
+    """
     return read_picture(path).image
 
 
-def _declared_size(path) -> tuple[int, int]:
+def _declared_size(path: str | os.PathLike) -> tuple[int, int]:
     """The image's size from its file's header (Pillow reads no more), after its EXIF rotation;
     (0, 0) when the header cannot say."""
     import warnings
@@ -100,7 +131,7 @@ def _declared_size(path) -> tuple[int, int]:
     return (height, width) if turned else (width, height)
 
 
-def _read_bytes(path) -> np.ndarray:
+def _read_bytes(path: str | os.PathLike) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:

@@ -16,6 +16,8 @@ from batchface.vocabulary import MediaType
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
 VIDEO_EXTENSIONS = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"})
 NOT_MEDIA = "not an image or video"  # why a file of another extension is skipped
+#: where the walk notes ``(path, why)`` of each entry it skips (None: nowhere)
+Skipped = list[tuple[str, str]] | None
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,25 @@ class Source:
     media_type: str
     relative: str = field(default="", compare=False)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.relative:
             object.__setattr__(self, "relative", os.path.basename(self.path))
 
 
-def disambiguated(sources: list[Source], paths) -> list[Source]:
-    """``sources`` with ``relative`` paths of their own, so that no annotated copy replaces another: those
-    that two arguments share prefixed by their argument's own name (a file named as an argument: the
-    name of its folder); any still shared numbered ``-2``, ``-3``, ... before the extension, in order."""
+def disambiguated(sources: list[Source], paths: Iterable[str | os.PathLike]) -> list[Source]:
+    """Give each source a ``relative`` path of its own, so that no annotated copy replaces another.
+
+    Those that two arguments share are prefixed by their argument's own name (a file named as an
+    argument: the name of its folder); any still shared are numbered ``-2``, ``-3``, ... before the
+    extension, in order.
+
+    Args:
+        sources: the inputs as walked.
+        paths: the arguments they were found under.
+
+    Returns:
+        ``sources`` in the same order, each with a ``relative`` path no other has.
+    """
     shared = {r for r, n in Counter(s.relative for s in sources).items() if n > 1}
     if not shared:
         return sources
@@ -65,11 +77,17 @@ def disambiguated(sources: list[Source], paths) -> list[Source]:
     return sources
 
 
-def media_type_of(path) -> str | None:
-    """``image`` or ``video`` by the file's first bytes, falling back on its extension; None to skip.
+def media_type_of(path: str | os.PathLike) -> str | None:
+    """Whether a file is an image or a video, by its first bytes, falling back on its extension.
 
     Only files with an image or video extension are considered, but the content decides which
     of the two they are, so a PNG named ``.jpg`` is an image and an AVI named ``.mp4`` a video.
+
+    Args:
+        path: the file.
+
+    Returns:
+        ``image`` or ``video``; None to skip the file.
     """
     by_extension = _by_extension(path)
     if by_extension is None:
@@ -88,7 +106,11 @@ def media_type_of(path) -> str | None:
     return by_extension
 
 
-def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -> Iterator[Source]:
+def walk(
+    paths: Iterable[str | os.PathLike],
+    skipped: Skipped = None,
+    exclude: Iterable[str | os.PathLike] = (),
+) -> Iterator[Source]:
     """Yield the media files under ``paths`` (files or folders), folders walked recursively.
 
     Each folder's entries come in sorted order; hidden files and folders (a leading ``.``) are
@@ -97,8 +119,15 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
     path that finds it, however many arguments, spellings or links lead to it (and a link loop ends).
     Hidden entries, files that are neither images nor videos, and folders that cannot be listed are
     appended to ``skipped`` as ``(path, why)``. A named path that does not exist, or a broken link with
-    a media extension, is still yielded, so that its row can say so. Paths in ``exclude`` (the run's
-    own output and annotated copies) are skipped wherever they are found.
+    a media extension, is still yielded, so that its row can say so.
+
+    Args:
+        paths: files and folders.
+        skipped: where to append ``(path, why)`` for each entry skipped (None: nowhere).
+        exclude: paths skipped wherever they are found (the run's own output and annotated copies).
+
+    Yields:
+        Each media file, in order.
     """
     seen: set[str] = {os.path.realpath(p) for p in exclude}  # real paths of the files and folders met
     for arg in paths:
@@ -109,14 +138,16 @@ def walk(paths: Iterable, skipped: list | None = None, exclude: Iterable = ()) -
             yield from _file(arg, seen, skipped, missing_kind=_by_extension(arg) or MediaType.image.value)
 
 
-def _by_extension(path: str) -> str | None:
+def _by_extension(path: str | os.PathLike) -> str | None:
     ext = os.path.splitext(path)[1].lower()
     return (
         MediaType.image.value if ext in IMAGE_EXTENSIONS else MediaType.video.value if ext in VIDEO_EXTENSIONS else None
     )
 
 
-def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative: str = "") -> Iterator[Source]:
+def _file(
+    path: str, seen: set[str], skipped: Skipped, missing_kind: str | None, relative: str = ""
+) -> Iterator[Source]:
     real = os.path.realpath(path)
     if real in seen:  # found already, by another path, or the run's own output
         return
@@ -132,7 +163,7 @@ def _file(path: str, seen: set[str], skipped, missing_kind: str | None, relative
         skipped.append((path, NOT_MEDIA))
 
 
-def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
+def _walk_dir(folder: str, seen: set[str], skipped: Skipped) -> Iterator[Source]:
     """The media files under ``folder``, each ``relative`` to it, depth first in sorted order. A stack
     of the folders being listed stands for recursion, which Python stops at about a thousand levels
     (a folder 980 deep is a folder like any other)."""
@@ -149,7 +180,7 @@ def _walk_dir(folder: str, seen: set[str], skipped) -> Iterator[Source]:
             yield from _file(path, seen, skipped, _by_extension(entry.name), relative)
 
 
-def _entries(folder: str, below: str, seen: set[str], skipped) -> Iterator[tuple]:
+def _entries(folder: str, below: str, seen: set[str], skipped: Skipped) -> Iterator[tuple]:
     """``(path, path below the folder walked first, os.DirEntry)`` of each visible entry of ``folder``
     (``below``: its own path below that one), sorted; none when it was visited or cannot be listed."""
     real = os.path.realpath(folder)
@@ -171,8 +202,15 @@ def _entries(folder: str, below: str, seen: set[str], skipped) -> Iterator[tuple
         yield path, os.path.join(below, entry.name), entry
 
 
-def read_paths_file(list_file) -> list[str]:
-    """Paths from ``--files-from``: one a line, blank lines ignored; ``-`` reads standard input."""
+def read_paths_file(list_file: str | os.PathLike) -> list[str]:
+    """Paths from ``--files-from``: one a line, blank lines ignored.
+
+    Args:
+        list_file: a UTF-8 text file; ``-`` reads standard input.
+
+    Returns:
+        The paths, in order.
+    """
     import sys
 
     text = sys.stdin.read() if str(list_file) == "-" else Path(list_file).read_text(encoding="utf-8")

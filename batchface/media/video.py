@@ -1,13 +1,8 @@
-"""Video decoding (PyAV, FFmpeg): each frame's place in the video and its presentation time.
+"""Video decoding (PyAV, FFmpeg): the sampled frames of a video, or of a piece of it.
 
-A video's frames are known by their :class:`Timeline`, read from the container's packets before
-any frame is decoded (demuxing, not decoding):
-
-- ``frame_index``: the frame's position in display (presentation) order from the video's first
-  frame, 0-based; the same whether the video is read whole or in pieces, and whatever cannot be decoded.
-- ``timestamp_s``: when a player shows the frame, in seconds: its presentation timestamp (pts x
-  time base) minus the container's start time, so that an edit list, or a video that starts after
-  its audio, gives the times a player shows.
+Each frame is known by its place in its video's :class:`~batchface.media.timeline.Timeline`
+(``frame_index``, display order from 0) and its presentation time (``timestamp_s``, seconds on the
+player's timeline), read from the container's packets before any frame is decoded.
 
 A piece of a video (frames ``start`` to ``stop``) is found by presentation time: the reader seeks to
 the keyframe before the piece's first frame, decodes forward and keeps the frames whose pts are the
@@ -17,28 +12,34 @@ a file that ends early) are told by :attr:`VideoReader.problems`, never hidden n
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from batchface.errors import InputError
+from batchface.media.timeline import Timeline, index_of_avi, open_video, timeline_of
 
-#: a gap between two frames of a container that has no full index (Matroska, WebM) longer than this
-#: many typical frame durations is frames the demuxer skipped over damage, not a slower rate
-HOLE_GAPS = 2.5
+if TYPE_CHECKING:  # PyAV is imported when a video is opened
+    from av.packet import Packet
+    from av.video.frame import VideoFrame
+    from av.video.stream import VideoStream
 
-
-#: FFmpeg's names of the containers whose index lists every frame, read or not (MP4 and MOV, AVI)
-LISTS_EVERY_FRAME = ("mov,mp4,m4a,3gp,3g2,mj2", "avi")
+__all__ = ["Frame", "Problem", "Timeline", "VideoReader", "bgr", "clock"]
 
 
 def clock(seconds: float) -> str:
-    """``seconds`` as a player shows them: ``m:ss.ss``."""
+    """Seconds as a player shows them.
+
+    Args:
+        seconds: a time, seconds.
+
+    Returns:
+        ``m:ss.ss``.
+    """
     return f"{int(seconds // 60)}:{seconds % 60:05.2f}"
 
 
@@ -64,167 +65,41 @@ class Problem:
     message: str
 
 
-@dataclass
-class Timeline:
-    """The frames of a video stream as its container lists them, in display order.
-
-    ``pts``: each frame's presentation timestamp in ``time_base`` units (int64); ``listed``: False
-    for a frame estimated in a hole that the demuxer skipped (damage in a container without a full
-    index); ``origin``: the container's start, ``time_base`` units; ``delay``: the most a frame's
-    decoding starts before its presentation (B-frames), ``step`` a typical frame's duration (both
-    ``time_base`` units); ``declared_end_s``: where the header says the video ends, seconds on the
-    player's timeline (None: it does not say).
-    """
-
-    pts: np.ndarray
-    listed: np.ndarray
-    time_base: Fraction
-    origin: int = 0
-    delay: int = 0
-    step: int = 1
-    declared_end_s: float | None = None
-
-    def __len__(self) -> int:
-        return len(self.pts)
-
-    @property
-    def times(self) -> np.ndarray:
-        """Each frame's ``timestamp_s``."""
-        return (self.pts - self.origin).astype(np.float64) * float(self.time_base)
-
-    @property
-    def end_s(self) -> float:
-        """Where the frames listed end, seconds on the player's timeline."""
-        return float((int(self.pts[-1]) + self.step - self.origin) * self.time_base) if len(self) else 0.0
-
-
-def _stream_of(container):
-    if not container.streams.video:
-        raise InputError("no video stream")
-    return container.streams.video[0]
-
-
-def _open(path):
-    import av
-
-    av.logging.set_level(av.logging.PANIC)  # damage is told in rows, not on the terminal
-    try:
-        container = av.open(str(path), metadata_errors="ignore")
-    except (av.error.FFmpegError, UnicodeDecodeError):
-        raise InputError("not a decodable video (corrupt or unsupported)") from None
-    try:
-        return container, _stream_of(container)
-    except InputError:
-        container.close()
-        raise
-
-
-def timeline_of(path) -> Timeline:
-    """The :class:`Timeline` of the video at ``path``, read once a process while the file is unchanged:
-    a worker given several pieces of one video demuxes it once, not once a piece."""
-    status = os.stat(path)
-    return _timeline_of(os.path.realpath(path), status.st_size, status.st_mtime_ns)
-
-
-@functools.lru_cache(maxsize=4)
-def _timeline_of(path: str, size: int, modified_ns: int) -> Timeline:
-    container, stream = _open(path)
-    with container:
-        return read_timeline(container, stream)
-
-
-def _index_of_avi(container, stream) -> dict | None:
-    """An AVI's index when it lists every frame its header counts, by packet position: the demuxer
-    counts packets to time them, which after damage labels every later frame too early."""
-    entries = stream.index_entries
-    if container.format.name != "avi" or not len(entries) or len(entries) < (stream.frames or 0):
-        return None
-    return {entry.pos + 8: entry.timestamp for entry in entries}  # 8: the chunk's header
-
-
-def read_timeline(container, stream) -> Timeline:
-    """Demux the whole stream (no decoding) into its :class:`Timeline`."""
-    by_position = _index_of_avi(container, stream)
-    pts, delay = list((by_position or {}).values()), 0
-    for packet in container.demux(stream) if by_position is None else ():
-        if packet.size == 0 or packet.is_discard:  # the end, or frames an edit list cuts off
-            continue
-        at = packet.pts if packet.pts is not None else packet.dts
-        if at is None:
-            continue
-        pts.append(at)
-        if packet.dts is not None:
-            delay = max(delay, at - packet.dts)
-    times = np.unique(np.asarray(pts, np.int64))
-    gaps = np.diff(times)
-    step = int(np.median(gaps)) if len(gaps) else 1
-    listed = np.ones(len(times), bool)
-    if container.format.name not in LISTS_EVERY_FRAME and len(gaps):
-        times, listed = _fill_holes(times, gaps, step)
-    origin = round(Fraction(container.start_time or 0, 1_000_000) / stream.time_base)
-    origin = min(origin, int(times[0])) if len(times) else origin
-    timeline = Timeline(times, listed, stream.time_base, origin, delay, max(step, 1))
-    timeline.declared_end_s = _declared_end(container, stream, timeline)
-    return timeline
-
-
-def _fill_holes(times: np.ndarray, gaps: np.ndarray, step: int) -> tuple[np.ndarray, np.ndarray]:
-    """Frames estimated, a ``step`` apart, in the gaps over :data:`HOLE_GAPS` steps long."""
-    holes = np.flatnonzero(gaps > HOLE_GAPS * step)
-    if not len(holes):
-        return times, np.ones(len(times), bool)
-    filled, listed, last = [], [], 0
-    for h in holes:
-        filled.append(times[last : h + 1])
-        listed.append(np.arange(last, h + 1) < h)  # the frame before a hole: its data ran into the damage
-        missing = int(round(gaps[h] / step)) - 1
-        filled.append(times[h] + step * np.arange(1, missing + 1, dtype=np.int64))
-        listed.append(np.zeros(missing, bool))
-        last = h + 1
-    filled.append(times[last:])
-    listed.append(np.ones(len(times) - last, bool))
-    return np.concatenate(filled), np.concatenate(listed)
-
-
-def _declared_end(container, stream, timeline: Timeline) -> float | None:
-    """Where the header says the video ends (seconds, player's timeline): the later of the stream's
-    duration and, in an AVI (a constant rate), its frame count; else the container's duration when
-    the video is its only stream."""
-    tb, ends = stream.time_base, []
-    if stream.duration and stream.start_time is not None:
-        ends.append(float((stream.start_time + stream.duration - timeline.origin) * tb))
-    if container.format.name == "avi" and stream.frames and len(timeline):
-        ends.append(float((int(timeline.pts[0]) + stream.frames * timeline.step - timeline.origin) * tb))
-    if not ends and container.duration and len(container.streams) == 1:
-        ends.append((container.duration + (container.start_time or 0)) / 1_000_000 - float(timeline.origin * tb))
-    return max(ends, default=None)
-
-
 class VideoReader:
     """Stream the sampled frames of a video; never holds more than one decoded frame.
 
     Sampling: ``every`` keeps frames 0, N, 2N, ...; ``fps`` keeps the first frame at or after each
     multiple of 1/fps seconds of presentation time; ``max_frames`` stops after that many sampled
-    frames. ``start`` and ``stop`` bound the frame indices read (``stop`` None: to the end); whether
-    a frame is sampled, and its sample number, do not depend on them. Raises :class:`InputError`
-    for a file that is not a video.
+    frames. ``start`` and ``stop`` bound the frame indices read; whether a frame is sampled, and its
+    sample number, do not depend on them.
+
+    Args:
+        path: the video file.
+        every: keep every Nth frame (1: all).
+        fps: keep this many frames a second of presentation time instead (None: by ``every``).
+        max_frames: stop after this many sampled frames (None: no limit).
+        start: the first frame index read.
+        stop: the frame index where reading stops, not read (None: to the end).
+
+    Raises:
+        InputError: the file is missing, empty, not a decodable video, or has no video stream.
     """
 
     def __init__(
         self,
-        path,
+        path: str | os.PathLike,
         every: int = 1,
         fps: float | None = None,
         max_frames: int | None = None,
         start: int = 0,
         stop: int | None = None,
-    ):
+    ) -> None:
         if not os.path.exists(path):
             raise InputError("file not found" if not os.path.islink(path) else "broken symbolic link")
         if os.path.getsize(path) == 0:
             raise InputError("empty file")
         self.path, self.every, self.fps = path, max(1, every), fps
-        container, stream = _open(path)
+        container, stream = open_video(path)
         with container:
             rate = stream.average_rate or stream.guessed_rate
             self.width, self.height = stream.codec_context.width, stream.codec_context.height
@@ -259,6 +134,7 @@ class VideoReader:
         return self.start + np.flatnonzero(self.sampled[self.start : self.stop])
 
     def __iter__(self) -> Iterator[Frame]:
+        """The sampled frames of [start, stop), in display order; :attr:`problems` once they are read."""
         if self.start >= self.stop:
             return
         # the frame before the piece and those after it are decoded too, as far as need be, to tell
@@ -277,7 +153,7 @@ class VideoReader:
         finally:
             self.problems = self._losses(decoded)
 
-    def _frame(self, index: int, frame) -> Frame:
+    def _frame(self, index: int, frame: VideoFrame) -> Frame:
         image = bgr(frame)
         turns = round((frame.rotation or 0) / 90) % 4  # the display matrix: counter-clockwise quarter turns
         if turns:
@@ -302,16 +178,24 @@ class VideoReader:
                 message = f"{_frames(a, b)} could not be decoded ({clock(times[a])} to {clock(times[b])})"
             problems.append(Problem(a, float(times[a]), message))
         step_s = float(self.timeline.step * self.timeline.time_base)
-        short = declared is not None and declared - self.timeline.end_s > max(0.5, 2 * step_s)
-        if short and self.stop == count and not (spans and spans[-1][1] == count - 1):
+        if declared is None or declared - self.timeline.end_s <= max(0.5, 2 * step_s):
+            return problems  # the file is as long as its header says, or its header does not say
+        if self.stop == count and not (spans and spans[-1][1] == count - 1):
             problems.append(Problem(None, None, f"the file ends at {clock(self.timeline.end_s)} of {clock(declared)}"))
         return problems
 
 
-def bgr(frame) -> np.ndarray:
+def bgr(frame: VideoFrame) -> np.ndarray:
     """A PyAV frame as 8-bit BGR. The common YUV 4:2:0 (limited range, BT.601 as FFmpeg assumes
     when a stream does not say) is converted by OpenCV: 2.2 times the frames/s of FFmpeg's own
-    conversion here (reports/video.md, 2026-12-06)."""
+    conversion here (reports/video.md, 2026-12-06).
+
+    Args:
+        frame: a decoded video frame, any pixel format.
+
+    Returns:
+        Its pixels, [H, W, 3] uint8 BGR (the display rotation not applied).
+    """
     if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
         return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
     return frame.to_ndarray(format="bgr24")
@@ -332,20 +216,22 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _decode(path, timeline: Timeline, first: int, wanted: dict) -> Iterator[tuple[int, object]]:
+def _decode(
+    path: str | os.PathLike, timeline: Timeline, first: int, wanted: dict[int, int]
+) -> Iterator[tuple[int, VideoFrame]]:
     """(index, PyAV frame) of the frames from ``first`` on that decode whole, in display order,
     each once; only those of ``wanted`` (pts: index). After a decoding error or a corrupt frame,
     frames are dropped until the next keyframe: what a decoder shows there is made of pictures it
     does not have."""
-    container, stream = _open(path)
+    container, stream = open_video(path)
     with container:
         if first:  # the keyframe before: its decoding starts up to ``delay`` before its time
             container.seek(max(0, int(timeline.pts[first]) - timeline.delay), stream=stream)
-        by_position = _index_of_avi(container, stream)
+        by_position = index_of_avi(container, stream)
         state = {"broken": False, "seen": set(), "listed": set(wanted.values()) | {first - 1}}
         for packet in container.demux(stream):
             if packet.size and by_position is not None:
-                packet.pts = by_position.get(packet.pos)
+                packet.pts = None if packet.pos is None else by_position.get(packet.pos)
                 if packet.pts is None:  # a packet the index does not know: no time to give it
                     state["broken"] = True
                     continue
@@ -353,7 +239,7 @@ def _decode(path, timeline: Timeline, first: int, wanted: dict) -> Iterator[tupl
         yield from _whole(_decoded(stream, None, state), wanted, state)  # what the decoder still holds
 
 
-def _decoded(stream, packet, state: dict) -> list:
+def _decoded(stream: VideoStream, packet: Packet | None, state: dict) -> list[VideoFrame]:
     import av
 
     try:
@@ -365,12 +251,12 @@ def _decoded(stream, packet, state: dict) -> list:
         return []
 
 
-def _whole(frames, wanted: dict, state: dict) -> Iterator[tuple[int, object]]:
+def _whole(frames: list[VideoFrame], wanted: dict[int, int], state: dict) -> Iterator[tuple[int, VideoFrame]]:
     for frame in frames:
         if frame.is_corrupt:
             state["broken"] = True
             continue
-        index = wanted.get(frame.pts)
+        index = None if frame.pts is None else wanted.get(frame.pts)
         # a frame after frames the demuxer skipped is whole only if it is a keyframe
         follows_hole = index is not None and index - 1 not in state["listed"]
         state["broken"] = (state["broken"] or follows_hole) and not frame.key_frame

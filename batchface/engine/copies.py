@@ -16,7 +16,7 @@ from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.options import Options
 from batchface.output import annotate
-from batchface.output.annotate import join_pieces, mirrored_path
+from batchface.output.annotate import join_pieces
 
 if TYPE_CHECKING:
     from batchface.engine.engines import Executor
@@ -52,9 +52,16 @@ def draw_task(options: Options, task: list[Drawing]) -> list[Drawn]:
     return [_draw_piece(options, drawing) for drawing in task]
 
 
+def _video_copy(options: Options, source: Source) -> Path:
+    """Where the annotated copy of the video ``source`` goes (only runs with ``--annotate`` draw copies)."""
+    if options.annotate is None:
+        raise ValueError("annotated copies asked of a run without an annotate folder")
+    return annotate.mirrored_path(options.annotate, source.relative, "video")
+
+
 def _draw_piece(options: Options, drawing: Drawing) -> Drawn:
     work = drawing.work
-    copy = annotate.mirrored_path(options.annotate, work.source.relative, "video")
+    copy = _video_copy(options, work.source)
     log, sink = annotate.piece_path(copy, work.start, ".faces"), None
     try:
         faces = annotate.read_faces(log)
@@ -91,7 +98,7 @@ def draw_copies(drawings: list[Drawing], options: Options, doer: Executor) -> No
     whole = [d for pieces in by_video.values() if pieces[0].work.start == 0 for d in pieces]
     for source, pieces in by_video.items():
         if pieces[0].work.start != 0:  # its first pieces were committed by a run before this --resume
-            copy = mirrored_path(options.annotate, source.relative, "video")
+            copy = _video_copy(options, source)
             for kept in copy.parent.glob(f".{copy.name}.piece-*"):
                 kept.unlink(missing_ok=True)
             print(
@@ -118,7 +125,7 @@ def _join(source: Source, written: list[Drawn], options: Options) -> None:
     try:
         if why is None:
             paths = [path for path, _ in written if path is not None]  # each, where none says why not
-            copy = mirrored_path(options.annotate, source.relative, "video").with_suffix(paths[0].suffix)
+            copy = _video_copy(options, source).with_suffix(paths[0].suffix)
             join_pieces(paths, copy, options.annotate)
     except Exception as e:
         why = f"annotated copy not written: {one_line(e)}"

@@ -50,6 +50,7 @@ class Work:
 
     @property
     def last(self) -> bool:
+        """Whether it runs to the input's end: a whole input, or a video's last piece."""
         return self.stop is None
 
 

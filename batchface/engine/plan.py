@@ -18,6 +18,7 @@ from batchface.faces.tracking import is_keyframe
 from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.output.journal import key_of
+from batchface.vocabulary import MediaType
 
 #: a task's images: 16 small video frames fill the models' batches better than 8 (1.08 times the
 #: frames/s, reports/speed-levers.md); fewer when their files pass TASK_BYTES, so that a task of large
@@ -65,7 +66,7 @@ def plan(sources: list[Source], options) -> list[Work]:
     """
     works = []
     for source in sources:
-        if source.media_type != "video":
+        if source.media_type != MediaType.video:
             works.append(Work(source))
             continue
         try:
@@ -97,7 +98,7 @@ def tasks_of(works: list[Work]) -> Iterator[list[Work]]:
     group: list[Work] = []
     size = 0
     for work in works:
-        if work.source.media_type == "video":
+        if work.source.media_type == MediaType.video:
             if group:
                 yield group
                 group, size = [], 0

@@ -30,6 +30,8 @@ from batchface.engine.pool import DIED
 from batchface.engine.worker import Progress, Result, crashed, run_task, worker_for
 from batchface.media.inputs import Source, media_type_of
 from batchface.options import Options
+from batchface.output.table import STATUS
+from batchface.vocabulary import Status
 
 #: actor restarts and task retries before a task counts as one that kills its worker
 RETRIES = 1
@@ -150,7 +152,7 @@ def results(
                 r for w, got in zip(alone, _mapped(alone, options, task_fn, nodes)) for r in got or crashed(w, DIED)
             ]
         for result in done or crashed(task, DIED):
-            counted((max(result.frames, 1), sum(r["status"] == "ok" for r in result.rows)))
+            counted((max(result.frames, 1), sum(r[STATUS] == Status.ok for r in result.rows)))
             yield result
 
 

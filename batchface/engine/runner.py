@@ -33,7 +33,7 @@ from batchface.output.annotate import check_apart, check_copies
 from batchface.output.formats import STDOUT, format_of, is_folder
 from batchface.output.journal import parts_dir, progress_path, remove_output, whole
 from batchface.output.lock import OutputLock, lock_path
-from batchface.output.table import schema
+from batchface.output.table import renumber_tracks, schema
 from batchface.output.writers import TableWriter, check_writable
 
 if TYPE_CHECKING:
@@ -207,7 +207,8 @@ def execute(job: Job, doer: Executor, progress: bool) -> Summary:
                 raise KeyboardInterrupt(f"{STOP_AFTER_VARIABLE}={stop_after}")
             committed += 1
             work = result.work
-            state, ids = job.tracks.renumber(work.key[0], result.tracks, result.rows, work.last)
+            state, ids = job.tracks.renumber(work.key[0], result.tracks, work.last)
+            renumber_tracks(result.rows, ids)
             writer.commit(work.key, result.rows, state)
             if job.options.annotate and result.tracks is not None and not (work.start == 0 and work.last):
                 drawings.append(Drawing(work, ids))  # a piece of a video: drawn once its ids are the video's

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from batchface.errors import printable
 from batchface.media.inputs import NOT_MEDIA
+from batchface.output.table import ERROR, STATUS
+from batchface.vocabulary import MediaType, Status
 
 if TYPE_CHECKING:
     from batchface.engine.worker import Result
@@ -46,15 +48,15 @@ class Summary:
             The first error of its rows, or None.
         """
         self.frames += result.frames
-        self.faces += sum(r["status"] == "ok" for r in result.rows)
-        errors = [r["error"] for r in result.rows if r["status"] == "error"]
+        self.faces += sum(r[STATUS] == Status.ok for r in result.rows)
+        errors = [r[ERROR] for r in result.rows if r[STATUS] == Status.error]
         if errors:
             self.failed.add(result.work.key[0])
             self.failures.append((result.work.source.path, errors[0]))
         self.errors = len(self.failed)
         if result.work.last:  # an input is done with its last piece
-            self.images += result.work.source.media_type == "image"
-            self.videos += result.work.source.media_type == "video"
+            self.images += result.work.source.media_type == MediaType.image
+            self.videos += result.work.source.media_type == MediaType.video
             self.done += 1
         return errors[0] if errors else None
 

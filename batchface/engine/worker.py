@@ -19,6 +19,7 @@ from batchface.media.inputs import Source
 from batchface.media.video import Frame, VideoReader
 from batchface.options import Options
 from batchface.output import annotate, table
+from batchface.vocabulary import MediaType, Status
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
 T = TypeVar("T")  # what a batched call takes
@@ -34,7 +35,7 @@ Progress = Callable[[tuple[int, int]], None]
 def _read(progress: Progress | None, frames: int, rows: Iterable[dict] = ()) -> None:
     """Tell ``progress`` of ``frames`` images or video frames read, and the faces of their ``rows``."""
     if progress is not None and frames:
-        progress((frames, sum(r["status"] == "ok" for r in rows)))
+        progress((frames, sum(r[table.STATUS] == Status.ok for r in rows)))
 
 
 @dataclass
@@ -81,7 +82,7 @@ class Worker:
         Returns:
             One result per unit of work, in the task's order.
         """
-        images = [w for w in task if w.source.media_type == "image"]
+        images = [w for w in task if w.source.media_type == MediaType.image]
         done = dict(zip(images, self._images(images)))
         _read(progress, len(images), [row for result in done.values() for row in result.rows])
         return [done[w] if w in done else self._video(w, progress) for w in task]
@@ -113,7 +114,7 @@ class Worker:
                     )
                 except Exception as e:  # the rows are good; say in them that their picture is missing
                     for row in results[w].rows:
-                        row["error"] = table.text(f"annotated copy not written: {one_line(e)}")
+                        row[table.ERROR] = table.text(f"annotated copy not written: {one_line(e)}")
         return [results[w] for w in works]
 
     def _video(self, work: Work, progress: Progress | None) -> Result:
@@ -150,7 +151,7 @@ class Worker:
                 sink.close()
         if sink is not None and sink.error:  # the rows are good; say in them that their video is missing
             for row in rows:
-                row["error"] = row.get("error") or table.text(sink.error)
+                row[table.ERROR] = row.get(table.ERROR) or table.text(sink.error)
         return Result(work, rows, frames, tracker.piece())
 
     def _frames(
@@ -201,7 +202,7 @@ def with_problems(rows: list[dict], source: Source, reader: VideoReader) -> list
         at = table.where(source, problem.index, problem.timestamp_s, reader.width or None, reader.height or None)
         place = len(rows)
         if problem.index is not None:
-            place = next((k for k, r in enumerate(rows) if (r["frame_index"] or 0) > problem.index), len(rows))
+            place = next((k for k, r in enumerate(rows) if (r[table.FRAME_INDEX] or 0) > problem.index), len(rows))
         rows.insert(place, table.error_row(at, problem.message))
     return rows
 

@@ -250,15 +250,12 @@ class TrackNumbers:
     def __init__(self, states: dict | None = None) -> None:
         self.videos = {path: VideoTracks.from_state(state) for path, state in (states or {}).items()}
 
-    def renumber(
-        self, path: str, piece: PieceTracks | None, rows: list[dict], last: bool
-    ) -> tuple[dict | None, dict[int, int]]:
-        """Give the ``track_id`` of a piece's rows the whole video's ids, in place.
+    def renumber(self, path: str, piece: PieceTracks | None, last: bool) -> tuple[dict | None, dict[int, int]]:
+        """The whole video's track ids of a piece's own (which :class:`Tracker` gave its rows).
 
         Args:
             path: the video.
-            piece: the piece's tracks (None: a piece without any, whose rows are left as they are).
-            rows: the piece's rows, their ``track_id`` the piece's own (from :class:`Tracker`).
+            piece: the piece's tracks (None: a piece without any).
             last: whether it is the video's last piece.
 
         Returns:
@@ -268,9 +265,6 @@ class TrackNumbers:
         if piece is None:
             return None, {}
         ids = self.videos.setdefault(path, VideoTracks()).renumber(piece)
-        for row in rows:
-            if row.get("track_id") is not None:
-                row["track_id"] = ids[row["track_id"]]
         if last:
             del self.videos[path]
             return None, ids

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from batchface.media.inputs import IMAGE_EXTENSIONS, Source
+from batchface.vocabulary import MediaType
 
 
 def mirrored_path(annotate_dir: str | os.PathLike[str], source: str, media_type: str) -> Path:
@@ -29,7 +30,7 @@ def mirrored_path(annotate_dir: str | os.PathLike[str], source: str, media_type:
         ("__" if p == ".." else p) for p in PurePath(source).parts if p not in ("/", ".") and not p.endswith(":\\")
     ]
     target = Path(annotate_dir).joinpath(*parts)
-    if media_type == "video":
+    if media_type == MediaType.video:
         return target.with_name(target.name + ".mp4") if target.suffix.lower() != ".mp4" else target
     return target if target.suffix.lower() in IMAGE_EXTENSIONS else target.with_name(target.name + ".png")
 

@@ -19,19 +19,30 @@ if TYPE_CHECKING:
     from batchface.faces.analysis import Face
     from batchface.media.inputs import Source
 
+# the names of the columns other modules read or write; every other module names them through these
+SOURCE = "source"
+MEDIA_TYPE = "media_type"
+FRAME_INDEX = "frame_index"
+TIMESTAMP_S = "timestamp_s"
+WIDTH, HEIGHT = "width", "height"
+FACE_INDEX = "face_index"
+TRACK_ID = "track_id"
+STATUS = "status"
+ERROR = "error"
+EMOTION, EMOTION_SCORE = "emotion", "emotion_score"
 #: where a row comes from, and what became of it: the columns of every row, by their pyarrow type's
 #: name (pyarrow is imported for the schema only: worker processes, which make rows, start sooner)
 WHERE = {
-    "source": "string",
-    "media_type": "string",
-    "frame_index": "int64",
-    "timestamp_s": "float64",
-    "width": "int32",
-    "height": "int32",
-    "face_index": "int32",
-    "track_id": "int64",
-    "status": "string",
-    "error": "string",
+    SOURCE: "string",
+    MEDIA_TYPE: "string",
+    FRAME_INDEX: "int64",
+    TIMESTAMP_S: "float64",
+    WIDTH: "int32",
+    HEIGHT: "int32",
+    FACE_INDEX: "int32",
+    TRACK_ID: "int64",
+    STATUS: "string",
+    ERROR: "string",
 }
 BOX = ("box_x", "box_y", "box_w", "box_h")
 #: the head's pose in degrees and the keypoints' misfit to a head (:mod:`batchface.faces.pose`)
@@ -54,7 +65,7 @@ def schema(classes: Iterable[str], landmark_names: Iterable[str] = ()) -> pa.Sch
     fields = [(c, getattr(pa, kind)()) for c, kind in WHERE.items()]
     fields += [(c, pa.float64()) for c in BOX + ("det_score",) + POSE]
     fields += [(c, pa.float64()) for c in KAGGLE_COLUMNS]
-    fields += [("emotion", pa.string()), ("emotion_score", pa.float64())]
+    fields += [(EMOTION, pa.string()), (EMOTION_SCORE, pa.float64())]
     fields += [(f"p_{c}", pa.float64()) for c in classes]
     fields += [(f"lm_{n}_{axis}", pa.float64()) for n in landmark_names for axis in ("x", "y")]
     return pa.schema(fields)
@@ -93,12 +104,12 @@ def where(
         Those columns, by name.
     """
     return {
-        "source": text(source.path),
-        "media_type": source.media_type,
-        "frame_index": frame_index,
-        "timestamp_s": timestamp_s,
-        "width": width,
-        "height": height,
+        SOURCE: text(source.path),
+        MEDIA_TYPE: source.media_type,
+        FRAME_INDEX: frame_index,
+        TIMESTAMP_S: timestamp_s,
+        WIDTH: width,
+        HEIGHT: height,
     }
 
 
@@ -112,7 +123,7 @@ def error_row(at: dict, message: str) -> dict:
     Returns:
         The row, status ``error``.
     """
-    return {**at, "status": Status.error.value, "error": text(message)}
+    return {**at, STATUS: Status.error.value, ERROR: text(message)}
 
 
 def face_rows(at: dict, faces: Sequence[Face], landmarks: bool, track_ids: Sequence[int] | None = None) -> list[dict]:
@@ -128,19 +139,19 @@ def face_rows(at: dict, faces: Sequence[Face], landmarks: bool, track_ids: Seque
         The rows, by column name.
     """
     if not faces:
-        return [{**at, "status": Status.no_face.value}]
+        return [{**at, STATUS: Status.no_face.value}]
     rows = []
     for i, face in enumerate(faces):
         row = {
             **at,
-            "face_index": i,
-            "track_id": None if track_ids is None else track_ids[i],
-            "status": Status.ok.value,
+            FACE_INDEX: i,
+            TRACK_ID: None if track_ids is None else track_ids[i],
+            STATUS: Status.ok.value,
             **dict(zip(BOX, face.box)),
             "det_score": face.score,
             **(dict(zip(POSE, (*face.pose, face.pose_error))) if face.pose is not None else {}),
-            "emotion": face.emotion,
-            "emotion_score": face.emotion_score,
+            EMOTION: face.emotion,
+            EMOTION_SCORE: face.emotion_score,
         }
         for name, (x, y) in face.keypoints.items():
             row[f"{name}_x"], row[f"{name}_y"] = x, y
@@ -150,3 +161,16 @@ def face_rows(at: dict, faces: Sequence[Face], landmarks: bool, track_ids: Seque
                 row[f"lm_{name}_x"], row[f"lm_{name}_y"] = x, y
         rows.append(row)
     return rows
+
+
+def renumber_tracks(rows: list[dict], ids: dict[int, int]) -> None:
+    """Give the ``track_id`` of a piece of video's rows the whole video's ids, in place.
+
+    Args:
+        rows: the piece's rows, their ``track_id`` the piece's own (None on rows without a face).
+        ids: the whole video's id of each of the piece's own
+            (:meth:`batchface.faces.tracking.TrackNumbers.renumber`).
+    """
+    for row in rows:
+        if row.get(TRACK_ID) is not None:
+            row[TRACK_ID] = ids[row[TRACK_ID]]

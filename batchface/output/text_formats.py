@@ -10,6 +10,7 @@ import os
 import sys
 
 from batchface.output.journal import fsync
+from batchface.output.table import SOURCE
 from batchface.output.table_format import Table
 
 
@@ -120,7 +121,7 @@ class CsvTable(TextTable):
         # every reader takes for the end of a line: a row with one (a file name can) is quoted whole
         quoted = csv.DictWriter(buffer, fieldnames=self.schema.names, lineterminator="\n", quoting=csv.QUOTE_ALL)
         for row in rows:
-            row = {**row, "source": harmless(row.get("source"))}
+            row = {**row, SOURCE: harmless(row.get(SOURCE))}
             (quoted if any(isinstance(v, str) and "\r" in v for v in row.values()) else plain).writerow(row)
         return buffer.getvalue()
 

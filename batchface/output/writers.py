@@ -21,6 +21,8 @@ import pyarrow.parquet as pq
 
 from batchface.output.formats import FORMATS, STDOUT, ParquetFolder, Stdout, Table, TextTable, format_of, is_folder
 from batchface.output.journal import Journal, from_text, parts_dir, whole
+from batchface.output.table import SOURCE, STATUS
+from batchface.vocabulary import Status
 
 
 def check_writable(path: str | os.PathLike[str]) -> None:
@@ -123,7 +125,7 @@ class TableWriter:
             where = self.table.write([row for _, rows in self._pending for row in rows])
             self.journal.record(
                 [key for key, _ in self._pending],
-                [key for key, rows in self._pending if any(r.get("status") == "error" for r in rows)],
+                [key for key, rows in self._pending if any(r.get(STATUS) == Status.error for r in rows)],
                 where,
                 self._pending_tracks,
             )
@@ -221,9 +223,9 @@ def take_up_finished(table: Table, journal: Journal, path: Path, fmt: str) -> No
         raise ValueError(
             f"--resume of {path}: its columns differ from this run's (--landmarks, or another expression model?)"
         )
-    rows = found.select(["source", "status"]).to_pylist() if found.num_columns else []
-    done = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows))
-    failed = list(dict.fromkeys(whole(from_text(r["source"])) for r in rows if r["status"] == "error"))
+    rows = found.select([SOURCE, STATUS]).to_pylist() if found.num_columns else []
+    done = list(dict.fromkeys(whole(from_text(r[SOURCE])) for r in rows))
+    failed = list(dict.fromkeys(whole(from_text(r[SOURCE])) for r in rows if r[STATUS] == Status.error))
     journal.start([{"keys": done, "failed": failed, **table.take_up()}] if done else [])
     if not done:
         table.start(None)

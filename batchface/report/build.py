@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from batchface.output.table import MEDIA_TYPE, SOURCE, STATUS
 from batchface.report import page
 from batchface.report.folders import folder_section, image_rows
 from batchface.report.grouping import split_by
@@ -21,6 +22,7 @@ from batchface.report.smoothing import WINDOW_S
 from batchface.report.thumbnails import locate
 from batchface.report.tracks import classes_of, tracks
 from batchface.report.videos import video_section
+from batchface.vocabulary import MediaType, Status
 
 
 @dataclass
@@ -67,11 +69,12 @@ def write_report(
     per_track = tracks(table)
     pq.write_table(per_track, out / "tracks.parquet")
     classes = classes_of(table)
-    videos = table.filter(pc.equal(table["media_type"], "video")) if table.num_rows else table
-    tracks_of = dict(split_by(per_track, ["source"]))
+    videos = table.filter(pc.equal(table[MEDIA_TYPE], MediaType.video.value)) if table.num_rows else table
+    tracks_of = dict(split_by(per_track, [SOURCE]))
     images = image_rows(table) if table.num_rows else table
-    read = videos.filter(pc.not_equal(videos["status"], "error"))  # a video that failed is listed as an error only
-    video_groups = list(split_by(videos.filter(pc.is_in(videos["source"], read["source"])), ["source"]))
+    # a video that failed is listed as an error only
+    read = videos.filter(pc.not_equal(videos[STATUS], Status.error.value))
+    video_groups = list(split_by(videos.filter(pc.is_in(videos[SOURCE], read[SOURCE])), [SOURCE]))
     folder_groups = list(split_by(images, ["folder"])) if images.num_rows else []
     bar = tqdm(total=len(video_groups) + len(folder_groups), unit="part", disable=not progress, desc="report")
     sections, galleries = [], []

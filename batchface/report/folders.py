@@ -12,9 +12,11 @@ import pyarrow.compute as pc
 
 from batchface.errors import InputError
 from batchface.media.decoding import read_image
+from batchface.output.table import EMOTION, EMOTION_SCORE, FACE_INDEX, MEDIA_TYPE, SOURCE, STATUS
 from batchface.report import plots
 from batchface.report.grouping import first_per_group, split_by
 from batchface.report.thumbnails import crop_face, locate, write_jpeg
+from batchface.vocabulary import MediaType, Status
 
 #: faces of each expression in a folder's gallery: those the model is surest of
 GALLERY_PER_EMOTION = 12
@@ -67,8 +69,10 @@ def image_rows(table: pa.Table) -> pa.Table:
     Returns:
         Those rows.
     """
-    rows = table.filter(pc.and_(pc.equal(table["media_type"], "image"), pc.not_equal(table["status"], "error")))
-    return rows.append_column("folder", folder_of(rows["source"]))
+    rows = table.filter(
+        pc.and_(pc.equal(table[MEDIA_TYPE], MediaType.image.value), pc.not_equal(table[STATUS], Status.error.value))
+    )
+    return rows.append_column("folder", folder_of(rows[SOURCE]))
 
 
 def folder_section(
@@ -87,19 +91,19 @@ def folder_section(
     Returns:
         The section; images not found here are counted in ``missing``, their faces without thumbnails.
     """
-    faces = rows.filter(pc.equal(rows["status"], "ok"))
-    grouped = faces.group_by(["emotion"]).aggregate([("source", "count")]).to_pylist()
-    counted = {r["emotion"]: r["source_count"] for r in grouped}
+    faces = rows.filter(pc.equal(rows[STATUS], Status.ok.value))
+    grouped = faces.group_by([EMOTION]).aggregate([(SOURCE, "count")]).to_pylist()
+    counted = {r[EMOTION]: r["source_count"] for r in grouped}
     # the model's classes in its order, then any other (a table made by another model)
     counts = {c: counted[c] for c in classes if c in counted} | {c: n for c, n in counted.items() if c not in classes}
     plots.distribution(counts, assets / "emotions.png", f"expressions of {faces.num_rows} faces")
-    images = rows.group_by(["source"]).aggregate([]).num_rows
+    images = rows.group_by([SOURCE]).aggregate([]).num_rows
     section = FolderSection(
         folder, images, faces.num_rows, counts, (assets / "emotions.png").relative_to(out).as_posix()
     )
-    chosen = first_per_group(faces, ["emotion"], [("emotion_score", "descending")], GALLERY_PER_EMOTION)
-    chosen = chosen.select(["source", "face_index", "emotion", "emotion_score", *[f"box_{a}" for a in "xywh"]])
-    for (source,), own in split_by(chosen, ["source"]):
+    chosen = first_per_group(faces, [EMOTION], [(EMOTION_SCORE, "descending")], GALLERY_PER_EMOTION)
+    chosen = chosen.select([SOURCE, FACE_INDEX, EMOTION, EMOTION_SCORE, *[f"box_{a}" for a in "xywh"]])
+    for (source,), own in split_by(chosen, [SOURCE]):
         path = locate(source, bases)
         image = None
         if path is not None:
@@ -114,6 +118,6 @@ def folder_section(
                 target = assets / f"face_{len(section.gallery):05d}.jpg"
                 write_jpeg(target, crop_face(image, [r[f"box_{a}"] for a in "xywh"]))
                 name = target.relative_to(out).as_posix()
-            section.gallery.append(GalleryFace(name, source, r["face_index"], r["emotion"], r["emotion_score"]))
+            section.gallery.append(GalleryFace(name, source, r[FACE_INDEX], r[EMOTION], r[EMOTION_SCORE]))
     section.gallery.sort(key=lambda g: (list(counts).index(g.emotion), -g.emotion_score))
     return section

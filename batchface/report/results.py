@@ -16,8 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from batchface.output.table import schema
+from batchface.output.table import ERROR, FRAME_INDEX, MEDIA_TYPE, SOURCE, STATUS, schema
 from batchface.output.writers import read_table
+from batchface.vocabulary import MediaType, Status
 
 
 @dataclass
@@ -119,15 +120,15 @@ def summarize(table: pa.Table) -> RunSummary:
     """
     if table.num_rows == 0:
         return RunSummary(0, 0, 0, 0, 0, 0, [])
-    kinds = table.group_by(["source", "media_type"]).aggregate([])
-    frames = table.filter(pc.not_equal(table["status"], "error")).group_by(["source", "frame_index"]).aggregate([])
-    failed = table.filter(pc.equal(table["status"], "error")).select(["source", "frame_index", "error"]).to_pylist()
+    kinds = table.group_by([SOURCE, MEDIA_TYPE]).aggregate([])
+    frames = table.filter(pc.not_equal(table[STATUS], Status.error.value)).group_by([SOURCE, FRAME_INDEX]).aggregate([])
+    failed = table.filter(pc.equal(table[STATUS], Status.error.value)).select([SOURCE, FRAME_INDEX, ERROR]).to_pylist()
     return RunSummary(
         inputs=kinds.num_rows,
-        images=count_where(kinds, "media_type", "image"),
-        videos=count_where(kinds, "media_type", "video"),
+        images=count_where(kinds, MEDIA_TYPE, MediaType.image.value),
+        videos=count_where(kinds, MEDIA_TYPE, MediaType.video.value),
         frames=frames.num_rows,
-        faces=count_where(table, "status", "ok"),
-        no_face=count_where(table, "status", "no_face"),
-        errors=[(r["source"], r["frame_index"], r["error"] or "") for r in failed],
+        faces=count_where(table, STATUS, Status.ok.value),
+        no_face=count_where(table, STATUS, Status.no_face.value),
+        errors=[(r[SOURCE], r[FRAME_INDEX], r[ERROR] or "") for r in failed],
     )

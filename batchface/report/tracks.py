@@ -9,10 +9,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from batchface.output.table import EMOTION, FRAME_INDEX, SOURCE, STATUS, TIMESTAMP_S, TRACK_ID
 from batchface.report.grouping import first_per_group
 from batchface.report.results import conform
+from batchface.vocabulary import Status
 
-KEYS = ["source", "track_id"]
+KEYS = [SOURCE, TRACK_ID]
 
 
 def classes_of(table: pa.Table) -> list[str]:
@@ -36,7 +38,7 @@ def track_rows(table: pa.Table) -> pa.Table:
     Returns:
         Those rows.
     """
-    keep = pc.and_(pc.equal(table["status"], "ok"), pc.is_valid(table["track_id"]))
+    keep = pc.and_(pc.equal(table[STATUS], Status.ok.value), pc.is_valid(table[TRACK_ID]))
     return table.filter(pc.fill_null(keep, False))
 
 
@@ -57,11 +59,11 @@ def tracks(table: pa.Table) -> pa.Table:
     classes = classes_of(table)
     stats = rows.group_by(KEYS).aggregate(
         [
-            ("frame_index", "min"),
-            ("frame_index", "max"),
-            ("timestamp_s", "min"),
-            ("timestamp_s", "max"),
-            ("frame_index", "count"),
+            (FRAME_INDEX, "min"),
+            (FRAME_INDEX, "max"),
+            (TIMESTAMP_S, "min"),
+            (TIMESTAMP_S, "max"),
+            (FRAME_INDEX, "count"),
             ("box_w", "mean"),
             ("box_h", "mean"),
             ("det_score", "mean"),
@@ -106,19 +108,19 @@ def tracks(table: pa.Table) -> pa.Table:
 def _dominant(rows: pa.Table) -> pa.Table:
     """Each track's most frequent ``emotion`` (ties: the first by name) and the share of its frames
     that have it."""
-    counts = rows.group_by([*KEYS, "emotion"]).aggregate([("frame_index", "count")])
+    counts = rows.group_by([*KEYS, EMOTION]).aggregate([(FRAME_INDEX, "count")])
     totals = counts.group_by(KEYS).aggregate([("frame_index_count", "sum")])
-    top = first_per_group(counts, KEYS, [("frame_index_count", "descending"), ("emotion", "ascending")])
+    top = first_per_group(counts, KEYS, [("frame_index_count", "descending"), (EMOTION, "ascending")])
     top = top.join(totals, KEYS)
     share = pc.divide(pc.cast(top["frame_index_count"], pa.float64()), top["frame_index_count_sum"])
-    return pa.table(
-        {"source": top["source"], "track_id": top["track_id"], "dominant_emotion": top["emotion"]}
-    ).append_column("dominant_share", share)
+    return pa.table({SOURCE: top[SOURCE], TRACK_ID: top[TRACK_ID], "dominant_emotion": top[EMOTION]}).append_column(
+        "dominant_share", share
+    )
 
 
 def _best(rows: pa.Table) -> pa.Table:
     """Each track's best frame: its highest detector score (ties: the earliest frame), and the box there."""
-    best = first_per_group(rows, KEYS, [("det_score", "descending"), ("frame_index", "ascending")])
-    names = {"frame_index": "best_frame_index", "timestamp_s": "best_s", "det_score": "best_det_score"}
+    best = first_per_group(rows, KEYS, [("det_score", "descending"), (FRAME_INDEX, "ascending")])
+    names = {FRAME_INDEX: "best_frame_index", TIMESTAMP_S: "best_s", "det_score": "best_det_score"}
     names.update({f"box_{a}": f"best_box_{a}" for a in "xywh"})
     return pa.table({new: best[old] for old, new in names.items()} | {k: best[k] for k in KEYS})

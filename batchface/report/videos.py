@@ -13,9 +13,11 @@ import pyarrow.compute as pc
 
 from batchface.errors import InputError, one_line
 from batchface.output.drawing import draw_boxes
+from batchface.output.table import EMOTION, FRAME_INDEX, STATUS, TIMESTAMP_S, TRACK_ID
 from batchface.report import plots
 from batchface.report.grouping import split_by
 from batchface.report.thumbnails import crop_face, fit_width, video_frames, write_jpeg
+from batchface.vocabulary import Status
 
 #: the tracks of a video given a timeline and a thumbnail: the longest (most frames); the others
 #: are in tracks.parquet and the page's table of tracks
@@ -79,26 +81,26 @@ def video_section(
     Returns:
         The section; its ``note`` says why thumbnails or the strip are missing.
     """
-    sampled = rows.filter(pc.is_valid(rows["frame_index"]))
-    faces = sampled.filter(pc.equal(sampled["status"], "ok"))
-    duration_s = pc.max(sampled["timestamp_s"]).as_py() or 0.0
-    frames = sampled.group_by(["frame_index"]).aggregate([]).num_rows
+    sampled = rows.filter(pc.is_valid(rows[FRAME_INDEX]))
+    faces = sampled.filter(pc.equal(sampled[STATUS], Status.ok.value))
+    duration_s = pc.max(sampled[TIMESTAMP_S]).as_py() or 0.0
+    frames = sampled.group_by([FRAME_INDEX]).aggregate([]).num_rows
     section = VideoSection(source, frames, faces.num_rows, duration_s, _relative(folder / "presence.png", out))
-    longest = sorted(tracks.to_pylist(), key=lambda t: (-t["frames"], t["track_id"]))
-    section.tracks = sorted(longest[:LISTED_TRACKS], key=lambda t: t["track_id"])
+    longest = sorted(tracks.to_pylist(), key=lambda t: (-t["frames"], t[TRACK_ID]))
+    section.tracks = sorted(longest[:LISTED_TRACKS], key=lambda t: t[TRACK_ID])
     section.track_count = len(longest)
     shown = longest[:SHOWN_TRACKS]
-    by_track = dict(split_by(faces.select(["track_id", "timestamp_s", *[f"p_{c}" for c in classes]]), ["track_id"]))
-    drawn = sorted(longest[:PRESENCE_TRACKS], key=lambda t: t["track_id"])
+    by_track = dict(split_by(faces.select([TRACK_ID, TIMESTAMP_S, *[f"p_{c}" for c in classes]]), [TRACK_ID]))
+    drawn = sorted(longest[:PRESENCE_TRACKS], key=lambda t: t[TRACK_ID])
     title = "when each track is on screen" + (f" (the {len(drawn)} longest)" if len(drawn) < len(longest) else "")
-    lines = [(t["track_id"], by_track[(t["track_id"],)]["timestamp_s"].to_numpy()) for t in drawn]
+    lines = [(t[TRACK_ID], by_track[(t[TRACK_ID],)][TIMESTAMP_S].to_numpy()) for t in drawn]
     plots.presence(lines, duration_s, folder / "presence.png", title)
-    for track in sorted(shown, key=lambda t: t["track_id"]):
-        own = by_track[(track["track_id"],)].sort_by("timestamp_s")
-        name = folder / f"track_{track['track_id']:04d}.png"
+    for track in sorted(shown, key=lambda t: t[TRACK_ID]):
+        own = by_track[(track[TRACK_ID],)].sort_by(TIMESTAMP_S)
+        name = folder / f"track_{track[TRACK_ID]:04d}.png"
         probabilities = {c: own[f"p_{c}"].to_numpy(zero_copy_only=False) for c in classes}
-        times_s = own["timestamp_s"].to_numpy()
-        plots.timeline(times_s, probabilities, window_s, name, f"track #{track['track_id']}")
+        times_s = own[TIMESTAMP_S].to_numpy()
+        plots.timeline(times_s, probabilities, window_s, name, f"track #{track[TRACK_ID]}")
         section.cards.append(TrackCard(track, _relative(name, out)))
     if path is None:
         section.note = "the video was not found here: no thumbnails nor frames"
@@ -112,22 +114,22 @@ def video_section(
 
 def _cut(section: VideoSection, sampled: pa.Table, path: Path, folder: Path, out: Path) -> None:
     """Read the video once for the thumbnails of the shown tracks (their best frames) and the strip."""
-    indices = np.unique(sampled["frame_index"].to_numpy())
+    indices = np.unique(sampled[FRAME_INDEX].to_numpy())
     strip = set(indices[np.linspace(0, len(indices) - 1, min(STRIP_FRAMES, len(indices))).round().astype(int)])
     best: dict[int, list[TrackCard]] = {}
     for card in section.cards:
         best.setdefault(card.track["best_frame_index"], []).append(card)
-    boxes = sampled.filter(pc.is_in(sampled["frame_index"], pa.array(sorted(strip), pa.int64())))
+    boxes = sampled.filter(pc.is_in(sampled[FRAME_INDEX], pa.array(sorted(strip), pa.int64())))
     for frame in video_frames(path, strip | set(best)):
         for card in best.get(frame.index, []):
             t = card.track
-            name = folder / f"track_{t['track_id']:04d}.jpg"
+            name = folder / f"track_{t[TRACK_ID]:04d}.jpg"
             box = (t["best_box_x"], t["best_box_y"], t["best_box_w"], t["best_box_h"])
             write_jpeg(name, crop_face(frame.image, box))
             card.thumbnail = _relative(name, out)
         if frame.index in strip:
             name = folder / f"frame_{frame.index:07d}.jpg"
-            write_jpeg(name, _strip_frame(frame.image, boxes.filter(pc.equal(boxes["frame_index"], frame.index))))
+            write_jpeg(name, _strip_frame(frame.image, boxes.filter(pc.equal(boxes[FRAME_INDEX], frame.index))))
             section.strip.append((_relative(name, out), frame.index, frame.timestamp_s))
 
 
@@ -135,9 +137,9 @@ def _strip_frame(image: np.ndarray, rows: pa.Table) -> np.ndarray:
     """The frame scaled to :data:`STRIP_WIDTH`, its faces' boxes drawn with ``#track emotion``."""
     small, scale = fit_width(image, STRIP_WIDTH)
     small = small.copy()
-    faces = rows.filter(pc.equal(rows["status"], "ok")).to_pylist()
+    faces = rows.filter(pc.equal(rows[STATUS], Status.ok.value)).to_pylist()
     boxes = [tuple(r[f"box_{a}"] * scale for a in "xywh") for r in faces]
-    draw_boxes(small, boxes, [f"#{r['track_id']} {r['emotion']}" for r in faces])
+    draw_boxes(small, boxes, [f"#{r[TRACK_ID]} {r[EMOTION]}" for r in faces])
     return small
 
 

@@ -50,7 +50,7 @@ ANNOTATE_HELP = (
 )
 ENGINE_HELP = (
     "local (default): worker processes on this machine; ray: actors on a Ray cluster "
-    "(pip install 'batchface[ray]'), the output written here."
+    "(the ray extra: pip install '.[ray]' in batchface's checkout), the output written here."
 )
 ADDRESS_HELP = (
     "With --engine ray: the cluster, as ray.init takes it (default: RAY_ADDRESS, else a Ray of this "

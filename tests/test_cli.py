@@ -673,3 +673,48 @@ def test_the_tests_stop_seam_stops_a_subprocess_run_as_ctrl_c_does_and_resume_fi
     done = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 and "2 already done" in done.stderr, done.stderr
     assert len({r["source"] for r in read_table(out).to_pylist()}) == 3
+
+
+def readme_section(title: str) -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    return readme.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readme_first_run_shows_what_the_command_writes(tmp_path):
+    """The README's first run, on the photos this checkout ships: its summary line (but the time) and
+    the rows its table shows, as the command gives them; then its pandas block reads the table."""
+    from shipped import FIXTURES
+
+    section = readme_section("A first run")
+    command = section.split("```console\n$ ", 1)[1].split("\n", 1)[0]
+    shown_line = section.split(command + "\n", 1)[1].split("\n", 1)[0]
+    shutil.copytree(FIXTURES, tmp_path / "tests" / "fixtures")
+    args = [sys.executable, "-m", "batchface", *command.split()[1:]]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    line = done.stderr.strip().splitlines()[-1]
+    assert line.split(" in ")[0] == shown_line.split(" in ")[0] and line.endswith("-> faces.csv")
+
+    table = [r for r in section.splitlines() if r.startswith("| ")]
+    columns = [c.strip() for c in table[0].strip("|").split("|")]
+    shown = [[c.strip() for c in r.strip("|").split("|")] for r in table[2:]]  # after the header and its rule
+    rows = read_table(tmp_path / "faces.csv").to_pylist()
+    decimals = {"emotion_score": 2}
+
+    def cell(row, c):
+        v = row[c]
+        return "" if v is None else f"{v:.{decimals.get(c, 1)}f}" if isinstance(v, float) else str(v)
+
+    assert shown == [[cell(r, c) for c in columns] for r in rows]
+    assert f"some of its {len(rows[0])} columns" in section.replace("\n", " ")
+
+    subprocess.run(
+        [sys.executable, "-m", "batchface", "run", "tests/fixtures", "--out", "faces.parquet", "-q"],
+        check=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    block = readme_section("Reading the table").split("```python\n", 1)[1].split("```", 1)[0]
+    read = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert read.returncode == 0, read.stderr
+    assert read.stdout.split() == ["emotion", "happy", "1", "neutral", "1", "dtype:", "int64"]

@@ -19,8 +19,15 @@ import sys
 import time
 
 if __name__ == "__main__":
+    import importlib
+    import importlib.util
+
     import batchface.cli  # noqa: F401  first, as the `batchface` command imports it: it sets up the process
-    from batchface.engine.runner import Options, run
+
+    # a checkout from before the layers (--baseline) has its runner at the package's top
+    flat = importlib.util.find_spec("batchface.runner") is not None
+    runner = importlib.import_module("batchface.runner" if flat else "batchface.engine.runner")
+    Options, run = runner.Options, runner.run
 
     folder, out, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
     engine, extra = (sys.argv[4] if len(sys.argv) > 4 else "local"), {}

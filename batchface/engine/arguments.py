@@ -38,7 +38,7 @@ def check_arguments(
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
     if engine == "ray" and importlib.util.find_spec("ray") is None:
-        raise ValueError("the ray engine needs Ray: pip install 'batchface[ray]'")
+        raise ValueError("the ray engine needs Ray: pip install '.[ray]' in batchface's checkout")
     if (workers is not None and workers < 0) or commit_seconds < 0 or (timeout is not None and timeout <= 0):
         raise ValueError("workers and commit_seconds must be at least 0, timeout more than 0")
 

@@ -17,6 +17,7 @@ from batchface.errors import InputError
 from batchface.faces.tracking import is_keyframe
 from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
+from batchface.options import Options
 from batchface.output.journal import key_of
 from batchface.vocabulary import MediaType
 
@@ -55,7 +56,7 @@ class Work:
         return self.stop is None
 
 
-def plan(sources: list[Source], options) -> list[Work]:
+def plan(sources: list[Source], options: Options) -> list[Work]:
     """Each video cut into :data:`PIECES` pieces, or pieces of :data:`SEGMENT_FRAMES` frames if
     that makes more, but none under :data:`MIN_PIECE_FRAMES`; each starts at a keyframe
     (:func:`batchface.faces.tracking.is_keyframe`), so that the rows do not depend on the cutting. The
@@ -63,6 +64,13 @@ def plan(sources: list[Source], options) -> list[Work]:
     finds the pieces it had. Frames are counted from the video's packets
     (:class:`batchface.media.video.Timeline`), not its header. A video that cannot be opened stays
     whole (its worker writes the error row).
+
+    Args:
+        sources: the run's inputs, in order.
+        options: the run's sampling (``every``, ``fps``, ``max_frames``) and ``detect_every``.
+
+    Returns:
+        The units of work, in input order: each image whole, each video in pieces in frame order.
     """
     works = []
     for source in sources:
@@ -94,7 +102,14 @@ def _step(reader: VideoReader, detect_every: int) -> int:
 
 def tasks_of(works: list[Work]) -> Iterator[list[Work]]:
     """Consecutive images in tasks of :data:`IMAGES_PER_TASK`, or fewer whose files add up to
-    :data:`TASK_BYTES`; each piece of video a task of its own."""
+    :data:`TASK_BYTES`; each piece of video a task of its own.
+
+    Args:
+        works: units of work, in order (:func:`plan`).
+
+    Yields:
+        The tasks, in order: lists of consecutive units.
+    """
     group: list[Work] = []
     size = 0
     for work in works:
@@ -113,7 +128,7 @@ def tasks_of(works: list[Work]) -> Iterator[list[Work]]:
         yield group
 
 
-def _file_size(path) -> int:
+def _file_size(path: str) -> int:
     try:
         return os.path.getsize(path)
     except OSError:  # gone or unreadable: its worker says so in its error row

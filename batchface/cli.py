@@ -229,6 +229,7 @@ def report(
 
     Exit status: 0 when written, 2 when a table cannot be read.
     """
+    from batchface.engine.summary import counted
     from batchface.report.build import write_report
 
     try:
@@ -237,8 +238,8 @@ def report(
         typer.echo(f"batchface: error: {e}", err=True)
         raise typer.Exit(2) from None
     typer.echo(
-        f"batchface: report of {written.videos} videos and {written.folders} folders of images in "
-        f"{written.seconds:.1f} s -> {written.index} (per-track table: {written.tracks})",
+        f"batchface: report of {counted(written.videos, 'video')} and {counted(written.folders, 'folder')} "
+        f"of images in {written.seconds:.1f} s -> {written.index} (per-track table: {written.tracks})",
         err=True,
     )
 

@@ -24,7 +24,7 @@ def need(path: Path) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def model_cache(tmp_path_factory) -> Path:
-    """The models as onnxruntime optimized them (:func:`batchface.faces.models.optimized_copy`) kept in a
+    """The models as onnxruntime optimized them (:func:`batchface.faces.sessions.optimized_copy`) kept in a
     folder of this test session, not in the user's cache; the processes the tests start inherit it."""
     folder = tmp_path_factory.mktemp("cache")
     os.environ["BATCHFACE_CACHE"] = str(folder)

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from batchface.engine.runner import Options, run
-from batchface.faces.tracking import GAP_S, PieceTracks, Sighting, Tracker, VideoTracks, is_keyframe
+from batchface.faces.continuity import GAP_S, Sighting
+from batchface.faces.tracking import PieceTracks, Tracker, VideoTracks, is_keyframe
 from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.output.writers import read_table
@@ -184,7 +185,7 @@ def test_a_video_is_cut_into_pieces_at_keyframes(face_video, sampling, detect_ev
 
 def test_an_annotated_face_is_labelled_with_its_track_id():
     from batchface.faces.analysis import Face
-    from batchface.output.annotate import BOX_COLOR, draw
+    from batchface.output.drawing import BOX_COLOR, draw
 
     image = np.zeros((200, 300, 3), np.uint8)
     face = Face(box=(40.0, 100.0, 60.0, 60.0), score=0.9, emotion="happy", emotion_score=0.9)

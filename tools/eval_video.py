@@ -30,7 +30,7 @@ from batchface.faces.boxes import iou
 from batchface.faces.landmarks import IBUG68_NAMES
 from batchface.faces.tracking import Tracker
 from batchface.media.video import Frame, VideoReader
-from batchface.output.annotate import draw
+from batchface.output.drawing import draw
 from training.report_keypoints import nme15
 from training.train_keypoints import person_split
 

@@ -108,7 +108,7 @@ def sample_videos(model_path, data: Path, out_jpg: Path, shown: int = 8) -> dict
 
     from batchface.faces.analysis import Analyzer
     from batchface.media.video import VideoReader
-    from batchface.output.annotate import draw
+    from batchface.output.drawing import draw
 
     analyzer = Analyzer(expression_model=model_path)
     counts, rows = {}, []

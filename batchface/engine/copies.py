@@ -15,7 +15,7 @@ from batchface.errors import one_line
 from batchface.media.inputs import Source
 from batchface.media.video import VideoReader
 from batchface.options import Options
-from batchface.output import annotate
+from batchface.output import annotate, copy_paths
 from batchface.output.annotate import join_pieces
 
 if TYPE_CHECKING:
@@ -56,18 +56,18 @@ def _video_copy(options: Options, source: Source) -> Path:
     """Where the annotated copy of the video ``source`` goes (only runs with ``--annotate`` draw copies)."""
     if options.annotate is None:
         raise ValueError("annotated copies asked of a run without an annotate folder")
-    return annotate.mirrored_path(options.annotate, source.relative, "video")
+    return copy_paths.mirrored_path(options.annotate, source.relative, "video")
 
 
 def _draw_piece(options: Options, drawing: Drawing) -> Drawn:
     work = drawing.work
     copy = _video_copy(options, work.source)
-    log, sink = annotate.piece_path(copy, work.start, ".faces"), None
+    log, sink = copy_paths.piece_path(copy, work.start, ".faces"), None
     try:
         faces = annotate.read_faces(log)
         reader = VideoReader(work.source.path, options.every, options.fps, options.max_frames, work.start, work.stop)
         sink = annotate.VideoSink(
-            annotate.piece_path(copy, work.start, copy.suffix), reader.sample_fps, options.annotate
+            copy_paths.piece_path(copy, work.start, copy.suffix), reader.sample_fps, options.annotate
         )
         for frame in reader:
             if frame.index in faces:

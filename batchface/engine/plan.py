@@ -62,7 +62,7 @@ def plan(sources: list[Source], options: Options) -> list[Work]:
     (:func:`batchface.faces.tracking.is_keyframe`), so that the rows do not depend on the cutting. The
     cutting depends on the video and the sampling alone (not on the workers), so that ``--resume``
     finds the pieces it had. Frames are counted from the video's packets
-    (:class:`batchface.media.video.Timeline`), not its header. A video that cannot be opened stays
+    (:class:`batchface.media.timeline.Timeline`), not its header. A video that cannot be opened stays
     whole (its worker writes the error row).
 
     Args:

@@ -29,7 +29,7 @@ from batchface.errors import Interrupted, Terminated
 from batchface.faces.tracking import TrackNumbers
 from batchface.media.inputs import Source, disambiguated, read_paths_file, walk
 from batchface.options import Options
-from batchface.output.annotate import check_apart, check_copies
+from batchface.output.copy_paths import check_apart, check_copies
 from batchface.output.formats import STDOUT, format_of, is_folder
 from batchface.output.journal import parts_dir, progress_path, remove_output, whole
 from batchface.output.lock import OutputLock, lock_path
@@ -252,7 +252,7 @@ def describe_run(options: Options) -> tuple[pa.Schema, dict[str, object]]:
         options.
     """
     from batchface.faces.analysis import Analyzer
-    from batchface.faces.models import opened_for_metadata, sha256_of
+    from batchface.faces.sessions import opened_for_metadata, sha256_of
 
     with opened_for_metadata():
         analyzer = Analyzer.for_options(options)

@@ -18,7 +18,7 @@ from batchface.media.decoding import read_picture
 from batchface.media.inputs import Source
 from batchface.media.video import Frame, VideoReader
 from batchface.options import Options
-from batchface.output import annotate, table
+from batchface.output import annotate, copy_paths, drawing, table
 from batchface.vocabulary import MediaType, Status
 
 FRAMES_PER_BATCH = 16  # video frames whose faces share one model call
@@ -28,7 +28,7 @@ U = TypeVar("U")  # what it answers for each
 Found = tuple[Frame, Detections | Exception, list[int] | None]
 
 #: where a worker says, as it reads, how many images and video frames it has read and how many faces
-#: it found in them, ``progress((frames, faces))``, for the run's progress bar; None: nowhere
+#: it found in them, ``progress((frames, faces))``, for the run's progress bar
 Progress = Callable[[tuple[int, int]], None]
 
 
@@ -77,7 +77,7 @@ class Worker:
 
         Args:
             task: images, and videos or pieces of them, to analyse.
-            progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`).
+            progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`; None: nobody).
 
         Returns:
             One result per unit of work, in the task's order.
@@ -108,8 +108,8 @@ class Worker:
             if self.options.annotate:
                 try:
                     annotate.write_image(
-                        annotate.mirrored_path(self.options.annotate, w.source.relative, "image"),
-                        annotate.draw(picture.image, faces),
+                        copy_paths.mirrored_path(self.options.annotate, w.source.relative, "image"),
+                        drawing.draw(picture.image, faces),
                         self.options.annotate,
                     )
                 except Exception as e:  # the rows are good; say in them that their picture is missing
@@ -181,10 +181,10 @@ class Worker:
 def _sink(work: Work, sample_fps: float, folder: str) -> annotate.VideoSink | annotate.FacesLog:
     """Where a video's annotated frames go, under ``folder``: its copy, for a whole video; for a piece,
     its faces, drawn once the track ids are the whole video's (:func:`batchface.engine.copies.draw_task`)."""
-    copy = annotate.mirrored_path(folder, work.source.relative, "video")
+    copy = copy_paths.mirrored_path(folder, work.source.relative, "video")
     if work.start == 0 and work.last:
         return annotate.VideoSink(copy, sample_fps, folder)
-    return annotate.FacesLog(annotate.piece_path(copy, work.start, ".faces"))
+    return annotate.FacesLog(copy_paths.piece_path(copy, work.start, ".faces"))
 
 
 def with_problems(rows: list[dict], source: Source, reader: VideoReader) -> list[dict]:
@@ -262,7 +262,7 @@ def run_task(options: Options, task: list[Work], progress: Progress | None = Non
     Args:
         options: the run's options.
         task: the units of work to analyse.
-        progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`).
+        progress: told ``(frames, faces)`` as images and video frames are read (:data:`Progress`; None: nobody).
 
     Returns:
         One result per unit of work, in the task's order.

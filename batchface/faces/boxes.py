@@ -63,11 +63,11 @@ class Detections:
         return Detections(self.boxes[keep], self.scores[keep], self.points[keep])
 
     def scaled(self, sx: float, sy: float) -> Detections:
-        """The same faces in larger pixels (an image's full size).
+        """The same faces in other pixels: those of the full image, for faces found in a reduced copy.
 
         Args:
-            sx: how many times wider the new pixels are.
-            sy: how many times taller.
+            sx: new pixels per old pixel along x (the full image's width over the copy's).
+            sy: the same along y.
 
         Returns:
             The faces in those pixels.

@@ -21,15 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from batchface.faces.boxes import Box, Detections, iou, nms
-from batchface.faces.continuity import CUT, GAP_S, MIN_IOU, Sighting, colours, is_cut, match
+from batchface.faces.continuity import GAP_S, MIN_IOU, Sighting, colours, is_cut, match
 
 if TYPE_CHECKING:
     from batchface.faces.detection import FaceDetector
     from batchface.media.video import Frame
-
-# the rules of continuity too, where the tests and tools have found them
-__all__ = ["CUT", "GAP_S", "MIN_IOU", "Sighting", "colours", "is_cut", "match"]
-__all__ += ["PieceTracks", "TrackNumbers", "Tracker", "VideoTracks", "is_keyframe"]
 
 
 def is_keyframe(sample: int, detect_every: int) -> bool:
@@ -240,11 +236,11 @@ class VideoTracks:
 
 
 class TrackNumbers:
-    """Track ids for the whole of each video whose pieces are committed, piece after piece in order;
-    ``states``: what the journal held of the videos a killed run had begun (path -> :meth:`VideoTracks.state`).
+    """Track ids for the whole of each video whose pieces are committed, piece after piece in order.
 
     Args:
-        states: what the journal held, by video path (None: nothing).
+        states: what the journal held of the videos a killed run had begun, by video path
+            (:meth:`VideoTracks.state`; None: nothing).
     """
 
     def __init__(self, states: dict | None = None) -> None:

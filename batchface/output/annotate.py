@@ -15,46 +15,13 @@ import numpy as np
 
 from batchface.errors import one_line
 from batchface.faces.analysis import Face
-
-# the names of drawing and of the copies' paths, which callers and the README know as this module's
-from batchface.output.copy_paths import check_apart, check_copies, check_no_link, mirrored_path, piece_path
-from batchface.output.drawing import (
-    BOX_COLOR,
-    POINT_COLOR,
-    POINTS_FROM,
-    draw,
-    draw_boxes,
-    label_height,
-    layout_labels,
-    line_width,
-    place_labels,
-)
+from batchface.output.copy_paths import check_no_link
+from batchface.output.drawing import draw
 
 if TYPE_CHECKING:
     from av.container import OutputContainer
     from av.video.stream import VideoStream
 
-__all__ = [
-    "BOX_COLOR",
-    "POINT_COLOR",
-    "POINTS_FROM",
-    "FacesLog",
-    "VideoSink",
-    "check_apart",
-    "check_copies",
-    "check_no_link",
-    "draw",
-    "draw_boxes",
-    "join_pieces",
-    "label_height",
-    "layout_labels",
-    "line_width",
-    "mirrored_path",
-    "piece_path",
-    "place_labels",
-    "read_faces",
-    "write_image",
-]
 
 #: the faces of each frame of a piece of a video: {frame_index: (faces, the piece's track ids or None)}
 PieceFaces = dict[int, tuple[list[Face], Sequence[int] | None]]
@@ -64,7 +31,7 @@ def write_image(path: Path, image: np.ndarray, root: str | os.PathLike[str] | No
     """Write an annotated image whole or not at all (a temporary file renamed), never through a symbolic link.
 
     Args:
-        path: where (:func:`mirrored_path`); its extension picks the format.
+        path: where (:func:`batchface.output.copy_paths.mirrored_path`); its extension picks the format.
         image: the image, 8-bit BGR.
         root: the ``--annotate`` folder, below which no symbolic link is followed.
 

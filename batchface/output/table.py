@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from batchface.faces.analysis import Face
     from batchface.media.inputs import Source
 
-# the names of the columns other modules read or write; every other module names them through these
+# the names of the columns of every row and of the expression, which other modules name through these
 SOURCE = "source"
 MEDIA_TYPE = "media_type"
 FRAME_INDEX = "frame_index"

@@ -49,8 +49,8 @@ def read_results(paths: Sequence[str | os.PathLike[str]]) -> Results:
         if not Path(path).exists():
             raise FileNotFoundError(f"{path}: no such file or folder")
         table = read_table(path)
-        if table.num_columns and "source" not in table.column_names:
-            raise ValueError(f"{path}: not a batchface table (it has no 'source' column)")
+        if table.num_columns and SOURCE not in table.column_names:
+            raise ValueError(f"{path}: not a batchface table (it has no '{SOURCE}' column)")
         stored = (table.schema.metadata or {}).get(b"batchface")
         provenance.append((str(path), json.loads(stored) if stored else None))
         tables.append(table.replace_schema_metadata(None))

@@ -1,5 +1,5 @@
 """Faces and frames cut from the sources for the page: images decoded as ``batchface run`` decodes
-them, video frames read with :class:`batchface.media.decoding.VideoReader`. Pixels, origin top-left,
+them, video frames read with :class:`batchface.media.video.VideoReader`. Pixels, origin top-left,
 boxes (x, y, w, h)."""
 
 from __future__ import annotations

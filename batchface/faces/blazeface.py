@@ -100,15 +100,8 @@ class BlazeFace:
         return sides
 
     def side_needed(self, width: int, height: int) -> int:
-        """How large an image it needs: all of it (its finest tiles are at full size).
-
-        Args:
-            width: the image's width, pixels.
-            height: the image's height, pixels.
-
-        Returns:
-            The longer side, pixels.
-        """
+        """As :meth:`batchface.faces.detection.FaceDetector.side_needed`:
+        all of it (its finest tiles are at full size)."""
         return max(width, height)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:

@@ -37,15 +37,8 @@ class CheckedYuNet:
         self.path, self.min_face = yunet.path, yunet.min_face
 
     def side_needed(self, width: int, height: int) -> int:
-        """How large an image it needs: as large as YuNet sees it, more resolution is not used.
-
-        Args:
-            width: the image's width, pixels.
-            height: the image's height, pixels.
-
-        Returns:
-            The longer side, pixels.
-        """
+        """As :meth:`batchface.faces.detection.FaceDetector.side_needed`:
+        as large as YuNet sees it, more resolution is not used."""
         return self.yunet.side_needed(width, height)
 
     def detect(self, image_bgr: np.ndarray) -> Detections:

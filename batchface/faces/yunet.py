@@ -84,15 +84,8 @@ class YuNet:
         return min(1.0, self.side / max(width, height))
 
     def side_needed(self, width: int, height: int) -> int:
-        """How large an image it needs: as large as the network sees it, more resolution is not used.
-
-        Args:
-            width: the image's width, pixels.
-            height: the image's height, pixels.
-
-        Returns:
-            The longer side, pixels.
-        """
+        """As :meth:`batchface.faces.detection.FaceDetector.side_needed`:
+        as large as the network sees it, more resolution is not used."""
         return int(np.ceil(max(width, height) * self.scale_for(width, height)))
 
     def detect(self, image_bgr: np.ndarray) -> Detections:

@@ -171,7 +171,10 @@ def member_facts(run: Path, member) -> dict:
     else:
         facts["erase"] = options.get("erase", 0.0)
         facts["like_runtime"] = "yes" if options.get("like_runtime") else "no"
+        facts["dim"] = options.get("dim", 0.0)
+        facts["turn"] = options.get("turn", 0.0)
         facts["standardize"] = "yes" if options.get("standardize") else "no"
+        facts["init"] = started_from(options.get("init"))
     return {
         **facts,
         "patience": options.get("patience"),
@@ -179,6 +182,14 @@ def member_facts(run: Path, member) -> dict:
         "weights_in_file": int(weights),
         "test_time_zooms": json.loads(zooms) if zooms else None,
     }
+
+
+def started_from(init: str | None) -> str:
+    """The run a member's training started from, with that run's epochs; "-" for one from scratch."""
+    if not init:
+        return "-"
+    meta = json.loads((Path(init) / "train_meta.json").read_text())
+    return f"{Path(init).name} ({meta['epochs_run']} epochs)"
 
 
 def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
@@ -198,7 +209,11 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
             f"the crop zoomed about its centre by {' and '.join(map(str, zooms))}, each view also mirrored; "
             "the outputs of all views and members are averaged"
         )
-        option = ("random erasing | degraded as at run time | each face standardized", "erase")
+        option = (
+            "random erasing | degraded as at run time | share darkened | turned up to (degrees) | each face "
+            "standardized | started from",
+            "erase",
+        )
     lines = [
         what(task, props),
         f"- **Architecture:** the mean of {len(facts)} ResNet-style CNNs (`training/blocks.py`), trained "
@@ -216,9 +231,9 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         f"- **Members** (`training/train_{task}.py`):",
         "",
         f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
-        "| --- " * (7 + 2 * (task == "expression")) + "|",
+        "| --- " * (7 + 5 * (task == "expression")) + "|",
     ]
-    more = (" | {like_runtime} | {standardize}" if task == "expression" else "").format
+    more = (" | {like_runtime} | {dim:g} | {turn:g} | {standardize} | {init}" if task == "expression" else "").format
     lines += [
         f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]}{more(**f)} | {f['patience']} | "
         f"{f['backend']} |"

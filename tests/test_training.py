@@ -510,7 +510,22 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     # two seeds: the members differ by more than 0.01, so their mean is neither of them by over 0.005
     assert np.abs(alone[0] - alone[1]).max() > 0.01
     np.testing.assert_allclose(model.predict(crops), np.mean(alone, axis=0), atol=1e-3)
-    assert f"| b | 1 | 8 | 2 | 0.0 | no | no | 10 | {backend} |" in out.with_suffix(".md").read_text()
+    assert f"| b | 1 | 8 | 2 | 0.0 | no | 0 | 0 | no | - | 10 | {backend} |" in out.with_suffix(".md").read_text()
+
+    # a run started from another (--init) begins with its weights: at a learning rate of almost 0 it keeps them
+    tuned = tmp_path / "tuned"
+    options = ["--epochs", "1", "--batch-size", "8", "--seed", "3", "--split-seed", "1", "--lr", "1e-12"]
+    train_expression.main(["--data", str(fer), "--out", str(tuned), *options, "--init", str(runs[0]), "--turn", "30"])
+    start, kept = (keras.models.load_model(run / "model.keras").trainable_weights for run in (runs[0], tuned))
+    assert len(start) == len(kept) > 10
+    for w0, w1 in zip(start, kept):
+        np.testing.assert_allclose(np.asarray(w0), np.asarray(w1), atol=1e-6)
+    keras_to_onnx.export(tuned, tuned / "model.onnx")
+    ensemble.export([runs[0], tuned], tmp_path / "from-a.onnx")
+    assert (
+        f"| tuned | 1 | 8 | 3 | 0.0 | no | 0 | 30 | no | a (1 epochs) | 10 | {backend} |"
+        in (tmp_path / "from-a.md").read_text()
+    )
 
     # class weights (training.class_weights chooses them): each probability times its class's weight, over their sum
     weighed = tmp_path / "weighed.onnx"
@@ -663,13 +678,31 @@ def test_like_runtime_keeps_a_crop_in_range_and_of_its_size():
         assert out.shape == (48, 48) and out.dtype == np.float32 and 0 <= out.min() and out.max() <= 1
 
 
+def test_a_turned_face_keeps_its_centre_and_is_foreshortened():
+    from training.augment import random_turn
+
+    face = np.zeros((48, 48), np.float32)
+    face[16:32, 16:32] = 1.0  # a square about the centre, on black
+    for seed in range(20):
+        turned = random_turn(np.random.default_rng(seed), face, 45)
+        assert turned.shape == face.shape and turned.dtype == face.dtype
+        rows, cols = np.nonzero(turned > 0.5)
+        assert abs(rows.mean() - 23.5) < 1.5 and abs(cols.mean() - 23.5) < 1.5
+        assert turned.sum() <= face.sum() + 1.0  # seen turned, a plane covers less of the image
+    # by up to 45 degrees about the vertical: on most turns clearly less
+    areas = [random_turn(np.random.default_rng(seed), face, 45).sum() / face.sum() for seed in range(20)]
+    assert sum(a < 0.95 for a in areas) >= 10
+
+
 def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
     from training import in_the_wild
 
-    rows = in_the_wild.read_labels()
-    assert len(rows) >= 300
-    assert {r["label"] for r in rows} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
-    assert all(r["box"][2] > 0 and r["box"][3] > 0 for r in rows)
+    for labels, least in ((in_the_wild.LABELS, 300), (in_the_wild.PHOTOS, 100)):
+        rows = in_the_wild.read_labels(labels)
+        assert len(rows) >= least
+        assert {r["label"] for r in rows} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
+        assert all(r["box"][2] > 0 and r["box"][3] > 0 for r in rows)
+    assert not {r["source"] for r in in_the_wild.read_labels()} & {r["source"] for r in rows}
     result = in_the_wild.scores(
         ["neutral", "happy", "sad", "neutral"], ["neutral", "happy", "neutral", "unsure"], FER_CLASSES
     )

@@ -4,9 +4,10 @@
 
 ``training/wild/labels.csv`` holds 356 faces (``training/wild/README.md`` says how they were chosen
 and labelled): one frame of each person of the keypoint set's training folder, and frames of the two
-sample videos. Each face is found again by the run's detector (the detection that overlaps the
-labelled box most, intersection over union >= 0.5), cut by the model's own crop rule and read by the
-model, as ``batchface run`` does. A validation set: never trained on.
+sample videos; ``training/wild/photos.csv`` (``--labels``) the 106 faces of the sample photos, a
+second check made the same way. Each face is found again by the run's detector (the detection that
+overlaps the labelled box most, intersection over union >= 0.5), cut by the model's own crop rule
+and read by the model, as ``batchface run`` does. Never trained on.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from batchface.faces.models import ExpressionModel
 from batchface.media.video import VideoReader
 from training.metrics import confusion, per_class
 
-LABELS = Path(__file__).parent / "wild" / "labels.csv"
+LABELS = Path(__file__).parent / "wild" / "labels.csv"  # video frames: the validation set models are chosen on
+PHOTOS = Path(__file__).parent / "wild" / "photos.csv"  # photos: a second check, never chosen on
 #: labels that are not an expression: left out of every score
 NOT_SCORED = ("unsure", "not_a_face")
 MIN_IOU = 0.5  # the detection that is the labelled face
@@ -120,9 +122,9 @@ def scores_of(probs: np.ndarray, found: np.ndarray, rows: list[dict], classes) -
     return result
 
 
-def evaluate(model_path, data: Path, rows: list[dict] | None = None) -> dict:
-    """The scores of the expression model file ``model_path`` on the labelled faces."""
-    rows = rows if rows is not None else read_labels()
+def evaluate(model_path, data: Path, labels: Path = LABELS) -> dict:
+    """The scores of the expression model file ``model_path`` on the faces of the file ``labels``."""
+    rows = read_labels(labels)
     model = ExpressionModel(model_path)
     result = scores_of(*probabilities(model, data, rows), rows, model.classes)
     result["model"] = str(model_path)
@@ -133,9 +135,12 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="+", help="expression model files (.onnx)")
     p.add_argument("--data", required=True, help="the data folder the labels' sources are relative to")
+    p.add_argument(
+        "--labels", default=str(LABELS), help=f"the labelled faces (default {LABELS.name}; {PHOTOS.name}: photos)"
+    )
     p.add_argument("--out", help="write the scores as JSON here")
     args = p.parse_args(argv)
-    results = [evaluate(m, Path(args.data)) for m in args.models]
+    results = [evaluate(m, Path(args.data), Path(args.labels)) for m in args.models]
     for r in results:
         recall = ", ".join(f"{c} {v:.1%} of {r['support'][c]}" for c, v in r["recall"].items())
         print(f"{r['model']}: agreement {r['agreement']:.1%} of {r['faces']} faces; recall {recall}")

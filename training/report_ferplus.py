@@ -86,6 +86,7 @@ def score(model_path, ferplus: Path, data: Path | None) -> dict:
     result["ms_a_face"] = ms_a_face(single, images[:512])
     if data is not None:
         result["in_the_wild"] = in_the_wild.evaluate(model_path, data)
+        result["photos"] = in_the_wild.evaluate(model_path, data, in_the_wild.PHOTOS)
     return result
 
 
@@ -140,6 +141,10 @@ def card_of(r: dict) -> dict:
         card["in_the_wild_agreement"] = round(w["agreement"], 4)
         card["in_the_wild_faces"] = w["faces"]
         card |= {f"in_the_wild_recall_{c}": round(v, 4) for c, v in w["recall"].items() if w["support"][c] >= 10}
+        w = r["photos"]
+        card["photos_agreement"] = round(w["agreement"], 4)
+        card["photos_faces"] = w["faces"]
+        card |= {f"photos_recall_{c}": round(v, 4) for c, v in w["recall"].items() if w["support"][c] >= 10}
     return card
 
 
@@ -167,15 +172,18 @@ def lines_of(r: dict, title: str) -> list[str]:
         + ".",
         "",
     ]
-    if "in_the_wild" in r:
-        w = r["in_the_wild"]
-        recall = ", ".join(f"{c} {x:.1%} ({w['support'][c]} faces)" for c, x in w["recall"].items())
-        out += [
-            f"In the wild (`training/wild/labels.csv`): agreement **{w['agreement']:.1%}** of {w['faces']} faces "
-            f"labelled with an expression; recall {recall}; {w['not_found']} labelled faces not found again by "
-            "the detector.",
-            "",
-        ]
+    for key, name in (
+        ("in_the_wild", "In the wild, video frames (`training/wild/labels.csv`)"),
+        ("photos", "In the wild, photos (`training/wild/photos.csv`)"),
+    ):
+        if key in r:
+            w = r[key]
+            recall = ", ".join(f"{c} {x:.1%} ({w['support'][c]} faces)" for c, x in w["recall"].items())
+            out += [
+                f"{name}: agreement **{w['agreement']:.1%}** of {w['faces']} faces labelled with an expression; "
+                f"recall {recall}; {w['not_found']} labelled faces not found again by the detector.",
+                "",
+            ]
     return out
 
 

@@ -101,6 +101,15 @@ def main(argv=None):
     p.add_argument(
         "--dim", type=float, default=0.0, help="with --like-runtime: the share of faces darkened as in a dim hall"
     )
+    p.add_argument(
+        "--turn",
+        type=float,
+        default=0.0,
+        help="half the training faces turned by up to this many degrees (augment.random_turn)",
+    )
+    p.add_argument(
+        "--init", help="a training run folder whose network (same --widths, --standardize) this run starts from"
+    )
     p.add_argument("--widths", default="32,64,128,256", help="the network's channels, stem then each stage")
     p.add_argument(
         "--standardize",
@@ -158,6 +167,8 @@ def main(argv=None):
         image = cv2.warpAffine(image, m, (SIZE, SIZE), borderMode=cv2.BORDER_REPLICATE)
         if aug_rng.random() < 0.5:
             image = image[:, ::-1]
+        if args.turn and aug_rng.random() < 0.5:
+            image = augment.random_turn(aug_rng, image, args.turn)
         image = augment.photometric(aug_rng, image)
         if args.like_runtime:
             image = augment.like_runtime(aug_rng, image, args.dim)
@@ -183,6 +194,8 @@ def main(argv=None):
     val_data = common.batches(va, lambda i: batch(i, False), args.batch_size, False, args.seed)
     widths = tuple(int(w) for w in args.widths.split(","))
     model = expression_net(SIZE, n_classes, DROPOUT, widths, args.standardize)
+    if args.init:
+        model.set_weights(keras.models.load_model(os.path.join(args.init, "model.keras"), compile=False).get_weights())
     if teacher is None and not soft:
         loss, metric = "sparse_categorical_crossentropy", "accuracy"
     else:
@@ -217,6 +230,8 @@ def main(argv=None):
         "targets": "FER+ vote shares" if soft else "FER2013 labels",
         "like_runtime": args.like_runtime,
         "dim": args.dim,
+        "turn": args.turn,
+        "init": args.init,
         "widths": list(widths),
         "standardize": args.standardize,
         "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",

@@ -520,6 +520,10 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     assert len(start) == len(kept) > 10
     for w0, w1 in zip(start, kept):
         np.testing.assert_allclose(np.asarray(w0), np.asarray(w1), atol=1e-6)
+    with pytest.raises(SystemExit, match="--standardize: False there, True here"):
+        train_expression.main(
+            ["--data", str(fer), "--out", str(tmp_path / "x"), "--init", str(runs[0]), "--standardize"]
+        )
     keras_to_onnx.export(tuned, tuned / "model.onnx")
     ensemble.export([runs[0], tuned], tmp_path / "from-a.onnx")
     assert (
@@ -697,12 +701,12 @@ def test_a_turned_face_keeps_its_centre_and_is_foreshortened():
 def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
     from training import in_the_wild
 
-    for labels, least in ((in_the_wild.LABELS, 300), (in_the_wild.PHOTOS, 100)):
-        rows = in_the_wild.read_labels(labels)
+    video, photos = in_the_wild.read_labels(in_the_wild.LABELS), in_the_wild.read_labels(in_the_wild.PHOTOS)
+    for rows, least in ((video, 300), (photos, 100)):
         assert len(rows) >= least
         assert {r["label"] for r in rows} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
         assert all(r["box"][2] > 0 and r["box"][3] > 0 for r in rows)
-    assert not {r["source"] for r in in_the_wild.read_labels()} & {r["source"] for r in rows}
+    assert not {r["source"] for r in video} & {r["source"] for r in photos}  # two checks, no face in both
     result = in_the_wild.scores(
         ["neutral", "happy", "sad", "neutral"], ["neutral", "happy", "neutral", "unsure"], FER_CLASSES
     )

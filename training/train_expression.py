@@ -74,6 +74,25 @@ def load_teacher(path, classes):
     return teacher.session
 
 
+def check_init(args, parser: argparse.ArgumentParser) -> None:
+    """Refuse an ``--init`` run whose network is not this run's: its weights would load into another
+    network (a standardizing one holds no weights of its own, so loading alone would not tell)."""
+    saved = os.path.join(args.init, "options.json")
+    if not os.path.exists(saved):
+        raise SystemExit(f"--init {args.init}: no options.json there; give a training run folder")
+    with open(saved) as f:
+        theirs = json.load(f)
+    # runs from before an option was added were trained with its default
+    theirs = {k: theirs.get(k, parser.get_default(k)) for k in ("widths", "standardize")}
+    differ = [k for k in theirs if theirs[k] != getattr(args, k)]
+    if differ:
+        raise SystemExit(
+            f"--init {args.init}: its network differs from this run's ("
+            + "; ".join(f"--{k}: {theirs[k]} there, {getattr(args, k)} here" for k in differ)
+            + ")"
+        )
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     src = p.add_mutually_exclusive_group(required=True)
@@ -137,6 +156,8 @@ def main(argv=None):
         p, epochs=50, batch_size=64, patience=10, limit_help="use only this many training images (smoke runs)"
     )
     args = p.parse_args(argv)
+    if args.init:
+        check_init(args, p)
     out = common.start(args)
     import keras
 

@@ -173,6 +173,7 @@ def member_facts(run: Path, member) -> dict:
         facts["like_runtime"] = "yes" if options.get("like_runtime") else "no"
         facts["dim"] = options.get("dim", 0.0)
         facts["turn"] = options.get("turn", 0.0)
+        facts["wild"] = options.get("wild_share", 0.0) if options.get("wild") else 0.0
         facts["standardize"] = "yes" if options.get("standardize") else "no"
         facts["init"] = started_from(options.get("init"))
     return {
@@ -210,8 +211,8 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
             "the outputs of all views and members are averaged"
         )
         option = (
-            "random erasing | degraded as at run time | share darkened | turned up to (degrees) | each face "
-            "standardized | started from",
+            "random erasing | degraded as at run time | share darkened | turned up to (degrees) | share of "
+            "video faces labelled by eye | each face standardized | started from",
             "erase",
         )
     lines = [
@@ -231,9 +232,10 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         f"- **Members** (`training/train_{task}.py`):",
         "",
         f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
-        "| --- " * (7 + 5 * (task == "expression")) + "|",
+        "| --- " * (7 + 6 * (task == "expression")) + "|",
     ]
-    more = (" | {like_runtime} | {dim:g} | {turn:g} | {standardize} | {init}" if task == "expression" else "").format
+    expression_columns = " | {like_runtime} | {dim:g} | {turn:g} | {wild:g} | {standardize} | {init}"
+    more = (expression_columns if task == "expression" else "").format
     lines += [
         f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]}{more(**f)} | {f['patience']} | "
         f"{f['backend']} |"

@@ -3,6 +3,7 @@
 import argparse
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -510,7 +511,7 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     # two seeds: the members differ by more than 0.01, so their mean is neither of them by over 0.005
     assert np.abs(alone[0] - alone[1]).max() > 0.01
     np.testing.assert_allclose(model.predict(crops), np.mean(alone, axis=0), atol=1e-3)
-    assert f"| b | 1 | 8 | 2 | 0.0 | no | 0 | 0 | no | - | 10 | {backend} |" in out.with_suffix(".md").read_text()
+    assert f"| b | 1 | 8 | 2 | 0.0 | no | 0 | 0 | 0 | no | - | 10 | {backend} |" in out.with_suffix(".md").read_text()
 
     # a run started from another (--init) begins with its weights: at a learning rate of almost 0 it keeps them
     tuned = tmp_path / "tuned"
@@ -527,7 +528,7 @@ def test_ensemble_of_two_tiny_runs_its_report_and_a_quick_network_in_front(tmp_p
     keras_to_onnx.export(tuned, tuned / "model.onnx")
     ensemble.export([runs[0], tuned], tmp_path / "from-a.onnx")
     assert (
-        f"| tuned | 1 | 8 | 3 | 0.0 | no | 0 | 30 | no | a (1 epochs) | 10 | {backend} |"
+        f"| tuned | 1 | 8 | 3 | 0.0 | no | 0 | 30 | 0 | no | a (1 epochs) | 10 | {backend} |"
         in (tmp_path / "from-a.md").read_text()
     )
 
@@ -641,10 +642,14 @@ def tiny_ferplus(folder, rng, n=40):
         )
 
 
+WILD_FIXTURES = (("grace_hopper.jpg", "neutral"), ("astronaut.jpg", "happy"))
+
+
 @pytest.mark.slow
 def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     """One short epoch on FER+-format votes, with the runtime-like degradations, exported in 8 bits
     and scored by the FER+ report (in the wild left out: no data)."""
+    from batchface.faces.detection import create_detector
     from batchface.faces.models import ExpressionModel
     from export.keras_to_onnx import export
     from training import report_ferplus, train_expression
@@ -653,9 +658,21 @@ def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     tiny_ferplus(tmp_path / "ferplus", rng)
     # a small network (a stem of 8 channels crashes TensorFlow 2.21's oneDNN kernels on this project's CPUs)
     args = ["--ferplus", str(tmp_path / "ferplus"), "--like-runtime", "--widths", "16,32,48,64"]
+    # and real faces labelled by eye, as training/wild/train.csv holds them
+    fixtures = Path(__file__).parent / "fixtures"
+    detector = create_detector("yunet")
+    write_wild_labels(
+        tmp_path / "wild.csv",
+        [(name, detector.detect(cv2.imread(str(fixtures / name))).boxes[0], label) for name, label in WILD_FIXTURES],
+    )
+    args += ["--wild", str(tmp_path / "wild.csv"), "--wild-data", str(fixtures), "--wild-share", "0.2"]
     train_expression.main(args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"])
     meta = json.loads((tmp_path / "run" / "train_meta.json").read_text())
     assert meta["targets"] == "FER+ vote shares" and meta["like_runtime"] and meta["class_weight"] is None
+    # 33 FER+ faces are left for training; the 2 real faces are drawn 8 times, a fifth of the 41 an epoch
+    assert meta["wild"] == {"file": "wild.csv", "faces": 2, "draws": 8, "share": 0.2}
+    assert meta["train_images"] == 33 + 8
+    assert meta["data"] == "FER+ votes on FER2013 Training and 2 faces of video frames labelled by eye (wild.csv)"
     export(tmp_path / "run", tmp_path / "model.onnx", int8=True, one_read=True)
     model = ExpressionModel(tmp_path / "model.onnx")
     assert model.classes == FER_CLASSES and model.metadata["training_targets"] == "FER+ vote shares"
@@ -714,6 +731,54 @@ def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
     assert result["recall"] == {"happy": 1.0, "neutral": 0.5}
 
 
+def test_in_the_wild_training_faces_are_other_people_than_the_validation_faces():
+    import re
+
+    from training import in_the_wild
+
+    def people(path):
+        return {re.sub(r"_\d+\.jpg$", "", Path(r["source"]).name) for r in in_the_wild.read_labels(path)}
+
+    training = in_the_wild.read_labels(in_the_wild.TRAINING)
+    assert len(training) >= 500 and {r["label"] for r in training} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
+    assert all(r["source"].startswith("keypoints/") for r in training)
+    assert len(people(in_the_wild.TRAINING)) == 148 and not people(in_the_wild.TRAINING) & people(in_the_wild.LABELS)
+
+
+def write_wild_labels(path, rows):
+    """A labels file of ``training/wild``'s format: rows of (source, (x, y, w, h), label)."""
+    lines = ["source,frame_index,box_x,box_y,box_w,box_h,label"]
+    lines += [f"{source},,{','.join(str(int(v)) for v in box)},{label}" for source, box, label in rows]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_in_the_wild_training_faces_are_cut_as_the_run_cuts_them(tmp_path):
+    from batchface.faces import crop
+    from batchface.faces.detection import create_detector
+    from training import in_the_wild
+
+    fixtures = Path(__file__).parent / "fixtures"
+    detector = create_detector("yunet")
+    boxes = {name: detector.detect(cv2.imread(str(fixtures / name))) for name in ("grace_hopper.jpg", "astronaut.jpg")}
+    assert [len(d.boxes) for d in boxes.values()] == [1, 1]
+    hopper, astronaut = boxes["grace_hopper.jpg"], boxes["astronaut.jpg"]
+    write_wild_labels(
+        tmp_path / "wild.csv",
+        [
+            ("grace_hopper.jpg", hopper.boxes[0], "neutral"),
+            ("astronaut.jpg", astronaut.boxes[0], "happy"),
+            ("astronaut.jpg", astronaut.boxes[0], "unsure"),  # no expression: left out
+            ("grace_hopper.jpg", (0, 0, 20, 20), "sad"),  # the detector finds no face there: left out
+        ],
+    )
+    crops, labels = in_the_wild.training_faces(tmp_path / "wild.csv", fixtures, 48, crop.TEMPLATE, FER_CLASSES)
+    assert crops.shape == (2, 48, 48) and crops.dtype == np.uint8
+    assert [FER_CLASSES[k] for k in labels] == ["neutral", "happy"]
+    image = cv2.imread(str(fixtures / "grace_hopper.jpg"))
+    expected = crop.gray(crop.cut(image, crop.alignment_matrix(hopper.points[0], 48, crop.TEMPLATE), 48))
+    np.testing.assert_array_equal(crops[0], expected)
+
+
 def test_class_weights_move_answers_to_weighed_classes_and_the_rule_keeps_ferplus():
     from training import class_weights
 
@@ -724,9 +789,12 @@ def test_class_weights_move_answers_to_weighed_classes_and_the_rule_keeps_ferplu
     val, majority = wild[:3], np.array([5, 6, -1])  # FER+'s majority: surprise, neutral, none
     same = class_weights.scored(val, majority, wild, found, rows, classes, np.ones(7))
     assert (same["ferplus"], same["wild"], same["wild_happy"]) == (1.0, 1 / 3, 0.0)
+    # the rule's figure: FER+ validation beside the mean recall of the wild's classes (neutral 1/2, happy 0)
+    assert same["mean"] == pytest.approx((1.0 + 0.25) / 2)
     weights = np.array([1, 1, 1, 3, 1, 1, 1.5])  # neutral 0.4 x 1.5 > surprise 0.5; happy 0.4 x 3 > neutral 0.6 x 1.5
     moved = class_weights.scored(val, majority, wild, found, rows, classes, weights)
     assert (moved["ferplus"], moved["wild"], moved["wild_neutral"], moved["wild_happy"]) == (0.5, 1.0, 1.0, 1.0)
+    assert moved["mean"] == pytest.approx(0.75)
     table = [({"neutral": 1}, same), ({"neutral": 1.5}, moved), ({"neutral": 2}, {"ferplus": 0.9, "mean": 0.8})]
     assert class_weights.pick(table) == {"neutral": 2}  # not the best mean, whose FER+ validation is too low
     with pytest.raises(SystemExit, match="no weighting keeps"):

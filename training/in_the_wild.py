@@ -2,12 +2,14 @@
 
     python -m training.in_the_wild batchface/assets/expression-ferplus.onnx --data ../shared/data
 
-``training/wild/labels.csv`` holds 356 faces (``training/wild/README.md`` says how they were chosen
-and labelled): one frame of each person of the keypoint set's training folder, and frames of the two
+``training/wild/labels.csv`` holds 357 faces (``training/wild/README.md`` says how they were chosen
+and labelled): two frames of each of half the people of the keypoint set, and frames of the two
 sample videos; ``training/wild/photos.csv`` (``--labels``) the 106 faces of the sample photos, a
 second check made the same way. Each face is found again by the run's detector (the detection that
 overlaps the labelled box most, intersection over union >= 0.5), cut by the model's own crop rule
-and read by the model, as ``batchface run`` does. Never trained on.
+and read by the model, as ``batchface run`` does. Never trained on; ``training/wild/train.csv``,
+frames of the keypoint set's other half of the people labelled the same way, is
+(``train_expression --wild``).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from training.metrics import confusion, per_class
 
 LABELS = Path(__file__).parent / "wild" / "labels.csv"  # video frames: the validation set models are chosen on
 PHOTOS = Path(__file__).parent / "wild" / "photos.csv"  # photos: a second check, never chosen on
+TRAINING = Path(__file__).parent / "wild" / "train.csv"  # video frames of other people: trained on
 #: labels that are not an expression: left out of every score
 NOT_SCORED = ("unsure", "not_a_face")
 MIN_IOU = 0.5  # the detection that is the labelled face
@@ -89,6 +92,16 @@ def runtime_crops(rows: list[dict], data: Path, size: int, template) -> tuple[np
         i = position[id(row)]
         crops[i], found[i] = crop.gray(crop.cut(image, matrix, size)), True
     return crops, found
+
+
+def training_faces(path, data: Path, size: int, template, classes) -> tuple[np.ndarray, np.ndarray]:
+    """The faces of the labels file ``path`` whose label is one of ``classes``, cut as the run cuts
+    them: (crops [N, size, size] uint8 grayscale, class indices [N]); faces the detector does not find
+    again are left out."""
+    rows = [r for r in read_labels(path) if r["label"] not in NOT_SCORED]
+    crops, found = runtime_crops(rows, data, size, template)
+    labels = np.array([list(classes).index(r["label"]) for r in rows], np.int64)
+    return crops[found], labels[found]
 
 
 def scores(predicted: list[str], labels: list[str], classes) -> dict:

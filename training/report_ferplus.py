@@ -92,7 +92,7 @@ def score(model_path, ferplus: Path, data: Path | None) -> dict:
 
 def video_lines(counts: dict, strip: str) -> list[str]:
     """The report's lines on the sample videos' answers (:func:`sample_videos`)."""
-    lines = ["## The sample videos", "", "The answers on every frame's faces (the default detector):", ""]
+    lines = ["The answers on every frame's faces (the default detector):", ""]
     for name, c in counts.items():
         lines.append(f"- `{name}`: " + ", ".join(f"{k} {v}" for k, v in c.items()) + f" ({sum(c.values())} faces)")
     return lines + ["", f"Eight frames of each, evenly spaced, as `--annotate` draws them: ![strip]({strip})", ""]
@@ -226,10 +226,11 @@ def main(argv=None):
     for i, r in enumerate(results):
         lines += lines_of(r, "The file" if i == 0 else f"Beside it: `{Path(r['model']).name}`")
     if data is not None:
+        lines += ["## The sample videos", ""]
         for i, model in enumerate([args.model, *args.compare]):
             strip = f"videos-{i}.jpg"
             counts = sample_videos(model, data, out / strip)
-            lines += [f"### `{Path(model).name}`", ""] + video_lines(counts, strip)[2:]
+            lines += [f"### `{Path(model).name}`", ""] + video_lines(counts, strip)
     lines += ["![confusion against FER+'s majority](confusion.png)", ""]
     if histories:
         lines += ["![training curves](curves.png)", ""]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -127,6 +128,18 @@ def main(argv=None):
         help="half the training faces turned by up to this many degrees (augment.random_turn)",
     )
     p.add_argument(
+        "--wild",
+        help="labelled faces of real video frames to train on as well (training/wild/train.csv): each face's "
+        "label is its target; needs --wild-data",
+    )
+    p.add_argument("--wild-data", help="with --wild: the data folder its sources are relative to")
+    p.add_argument(
+        "--wild-share",
+        type=float,
+        default=0.1,
+        help="with --wild: the share of each epoch's training faces drawn from them (each drawn many times)",
+    )
+    p.add_argument(
         "--init", help="a training run folder whose network (same --widths, --standardize) this run starts from"
     )
     p.add_argument("--widths", default="32,64,128,256", help="the network's channels, stem then each stage")
@@ -156,6 +169,10 @@ def main(argv=None):
         p, epochs=50, batch_size=64, patience=10, limit_help="use only this many training images (smoke runs)"
     )
     args = p.parse_args(argv)
+    if args.wild and not args.wild_data:
+        p.error("--wild needs --wild-data")
+    if not 0 < args.wild_share < 1:
+        p.error("--wild-share must be between 0 and 1")
     if args.init:
         check_init(args, p)
     out = common.start(args)
@@ -180,6 +197,22 @@ def main(argv=None):
     weights = np.sqrt(counts.sum() / (n_classes * np.maximum(counts, 1)))
     # votes are not weighted: FER+'s neutral faces are the most common, and should be read so
     class_weight = None if args.teacher or soft else {i: float(w) for i, w in enumerate(weights)}
+    wild = draws = 0
+    if args.wild:
+        # the run's own crops of faces like the users': few, so each is drawn many times an epoch
+        from batchface.faces import crop
+        from training.in_the_wild import training_faces
+
+        wild_images, wild_labels = training_faces(args.wild, Path(args.wild_data), SIZE, crop.TEMPLATE, classes)
+        wild = len(wild_labels)
+        if not wild:
+            raise SystemExit(f"--wild {args.wild}: the detector finds none of its labelled faces again")
+        start = len(labels)
+        images, labels = np.concatenate([images, wild_images]), np.concatenate([labels, wild_labels])
+        wild_targets = np.eye(n_classes, dtype=targets.dtype)[wild_labels] if soft else wild_labels
+        targets = np.concatenate([targets, wild_targets])
+        draws = int(round(args.wild_share * len(tr) / (1 - args.wild_share)))
+        tr = np.concatenate([tr, start + np.arange(draws) % wild])
     teacher = load_teacher(args.teacher, classes) if args.teacher else None
     aug_rng = np.random.default_rng(args.seed)
 
@@ -247,12 +280,16 @@ def main(argv=None):
         "task": "expression",
         "classes": list(classes),
         "input_size": SIZE,
-        "data": "FER+ votes on FER2013 Training" if soft else f"FER2013 Training, {len(tr) + len(va):,} faces",
+        "data": ("FER+ votes on FER2013 Training" if soft else f"FER2013 Training, {len(tr) - draws + len(va):,} faces")
+        + (f" and {wild} faces of video frames labelled by eye ({os.path.basename(args.wild)})" if wild else ""),
         "targets": "FER+ vote shares" if soft else "FER2013 labels",
         "like_runtime": args.like_runtime,
         "dim": args.dim,
         "turn": args.turn,
         "init": args.init,
+        "wild": {"file": os.path.basename(args.wild), "faces": wild, "draws": draws, "share": args.wild_share}
+        if args.wild
+        else None,
         "widths": list(widths),
         "standardize": args.standardize,
         "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",

@@ -102,31 +102,22 @@ def test_a_two_node_cluster_of_this_machine_shares_the_work(inputs, tmp_path):
     try:
         for args in (head_only, ["--address", head]):
             subprocess.run(start + args, env=env, check=True, timeout=120, capture_output=True)
-        out = tmp_path / "r.csv"
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "batchface",
-                "run",
-                str(inputs),
-                "--out",
-                str(out),
-                "--engine",
-                "ray",
-                "--address",
-                head,
-                "--every",
-                "5",
-                "-q",
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert result.returncode == 1, result.stderr  # the broken file
-        assert "5 inputs (4 images, 1 video)" in result.stderr
+        # a Ray worker may die of a system error on a loaded machine (seen twice in about ten runs of the
+        # suite: its node's work then falls to the other node): one more run, and that one must share
+        for attempt in range(2):
+            out = tmp_path / f"r{attempt}.csv"
+            result = subprocess.run(
+                [sys.executable, "-m", "batchface", "run", str(inputs), "--out", str(out), "--engine", "ray"]
+                + ["--address", head, "--every", "5", "-q"],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            assert result.returncode == 1, result.stderr  # the broken file
+            assert "5 inputs (4 images, 1 video)" in result.stderr
+            if " on 2 Ray nodes -> " in result.stderr:
+                break
         assert " on 2 Ray nodes -> " in result.stderr  # both nodes did work
         assert len(rows(out)) > 10
     finally:

@@ -658,21 +658,22 @@ def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     tiny_ferplus(tmp_path / "ferplus", rng)
     # a small network (a stem of 8 channels crashes TensorFlow 2.21's oneDNN kernels on this project's CPUs)
     args = ["--ferplus", str(tmp_path / "ferplus"), "--like-runtime", "--widths", "16,32,48,64"]
-    # and real faces labelled by eye, as training/wild/train.csv holds them
+    # and real faces labelled by eye, as the files of training/wild hold them: one face a file here
     fixtures = Path(__file__).parent / "fixtures"
     detector = create_detector("yunet")
-    write_wild_labels(
-        tmp_path / "wild.csv",
-        [(name, detector.detect(cv2.imread(str(fixtures / name))).boxes[0], label) for name, label in WILD_FIXTURES],
-    )
-    args += ["--wild", str(tmp_path / "wild.csv"), "--wild-data", str(fixtures), "--wild-share", "0.2"]
+    files = [tmp_path / f"wild-{i}.csv" for i in range(len(WILD_FIXTURES))]
+    for path, (name, label) in zip(files, WILD_FIXTURES):
+        write_wild_labels(path, [(name, detector.detect(cv2.imread(str(fixtures / name))).boxes[0], label)])
+    args += ["--wild", *map(str, files), "--wild-data", str(fixtures), "--wild-share", "0.2"]
     train_expression.main(args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"])
     meta = json.loads((tmp_path / "run" / "train_meta.json").read_text())
     assert meta["targets"] == "FER+ vote shares" and meta["like_runtime"] and meta["class_weight"] is None
     # 33 FER+ faces are left for training; the 2 real faces are drawn 8 times, a fifth of the 41 an epoch
-    assert meta["wild"] == {"file": "wild.csv", "faces": 2, "draws": 8, "share": 0.2}
+    assert meta["wild"] == {"file": "wild-0.csv, wild-1.csv", "faces": 2, "draws": 8, "share": 0.2}
     assert meta["train_images"] == 33 + 8
-    assert meta["data"] == "FER+ votes on FER2013 Training and 2 faces of video frames labelled by eye (wild.csv)"
+    assert meta["data"] == (
+        "FER+ votes on FER2013 Training and 2 faces of video frames labelled by eye (wild-0.csv, wild-1.csv)"
+    )
     export(tmp_path / "run", tmp_path / "model.onnx", int8=True, one_read=True)
     model = ExpressionModel(tmp_path / "model.onnx")
     assert model.classes == FER_CLASSES and model.metadata["training_targets"] == "FER+ vote shares"
@@ -743,6 +744,9 @@ def test_in_the_wild_training_faces_are_other_people_than_the_validation_faces()
     assert len(training) >= 500 and {r["label"] for r in training} <= set(FER_CLASSES) | set(in_the_wild.NOT_SCORED)
     assert all(r["source"].startswith("keypoints/") for r in training)
     assert len(people(in_the_wild.TRAINING)) == 148 and not people(in_the_wild.TRAINING) & people(in_the_wild.LABELS)
+    smilers = in_the_wild.TRAINING.with_name("train-smilers.csv")  # more frames of some training people
+    assert people(smilers) <= people(in_the_wild.TRAINING)
+    assert not {r["source"] for r in in_the_wild.read_labels(smilers)} & {r["source"] for r in training}
 
 
 def write_wild_labels(path, rows):

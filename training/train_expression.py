@@ -129,8 +129,9 @@ def main(argv=None):
     )
     p.add_argument(
         "--wild",
-        help="labelled faces of real video frames to train on as well (training/wild/train.csv): each face's "
-        "label is its target; needs --wild-data",
+        nargs="+",
+        help="files of labelled faces of real video frames to train on as well (training/wild/train.csv): each "
+        "face's label is its target; needs --wild-data",
     )
     p.add_argument("--wild-data", help="with --wild: the data folder its sources are relative to")
     p.add_argument(
@@ -198,15 +199,17 @@ def main(argv=None):
     # votes are not weighted: FER+'s neutral faces are the most common, and should be read so
     class_weight = None if args.teacher or soft else {i: float(w) for i, w in enumerate(weights)}
     wild = draws = 0
+    wild_files = ", ".join(os.path.basename(f) for f in args.wild or [])
     if args.wild:
         # the run's own crops of faces like the users': few, so each is drawn many times an epoch
         from batchface.faces import crop
         from training.in_the_wild import training_faces
 
-        wild_images, wild_labels = training_faces(args.wild, Path(args.wild_data), SIZE, crop.TEMPLATE, classes)
+        faces = [training_faces(f, Path(args.wild_data), SIZE, crop.TEMPLATE, classes) for f in args.wild]
+        wild_images, wild_labels = (np.concatenate(parts) for parts in zip(*faces))
         wild = len(wild_labels)
         if not wild:
-            raise SystemExit(f"--wild {args.wild}: the detector finds none of its labelled faces again")
+            raise SystemExit(f"--wild {' '.join(args.wild)}: the detector finds none of the labelled faces again")
         start = len(labels)
         images, labels = np.concatenate([images, wild_images]), np.concatenate([labels, wild_labels])
         wild_targets = np.eye(n_classes, dtype=targets.dtype)[wild_labels] if soft else wild_labels
@@ -281,15 +284,13 @@ def main(argv=None):
         "classes": list(classes),
         "input_size": SIZE,
         "data": ("FER+ votes on FER2013 Training" if soft else f"FER2013 Training, {len(tr) - draws + len(va):,} faces")
-        + (f" and {wild} faces of video frames labelled by eye ({os.path.basename(args.wild)})" if wild else ""),
+        + (f" and {wild} faces of video frames labelled by eye ({wild_files})" if wild else ""),
         "targets": "FER+ vote shares" if soft else "FER2013 labels",
         "like_runtime": args.like_runtime,
         "dim": args.dim,
         "turn": args.turn,
         "init": args.init,
-        "wild": {"file": os.path.basename(args.wild), "faces": wild, "draws": draws, "share": args.wild_share}
-        if args.wild
-        else None,
+        "wild": {"file": wild_files, "faces": wild, "draws": draws, "share": args.wild_share} if args.wild else None,
         "widths": list(widths),
         "standardize": args.standardize,
         "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",

@@ -781,6 +781,9 @@ def test_in_the_wild_training_faces_are_cut_as_the_run_cuts_them(tmp_path):
     image = cv2.imread(str(fixtures / "grace_hopper.jpg"))
     expected = crop.gray(crop.cut(image, crop.alignment_matrix(hopper.points[0], 48, crop.TEMPLATE), 48))
     np.testing.assert_array_equal(crops[0], expected)
+    write_wild_labels(tmp_path / "odd.csv", [("grace_hopper.jpg", hopper.boxes[0], "calm")])
+    with pytest.raises(SystemExit, match="odd.csv: labels calm are not among angry"):
+        in_the_wild.training_faces(tmp_path / "odd.csv", fixtures, 48, crop.TEMPLATE, FER_CLASSES)
 
 
 def test_class_weights_move_answers_to_weighed_classes_and_the_rule_keeps_ferplus():

@@ -99,6 +99,9 @@ def training_faces(path, data: Path, size: int, template, classes) -> tuple[np.n
     them: (crops [N, size, size] uint8 grayscale, class indices [N]); faces the detector does not find
     again are left out."""
     rows = [r for r in read_labels(path) if r["label"] not in NOT_SCORED]
+    unknown = sorted({r["label"] for r in rows} - set(classes))
+    if unknown:
+        raise SystemExit(f"{path}: labels {', '.join(unknown)} are not among {', '.join(classes)}")
     crops, found = runtime_crops(rows, data, size, template)
     labels = np.array([list(classes).index(r["label"]) for r in rows], np.int64)
     return crops[found], labels[found]

@@ -136,15 +136,12 @@ def card_of(r: dict) -> dict:
         "fer2013_label_accuracy": round(r["fer2013"]["accuracy"], 4),
         "fer2013_label_ceiling_of_the_votes": round(r["votes_on_fer2013"]["accuracy"], 4),
     }
-    if "in_the_wild" in r:
-        w = r["in_the_wild"]
-        card["in_the_wild_agreement"] = round(w["agreement"], 4)
-        card["in_the_wild_faces"] = w["faces"]
-        card |= {f"in_the_wild_recall_{c}": round(v, 4) for c, v in w["recall"].items() if w["support"][c] >= 10}
-        w = r["photos"]
-        card["photos_agreement"] = round(w["agreement"], 4)
-        card["photos_faces"] = w["faces"]
-        card |= {f"photos_recall_{c}": round(v, 4) for c, v in w["recall"].items() if w["support"][c] >= 10}
+    for key in ("in_the_wild", "photos"):
+        if key in r:
+            w = r[key]
+            card[f"{key}_agreement"] = round(w["agreement"], 4)
+            card[f"{key}_faces"] = w["faces"]
+            card |= {f"{key}_recall_{c}": round(v, 4) for c, v in w["recall"].items() if w["support"][c] >= 10}
     return card
 
 

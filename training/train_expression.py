@@ -75,6 +75,19 @@ def load_teacher(path, classes):
     return teacher.session
 
 
+def load_wild(files: list[str], data: Path, classes) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled faces of real video frames in ``files`` (``training/wild``'s format, sources relative to
+    ``data``), cut as the run cuts them: (crops [N, SIZE, SIZE] uint8, class indices [N])."""
+    from batchface.faces import crop
+    from training.in_the_wild import training_faces
+
+    faces = [training_faces(f, data, SIZE, crop.TEMPLATE, classes) for f in files]
+    images, labels = (np.concatenate(parts) for parts in zip(*faces))
+    if not len(labels):
+        raise SystemExit(f"--wild {' '.join(files)}: the detector finds none of the labelled faces again")
+    return images, labels
+
+
 def check_init(args, parser: argparse.ArgumentParser) -> None:
     """Refuse an ``--init`` run whose network is not this run's: its weights would load into another
     network (a standardizing one holds no weights of its own, so loading alone would not tell)."""
@@ -202,14 +215,8 @@ def main(argv=None):
     wild_files = ", ".join(os.path.basename(f) for f in args.wild or [])
     if args.wild:
         # the run's own crops of faces like the users': few, so each is drawn many times an epoch
-        from batchface.faces import crop
-        from training.in_the_wild import training_faces
-
-        faces = [training_faces(f, Path(args.wild_data), SIZE, crop.TEMPLATE, classes) for f in args.wild]
-        wild_images, wild_labels = (np.concatenate(parts) for parts in zip(*faces))
+        wild_images, wild_labels = load_wild(args.wild, Path(args.wild_data), classes)
         wild = len(wild_labels)
-        if not wild:
-            raise SystemExit(f"--wild {' '.join(args.wild)}: the detector finds none of the labelled faces again")
         start = len(labels)
         images, labels = np.concatenate([images, wild_images]), np.concatenate([labels, wild_labels])
         wild_targets = np.eye(n_classes, dtype=targets.dtype)[wild_labels] if soft else wild_labels

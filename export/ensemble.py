@@ -173,7 +173,7 @@ def member_facts(run: Path, member) -> dict:
         facts["like_runtime"] = "yes" if options.get("like_runtime") else "no"
         facts["dim"] = options.get("dim", 0.0)
         facts["turn"] = options.get("turn", 0.0)
-        facts["wild"] = options.get("wild_share", 0.0) if options.get("wild") else 0.0
+        facts["wild"] = wild_draws(options)
         facts["standardize"] = "yes" if options.get("standardize") else "no"
         facts["init"] = started_from(options.get("init"))
     return {
@@ -183,6 +183,15 @@ def member_facts(run: Path, member) -> dict:
         "weights_in_file": int(weights),
         "test_time_zooms": json.loads(zooms) if zooms else None,
     }
+
+
+def wild_draws(options: dict) -> str:
+    """The share of a member's training faces drawn from video faces labelled by eye, and which classes
+    were drawn more often: ``0.25 (happy x6)``; ``0`` for none."""
+    if not options.get("wild"):
+        return "0"
+    repeats = ", ".join(item.replace("=", " x") for item in filter(None, options.get("wild_repeat", "").split(",")))
+    return f"{options.get('wild_share', 0.0):g}" + (f" ({repeats})" if repeats else "")
 
 
 def started_from(init: str | None) -> str:
@@ -234,7 +243,7 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         f"| run | epochs | batch | seed | {option[0]} | early-stopping patience | Keras backend |",
         "| --- " * (7 + 6 * (task == "expression")) + "|",
     ]
-    expression_columns = " | {like_runtime} | {dim:g} | {turn:g} | {wild:g} | {standardize} | {init}"
+    expression_columns = " | {like_runtime} | {dim:g} | {turn:g} | {wild} | {standardize} | {init}"
     more = (expression_columns if task == "expression" else "").format
     lines += [
         f"| {f['run']} | {f['epochs']} | {f['batch']} | {f['seed']} | {f[option[1]]}{more(**f)} | {f['patience']} | "

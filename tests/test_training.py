@@ -24,6 +24,7 @@ from training.data import (  # noqa: E402
     read_kaggle_keypoints,
     select_classes,
 )
+from training.metrics import wilson  # noqa: E402
 from training.train_keypoints import IBUG68_FLIP, KAGGLE_FLIP, SIZE, masked_unit_distance, masked_unit_mse, sample  # noqa: E402
 
 
@@ -664,12 +665,29 @@ def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     files = [tmp_path / f"wild-{i}.csv" for i in range(len(WILD_FIXTURES))]
     for path, (name, label) in zip(files, WILD_FIXTURES):
         write_wild_labels(path, [(name, detector.detect(cv2.imread(str(fixtures / name))).boxes[0], label)])
-    args += ["--wild", *map(str, files), "--wild-data", str(fixtures), "--wild-share", "0.2"]
+    args += [
+        "--wild",
+        *map(str, files),
+        "--wild-data",
+        str(fixtures),
+        "--wild-share",
+        "0.2",
+        "--wild-repeat",
+        "happy=3",
+    ]
     train_expression.main(args + ["--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "8"])
     meta = json.loads((tmp_path / "run" / "train_meta.json").read_text())
     assert meta["targets"] == "FER+ vote shares" and meta["like_runtime"] and meta["class_weight"] is None
-    # 33 FER+ faces are left for training; the 2 real faces are drawn 8 times, a fifth of the 41 an epoch
-    assert meta["wild"] == {"file": "wild-0.csv, wild-1.csv", "faces": 2, "draws": 8, "share": 0.2}
+    # 33 FER+ faces are left for training; the 2 real faces are drawn 8 times, a fifth of the 41 an epoch,
+    # the smiling one three times as often as the calm one
+    assert meta["wild"] == {
+        "file": "wild-0.csv, wild-1.csv",
+        "faces": 2,
+        "draws": 8,
+        "share": 0.2,
+        "repeat": "happy=3",
+        "draws_by_class": {"happy": 6, "neutral": 2},
+    }
     assert meta["train_images"] == 33 + 8
     assert meta["data"] == (
         "FER+ votes on FER2013 Training and 2 faces of video frames labelled by eye (wild-0.csv, wild-1.csv)"
@@ -688,6 +706,22 @@ def test_tiny_ferplus_training_exports_and_is_reported(tmp_path, capsys):
     assert (tmp_path / "report" / "confusion.png").exists() and "FER+" in (
         tmp_path / "report" / "report.md"
     ).read_text()
+
+
+def test_wild_repeat_names_a_class_and_a_whole_number():
+    from training.train_expression import wild_repeats
+
+    assert wild_repeats("happy=3", FER_CLASSES).tolist() == [1, 1, 1, 3, 1, 1, 1]
+    assert wild_repeats("", FER_CLASSES).tolist() == [1] * 7
+    for bad in ("smile=3", "happy=0", "happy=1.5"):
+        with pytest.raises(SystemExit, match="--wild-repeat"):
+            wild_repeats(bad, FER_CLASSES)
+    # and the model card's column says so
+    from export.ensemble import wild_draws
+
+    assert wild_draws({"wild": ["w.csv"], "wild_share": 0.25, "wild_repeat": "happy=6"}) == "0.25 (happy x6)"
+    assert wild_draws({"wild": ["w.csv"], "wild_share": 0.25, "wild_repeat": ""}) == "0.25"
+    assert wild_draws({"wild": None, "wild_share": 0.1}) == "0"
 
 
 def test_like_runtime_keeps_a_crop_in_range_and_of_its_size():
@@ -730,6 +764,17 @@ def test_in_the_wild_labels_are_complete_and_scored_over_expressions_only():
     )
     assert result["faces"] == 3 and result["agreement"] == pytest.approx(2 / 3)
     assert result["recall"] == {"happy": 1.0, "neutral": 0.5}
+    assert result["recall_interval"]["neutral"] == pytest.approx(wilson(1, 2))
+
+
+def test_wilson_interval_matches_its_closed_form_at_the_ends_and_the_middle():
+    from training.in_the_wild import between
+
+    # at 0 of n the upper end is z^2 / (n + z^2); at n of n the mirror image; at half, symmetric about it
+    assert wilson(0, 10) == pytest.approx((0.0, 1.96**2 / (10 + 1.96**2)))
+    assert wilson(10, 10) == pytest.approx((10 / (10 + 1.96**2), 1.0))
+    assert wilson(5, 10) == pytest.approx((0.23659, 0.76341), abs=1e-5)
+    assert between(wilson(50, 68)) == "95 % interval 62-83 %"
 
 
 def test_in_the_wild_training_faces_are_other_people_than_the_validation_faces():

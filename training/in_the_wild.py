@@ -28,7 +28,7 @@ from batchface.faces.boxes import iou
 from batchface.faces.detection import create_detector
 from batchface.faces.models import ExpressionModel
 from batchface.media.video import VideoReader
-from training.metrics import confusion, per_class
+from training.metrics import confusion, per_class, wilson
 
 LABELS = Path(__file__).parent / "wild" / "labels.csv"  # video frames: the validation set models are chosen on
 PHOTOS = Path(__file__).parent / "wild" / "photos.csv"  # photos: a second check, never chosen on
@@ -109,16 +109,20 @@ def training_faces(path, data: Path, size: int, template, classes) -> tuple[np.n
 
 def scores(predicted: list[str], labels: list[str], classes) -> dict:
     """Agreement with the labels and recall of each labelled class, over faces whose label is an
-    expression; the confusion matrix [label, answer] in ``classes`` order."""
+    expression, each with its 95 % Wilson interval (``*_interval``: low, high); the confusion matrix
+    [label, answer] in ``classes`` order."""
     pairs = [(lab, p) for lab, p in zip(labels, predicted) if lab not in NOT_SCORED]
     index = {c: i for i, c in enumerate(classes)}
     matrix = confusion([index[lab] for lab, _ in pairs], [index[p] for _, p in pairs], len(classes))
     recall = per_class(matrix)["recall"]
+    labelled = [(i, c) for i, c in enumerate(classes) if matrix[i].sum()]
     return {
         "faces": len(pairs),
         "agreement": float(np.trace(matrix) / max(len(pairs), 1)),
-        "recall": {c: float(recall[i]) for i, c in enumerate(classes) if matrix[i].sum()},
-        "support": {c: int(matrix[i].sum()) for i, c in enumerate(classes) if matrix[i].sum()},
+        "agreement_interval": wilson(int(np.trace(matrix)), len(pairs)),
+        "recall": {c: float(recall[i]) for i, c in labelled},
+        "recall_interval": {c: wilson(int(matrix[i, i]), int(matrix[i].sum())) for i, c in labelled},
+        "support": {c: int(matrix[i].sum()) for i, c in labelled},
         "confusion": matrix.tolist(),
     }
 
@@ -136,6 +140,11 @@ def scores_of(probs: np.ndarray, found: np.ndarray, rows: list[dict], classes) -
     result = scores([classes[k] for k in probs[kept].argmax(1)], [rows[i]["label"] for i in kept], classes)
     result["not_found"] = int((~found).sum())
     return result
+
+
+def between(interval: tuple[float, float]) -> str:
+    """A 95 % interval as the report writes it: ``95 % interval 62-83 %``."""
+    return f"95 % interval {interval[0] * 100:.0f}-{interval[1] * 100:.0f} %"
 
 
 def evaluate(model_path, data: Path, labels: Path = LABELS) -> dict:
@@ -158,8 +167,13 @@ def main(argv=None):
     args = p.parse_args(argv)
     results = [evaluate(m, Path(args.data), Path(args.labels)) for m in args.models]
     for r in results:
-        recall = ", ".join(f"{c} {v:.1%} of {r['support'][c]}" for c, v in r["recall"].items())
-        print(f"{r['model']}: agreement {r['agreement']:.1%} of {r['faces']} faces; recall {recall}")
+        recall = ", ".join(
+            f"{c} {v:.1%} of {r['support'][c]} ({between(r['recall_interval'][c])})" for c, v in r["recall"].items()
+        )
+        print(
+            f"{r['model']}: agreement {r['agreement']:.1%} of {r['faces']} faces ({between(r['agreement_interval'])}); "
+            f"recall {recall}"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2))
 

@@ -175,9 +175,13 @@ def lines_of(r: dict, title: str) -> list[str]:
     ):
         if key in r:
             w = r[key]
-            recall = ", ".join(f"{c} {x:.1%} ({w['support'][c]} faces)" for c, x in w["recall"].items())
+            recall = ", ".join(
+                f"{c} {x:.1%} ({w['support'][c]} faces; {in_the_wild.between(w['recall_interval'][c])})"
+                for c, x in w["recall"].items()
+            )
             out += [
-                f"{name}: agreement **{w['agreement']:.1%}** of {w['faces']} faces labelled with an expression; "
+                f"{name}: agreement **{w['agreement']:.1%}** of {w['faces']} faces labelled with an expression "
+                f"({in_the_wild.between(w['agreement_interval'])}); "
                 f"recall {recall}; {w['not_found']} labelled faces not found again by the detector.",
                 "",
             ]

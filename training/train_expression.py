@@ -88,6 +88,18 @@ def load_wild(files: list[str], data: Path, classes) -> tuple[np.ndarray, np.nda
     return images, labels
 
 
+def wild_repeats(text: str, classes) -> np.ndarray:
+    """``"happy=3"`` as how many times each class's faces enter the pool of wild draws, in ``classes``
+    order (1 for those not named)."""
+    repeats = np.ones(len(classes), np.int64)
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        if name.strip() not in classes or not value.strip().isdigit() or int(value) < 1:
+            raise SystemExit(f"--wild-repeat: {item!r} is not CLASS=N with a class of {', '.join(classes)} and N >= 1")
+        repeats[list(classes).index(name.strip())] = int(value)
+    return repeats
+
+
 def check_init(args, parser: argparse.ArgumentParser) -> None:
     """Refuse an ``--init`` run whose network is not this run's: its weights would load into another
     network (a standardizing one holds no weights of its own, so loading alone would not tell)."""
@@ -154,6 +166,12 @@ def main(argv=None):
         help="with --wild: the share of each epoch's training faces drawn from them (each drawn many times)",
     )
     p.add_argument(
+        "--wild-repeat",
+        default="",
+        help="with --wild: draw each face of these classes this many times as often as the others, e.g. happy=3 "
+        "(the labelled smiles are few beside the calm faces)",
+    )
+    p.add_argument(
         "--init", help="a training run folder whose network (same --widths, --standardize) this run starts from"
     )
     p.add_argument("--widths", default="32,64,128,256", help="the network's channels, stem then each stage")
@@ -185,6 +203,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.wild and not args.wild_data:
         p.error("--wild needs --wild-data")
+    if args.wild_repeat and not args.wild:
+        p.error("--wild-repeat needs --wild")
     if not 0 < args.wild_share < 1:
         p.error("--wild-share must be between 0 and 1")
     if args.init:
@@ -212,6 +232,7 @@ def main(argv=None):
     # votes are not weighted: FER+'s neutral faces are the most common, and should be read so
     class_weight = None if args.teacher or soft else {i: float(w) for i, w in enumerate(weights)}
     wild = draws = 0
+    drawn_by_class: dict[str, int] = {}
     wild_files = ", ".join(os.path.basename(f) for f in args.wild or [])
     if args.wild:
         # the run's own crops of faces like the users': few, so each is drawn many times an epoch
@@ -222,7 +243,12 @@ def main(argv=None):
         wild_targets = np.eye(n_classes, dtype=targets.dtype)[wild_labels] if soft else wild_labels
         targets = np.concatenate([targets, wild_targets])
         draws = int(round(args.wild_share * len(tr) / (1 - args.wild_share)))
-        tr = np.concatenate([tr, start + np.arange(draws) % wild])
+        pool = np.repeat(np.arange(wild), wild_repeats(args.wild_repeat, classes)[wild_labels])
+        drawn = pool[np.arange(draws) % len(pool)]
+        tr = np.concatenate([tr, start + drawn])
+        drawn_by_class = {
+            classes[c]: int(n) for c, n in enumerate(np.bincount(wild_labels[drawn], minlength=n_classes)) if n
+        }
     teacher = load_teacher(args.teacher, classes) if args.teacher else None
     aug_rng = np.random.default_rng(args.seed)
 
@@ -297,7 +323,16 @@ def main(argv=None):
         "dim": args.dim,
         "turn": args.turn,
         "init": args.init,
-        "wild": {"file": wild_files, "faces": wild, "draws": draws, "share": args.wild_share} if args.wild else None,
+        "wild": {
+            "file": wild_files,
+            "faces": wild,
+            "draws": draws,
+            "share": args.wild_share,
+            "repeat": args.wild_repeat,
+            "draws_by_class": drawn_by_class,
+        }
+        if args.wild
+        else None,
         "widths": list(widths),
         "standardize": args.standardize,
         "split": f"validation = {args.val_fraction:.0%} of Training (stratified, seed {split_seed}); test = PublicTest",

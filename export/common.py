@@ -127,14 +127,18 @@ def input_line(size) -> str:
     )
 
 
-def parse_class_weights(text: str, classes) -> np.ndarray:
-    """``"neutral=2,happy=1.5"`` as one weight a class in ``classes`` order (1 for those not named)."""
+def parse_class_weights(text: str, classes, option: str = "--class-weights") -> np.ndarray:
+    """``"neutral=2,happy=1.5"`` as one number a class in ``classes`` order (1 for those not named);
+    an error names the command-line ``option`` the text came from."""
     weights = np.ones(len(classes), np.float32)
     for item in filter(None, text.split(",")):
         name, _, value = item.partition("=")
         if name.strip() not in classes:
-            raise SystemExit(f"--class-weights: {name.strip()!r} is not one of {', '.join(classes)}")
-        weights[list(classes).index(name.strip())] = float(value)
+            raise SystemExit(f"{option}: {name.strip()!r} is not one of {', '.join(classes)}")
+        try:
+            weights[list(classes).index(name.strip())] = float(value)
+        except ValueError:
+            raise SystemExit(f"{option}: {item!r} is not CLASS=NUMBER") from None
     return weights
 
 

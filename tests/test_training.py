@@ -713,7 +713,7 @@ def test_wild_repeat_names_a_class_and_a_whole_number():
 
     assert wild_repeats("happy=3", FER_CLASSES).tolist() == [1, 1, 1, 3, 1, 1, 1]
     assert wild_repeats("", FER_CLASSES).tolist() == [1] * 7
-    for bad in ("smile=3", "happy=0", "happy=1.5"):
+    for bad in ("smile=3", "happy=0", "happy=1.5", "happy=many"):
         with pytest.raises(SystemExit, match="--wild-repeat"):
             wild_repeats(bad, FER_CLASSES)
     # and the model card's column says so

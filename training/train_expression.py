@@ -91,13 +91,12 @@ def load_wild(files: list[str], data: Path, classes) -> tuple[np.ndarray, np.nda
 def wild_repeats(text: str, classes) -> np.ndarray:
     """``"happy=3"`` as how many times each class's faces enter the pool of wild draws, in ``classes``
     order (1 for those not named)."""
-    repeats = np.ones(len(classes), np.int64)
-    for item in filter(None, text.split(",")):
-        name, _, value = item.partition("=")
-        if name.strip() not in classes or not value.strip().isdigit() or int(value) < 1:
-            raise SystemExit(f"--wild-repeat: {item!r} is not CLASS=N with a class of {', '.join(classes)} and N >= 1")
-        repeats[list(classes).index(name.strip())] = int(value)
-    return repeats
+    from export.common import parse_class_weights
+
+    repeats = parse_class_weights(text, classes, "--wild-repeat")
+    if (repeats < 1).any() or (repeats != np.round(repeats)).any():
+        raise SystemExit(f"--wild-repeat: {text!r}: each class's repeat must be a whole number, 1 or more")
+    return repeats.astype(np.int64)
 
 
 def check_init(args, parser: argparse.ArgumentParser) -> None:

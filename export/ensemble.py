@@ -182,6 +182,7 @@ def member_facts(run: Path, member) -> dict:
         "backend": meta.get("backend", "tensorflow"),
         "weights_in_file": int(weights),
         "test_time_zooms": json.loads(zooms) if zooms else None,
+        "soup": len(meta.get("soup", [])),  # the runs whose weights were averaged (training/soup.py); 0: none
     }
 
 
@@ -230,7 +231,13 @@ def card_facts(props: dict, facts: list[dict], quantized: bool) -> list[str]:
         f"alike but for the options below; {sum(f['weights_in_file'] for f in facts):,} weights in the file "
         "(batch norms folded into the convolutions), "
         + ("8-bit" if quantized else "stored as float16, computed in float32")
-        + ".",
+        + "."
+        + (
+            f" Each member is the mean of the weights of {facts[0]['soup']} runs fine-tuned alike from one start, "
+            "with the seeds below (`training/soup.py`)."
+            if facts[0]["soup"]
+            else ""
+        ),
         input_line(props["input_size"]),
         f"- **Training data:** `{props['training_data']}`"
         + (f"; targets: {props['training_targets']}" if "training_targets" in props else "")

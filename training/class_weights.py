@@ -10,8 +10,9 @@ Multiplying the probabilities of `neutral` and `happy` by a weight and dividing 
 the priors (Saerens et al. 2002). Each pair of weights on :data:`GRID` is scored on the FER+
 validation faces (accuracy against the majority) and on the in-the-wild faces (the mean recall of
 their labelled classes, neutral and happy, so that the many calm faces do not outweigh the smiles);
-the chosen pair has the best mean of the two among those that keep FER+ validation at
-:data:`MIN_FERPLUS` or more. PublicTest is never read here.
+among the pairs that keep FER+ validation at :data:`MIN_FERPLUS` or more, the chosen one has the
+highest lower of the in-the-wild neutral and happy recalls (the issue asks each to be 85 % or
+more), the best mean of the two scores breaking ties. PublicTest is never read here.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def scored(val_probs, majority, wild_probs, found, rows, classes, weights) -> di
         "wild_neutral": wild["recall"].get("neutral", float("nan")),
         "wild_happy": wild["recall"].get("happy", float("nan")),
         "wild_balanced": float(np.mean(list(wild["recall"].values()))),
+        "wild_lower": float(min(wild["recall"].values())),
     }
     figures["mean"] = (figures["ferplus"] + figures["wild_balanced"]) / 2
     return figures
@@ -69,12 +71,13 @@ def choose(model_path, ferplus: Path, data: Path) -> tuple[dict, list[tuple[dict
 
 
 def pick(table: list[tuple[dict, dict]]) -> dict:
-    """The rule: of the weightings that keep FER+ validation at :data:`MIN_FERPLUS`, the one with the
-    best mean of FER+ validation and in-the-wild balanced recall (the first of equals, fewer weights first)."""
+    """The rule: of the weightings that keep FER+ validation at :data:`MIN_FERPLUS`, the one whose
+    lower in-the-wild recall (of neutral and happy) is highest; of equals, the one with the best mean
+    of FER+ validation and in-the-wild balanced recall (then the first, fewer weights first)."""
     kept = [(named, f) for named, f in table if f["ferplus"] >= MIN_FERPLUS]
     if not kept:
         raise SystemExit(f"no weighting keeps FER+ validation at {MIN_FERPLUS:.0%}")
-    return max(kept, key=lambda t: t[1]["mean"])[0]
+    return max(kept, key=lambda t: (t[1]["wild_lower"], t[1]["mean"]))[0]
 
 
 def main(argv=None):

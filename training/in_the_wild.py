@@ -2,13 +2,13 @@
 
     python -m training.in_the_wild batchface/assets/expression-ferplus.onnx --data ../shared/data
 
-``training/wild/labels.csv`` holds 357 faces (``training/wild/README.md`` says how they were chosen
-and labelled): two frames of each of half the people of the keypoint set, and frames of the two
+``training/wild/labels.csv`` holds 2,534 faces (``training/wild/README.md`` says how they were
+chosen and labelled): every frame of half the people of the keypoint set, and frames of the two
 sample videos; ``training/wild/photos.csv`` (``--labels``) the 106 faces of the sample photos, a
 second check made the same way. Each face is found again by the run's detector (the detection that
 overlaps the labelled box most, intersection over union >= 0.5), cut by the model's own crop rule
-and read by the model, as ``batchface run`` does. Never trained on; ``training/wild/train.csv``,
-frames of the keypoint set's other half of the people labelled the same way, is
+and read by the model, as ``batchface run`` does. Never trained on; ``training/wild/train.csv`` and the files beside it,
+frames of the keypoint set's other half of the people labelled the same way, are
 (``train_expression --wild``).
 """
 

@@ -1,10 +1,10 @@
 """Average the weights of runs fine-tuned from one start: a uniform model soup (Wortsman et al. 2022).
 
-    python -m training.soup runs/ferplus-a-wild runs/ferplus-a-wild2 --out runs/ferplus-a-soup
+    python -m training.soup runs/ferplus-a-1240 runs/ferplus-a-1250 --out runs/ferplus-a-soup
 
 Fine-tunes of one network from the same weights stay in one basin of the loss, so the mean of their
-weights is a network about as good as the best of them, with less of the spread that one seed's
-draws leave (``reports/expression-experiments.md``, "A larger validation set"). The runs must share
+weights is a network about as good as either, with less of the spread that one seed's draws
+leave (``reports/expression-experiments.md``, "A larger validation set"). The runs must share
 the start (``--init``) and every option but the seed. The soup's folder is a run folder like theirs
 (``model.keras``, ``train_meta.json``, ``options.json``, the first run's calibration crops,
 history and test crops), which ``export.keras_to_onnx`` and ``export.ensemble`` read; its ``seed`` names the

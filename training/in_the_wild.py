@@ -7,9 +7,9 @@ chosen and labelled): every frame of half the people of the keypoint set, and fr
 sample videos; ``training/wild/photos.csv`` (``--labels``) the 106 faces of the sample photos, a
 second check made the same way. Each face is found again by the run's detector (the detection that
 overlaps the labelled box most, intersection over union >= 0.5), cut by the model's own crop rule
-and read by the model, as ``batchface run`` does. Never trained on; ``training/wild/train.csv`` and the files beside it,
-frames of the keypoint set's other half of the people labelled the same way, are
-(``train_expression --wild``).
+and read by the model, as ``batchface run`` does. Never trained on; ``training/wild/train.csv``
+and the files beside it, frames of the keypoint set's other half of the people labelled the same
+way, are (``train_expression --wild``).
 """
 
 from __future__ import annotations

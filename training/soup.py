@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 #: options that may differ between the runs of one soup
-FREE_OPTIONS = ("seed", "out")
+FREE_OPTIONS = ("seed",)
 #: files of the first run that the soup's folder keeps: int8 calibration, the curves of the report
 KEPT_FILES = ("calibration_crops.npz", "history.csv")
 
@@ -29,8 +29,6 @@ KEPT_FILES = ("calibration_crops.npz", "history.csv")
 def mean_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
     """The element-wise mean of several networks' weights (each a list of arrays in one order),
     batch norms' moving statistics included, each array kept in its dtype."""
-    if len({len(w) for w in weight_lists}) != 1:
-        raise ValueError("the networks do not have the same weights")
     return [np.mean(arrays, axis=0).astype(arrays[0].dtype) for arrays in zip(*weight_lists)]
 
 
@@ -63,7 +61,7 @@ def soup(runs: list[Path], out: Path) -> Path:
     meta = {**metas[0], "seed": ", ".join(str(m["seed"]) for m in metas), "soup": [run.name for run in runs]}
     meta.pop("test_accuracy", None)  # the first run's, not the soup's
     (out / "train_meta.json").write_text(json.dumps(meta, indent=2))
-    (out / "options.json").write_text(json.dumps({**options[0], "seed": meta["seed"], "out": str(out)}, indent=2))
+    (out / "options.json").write_text(json.dumps({**options[0], "seed": meta["seed"]}, indent=2))
     for name in KEPT_FILES:
         if (runs[0] / name).exists():
             shutil.copy(runs[0] / name, out / name)
